@@ -1,0 +1,1 @@
+"""Data only: the disease catalogue, concepts and value sets (YAML), shipped as package data."""

@@ -1,0 +1,63 @@
+"""CLI: the `cdss` command. One module per command group; this one assembles them and owns exit codes.
+
+Exit codes: 0 ok, 1 problems found in data (a pack or case fails), 2 usage or unreadable input.
+Messages go to stderr; a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cdss.errors import CdssError
+
+app = typer.Typer(
+    name="cdss",
+    help="Community clinical decision support: evaluate FHIR bundles against versioned rule packs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors.")) -> None:
+    _state["debug"] = debug
+
+
+def fail(error: CdssError, exit_code: int = 2) -> None:
+    """Print an error's problems to stderr, one per line, and exit."""
+    for problem in error.problems:
+        typer.echo(f"cdss: {problem}", err=True)
+    raise typer.Exit(exit_code)
+
+
+def _register() -> None:
+    # Each group registers its commands on `app` when imported.
+    from cdss.cli import evaluate  # noqa: F401
+
+    for optional in ("catalogue", "pack", "serve", "bench"):
+        try:
+            __import__(f"cdss.cli.{optional}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cdss.cli.{optional}":
+                raise
+
+
+def main() -> None:
+    """Console entry point."""
+    _register()
+    try:
+        app()
+    except CdssError as exc:  # anything not already turned into an exit by a command
+        if _state["debug"]:
+            raise
+        fail(exc)
+    except Exception:
+        if _state["debug"] or "--debug" in sys.argv:
+            raise
+        typer.echo("cdss: internal error; run again with --debug for the traceback", err=True)
+        raise SystemExit(70) from None

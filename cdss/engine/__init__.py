@@ -1,0 +1,1 @@
+"""Engine: packs + patient facts -> suggestions with a trace, on durable-rules."""

@@ -1,0 +1,193 @@
+"""Engine: the result of an evaluation: Suggestions with their rationale, and DataGaps.
+
+Everything here is frozen and ordered deterministically; ids derive from content, so the same input and
+packs give the same bytes. ``Evaluation.to_json()`` is the public contract of ``cdss evaluate --format json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
+
+
+def content_id(*parts: Any, length: int = 16) -> str:
+    """A short stable id from content (sha256 of its canonical JSON)."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A fact that met a condition: the value a clinician can check against the record."""
+
+    concept: str
+    value: float | str | bool | None
+    unit: str | None
+    time: str | None
+    source: tuple[str, ...]
+    stat: str = "latest"
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"concept": self.concept, "stat": self.stat, "value": self.value}
+        if self.unit:
+            out["unit"] = self.unit
+        if self.time:
+            out["time"] = self.time
+        out["source"] = list(self.source)
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class ConditionTrace:
+    """One condition of a rule, as evaluated: its text, its outcome and the facts behind it."""
+
+    text: str
+    outcome: str  # "true", "false", "unknown"
+    facts: tuple[Evidence, ...] = ()
+    parts: tuple[ConditionTrace, ...] = ()  # derived facts: their parts; all/any/not: their items
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"condition": self.text, "outcome": self.outcome,
+                               "facts": [f.to_json() for f in self.facts]}
+        if self.parts:
+            out["parts"] = [p.to_json() for p in self.parts]
+        return out
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str
+    title: str
+    year: int
+    section: str
+    publisher: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class DiseaseRef:
+    id: str
+    system: str
+    code: str | None
+    display: str
+    display_en: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "system": self.system, "code": self.code, "display": self.display,
+                "display_en": self.display_en}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One piece of advice: what, how urgent, about which disease, why, and from which source."""
+
+    id: str
+    kind: str
+    urgency: str
+    disease: DiseaseRef | None
+    title: dict[str, str]
+    detail: dict[str, str]
+    rule_id: str
+    pack_id: str
+    pack_version: str
+    rationale: tuple[ConditionTrace, ...]
+    citations: tuple[Citation, ...]
+    evidence: str
+
+    @property
+    def rule(self) -> str:
+        return f"{self.pack_id}@{self.pack_version}#{self.rule_id}"
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return (URGENCY_ORDER.index(self.urgency), KIND_ORDER.index(self.kind), self.id)
+
+    def facts(self) -> list[Evidence]:
+        """Every fact the rationale used, depth first."""
+        out: list[Evidence] = []
+
+        def walk(trace: ConditionTrace) -> None:
+            out.extend(trace.facts)
+            for part in trace.parts:
+                walk(part)
+
+        for t in self.rationale:
+            walk(t)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "urgency": self.urgency,
+            "disease": self.disease.to_json() if self.disease else None,
+            "title": dict(self.title), "detail": dict(self.detail), "rule": self.rule,
+            "rationale": [t.to_json() for t in self.rationale],
+            "citations": [c.to_json() for c in self.citations], "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class DataGap:
+    """Data a rule needed but did not have (absent, stale, implausible or in an unknown unit)."""
+
+    concept: str
+    title: dict[str, str]
+    reason: str  # absent | stale | implausible | unknown-unit
+    rules: tuple[str, ...]
+    urgency: str  # the most urgent rule that waits for it
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"concept": self.concept, "title": dict(self.title), "reason": self.reason,
+                               "urgency": self.urgency, "rules": list(self.rules)}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True)
+class PackStamp:
+    id: str
+    version: str
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The whole answer for one patient at one time with one set of packs."""
+
+    patient: str
+    now: dt.datetime
+    packs: tuple[PackStamp, ...]
+    suggestions: tuple[Suggestion, ...]
+    data_gaps: tuple[DataGap, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        """Content-derived id of the evaluation (used by the panel's permalinks)."""
+        return content_id(self.patient, self.now.isoformat(), [p.to_json() for p in self.packs],
+                          [s.id for s in self.suggestions], [g.to_json() for g in self.data_gaps])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "patient": self.patient,
+            "now": self.now.isoformat(),
+            "packs": [p.to_json() for p in self.packs],
+            "suggestions": [s.to_json() for s in self.suggestions],
+            "data_gaps": [g.to_json() for g in self.data_gaps],
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,1 @@
+"""Packs: YAML -> validated, versioned packs (concepts, catalogue, rule packs) and their registry."""

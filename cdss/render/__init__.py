@@ -1,0 +1,1 @@
+"""Render: suggestions -> CDS Hooks cards, FHIR resources, HTML, JSON and text. Renderers decide nothing."""

@@ -1,0 +1,1 @@
+"""Testing kit for pack editors: case runner, hypothesis strategies, pytest plugin."""

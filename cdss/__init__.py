@@ -7,13 +7,31 @@ Public API (everything else is internal and may change):
     result.to_json()                                 # the `cdss evaluate --format json` contract
 """
 
-from cdss.engine.evaluate import evaluate
-from cdss.engine.results import DataGap, Evaluation, Suggestion
-from cdss.errors import CdssError, ConfigError, EngineError, IntakeError, PackError
-from cdss.intake.bundle import read_bundle
-from cdss.packs.registry import Registry, load_registry
+from __future__ import annotations
 
-__all__ = [
-    "CdssError", "ConfigError", "DataGap", "EngineError", "Evaluation", "IntakeError", "PackError",
-    "Registry", "Suggestion", "evaluate", "load_registry", "read_bundle",
-]
+import importlib
+from typing import Any
+
+# Loaded on first use, so that `import cdss.errors` stays cheap and free of engine imports.
+_EXPORTS = {
+    "evaluate": "cdss.engine.evaluate",
+    "DataGap": "cdss.engine.results",
+    "Evaluation": "cdss.engine.results",
+    "Suggestion": "cdss.engine.results",
+    "CdssError": "cdss.errors",
+    "ConfigError": "cdss.errors",
+    "EngineError": "cdss.errors",
+    "IntakeError": "cdss.errors",
+    "PackError": "cdss.errors",
+    "read_bundle": "cdss.intake.bundle",
+    "Registry": "cdss.packs.registry",
+    "load_registry": "cdss.packs.registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'cdss' has no attribute {name!r}")

@@ -3,18 +3,37 @@
 A catalogue lives in ``catalogue/<catalogue-id>/``: ``pack.yaml`` (id, version, status, sources) and one
 or more YAML files with a ``diseases:`` list. Rules point at entries by ``id``; suggestions show the
 entry's code (ICD-10 for Western conditions, GB/T 15657-2021 for TCM conditions).
+
+The bundled catalogue (``catalogue/community-basic-2023``) is a RECONSTRUCTED DRAFT, not the official
+2023 Shanghai list: every entry says so in its ``provenance``. The GB/T 15657-2021 code tables that TCM
+codes are checked against ship in ``catalogue/codesystems/`` (see its PROVENANCE.md).
+
+Code formats (formats only; no code values live in Python):
+
+* WHO ICD-10 (``codes.icd10``): ``^[A-Z][0-9]{2}(\.[0-9]{1,2})?$``: a 3-character category, optionally a
+  dot and 1-2 digits (4th-character subcategory, WHO 5th-character subdivision). ``I10``, ``J18.9``.
+* ICD-10 国家临床版 2.0 (``codes.icd10_cn_clinical_v2``): ``^[A-Z][0-9]{2}\.[0-9x][0-9]{2}(x[0-9]{3})?$``:
+  category, dot, 4th character or ``x`` when the category has none, two extension digits, optionally
+  ``x`` and three more. ``E11.900``, ``I10.x00x002``.
+* GB/T 15657-2021 disease (``codes.gbt15657``): ``^A[0-9]{2}(\.[0-9]{2}){0,3}$``, e.g. ``A04.01.13``;
+  chapter A17 (临时诊断用术语, temporary terms) must never be used as a diagnosis.
+* GB/T 15657-2021 syndrome (``syndromes[].code``): ``^B[0-9]{2}(\.[0-9]{2})*$``.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
 import hashlib
+import importlib.resources
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cdss.errors import PackError, ProblemList, did_you_mean
 from cdss.packs.loader import read_yaml, validate
@@ -23,13 +42,25 @@ from cdss.packs.schema import PACK_ID, SEMVER, SLUG, Model, Source, Status, Text
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 # No public FHIR URI exists for GB/T 15657-2021; this project-local URI says so by its form.
 GBT15657_SYSTEM = "urn:cdss:codesystem:gbt-15657-2021"
+# Nor for ICD-10 国家临床版 2.0; project-local as well.
+ICD10_CN_SYSTEM = "urn:cdss:codesystem:icd-10-cn-clinical-2.0"
+
+ICD10_WHO = re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$")
+ICD10_CN_CLINICAL_V2 = re.compile(r"^[A-Z][0-9]{2}\.[0-9x][0-9]{2}(x[0-9]{3})?$")
+GBT15657_DISEASE = re.compile(r"^A[0-9]{2}(\.[0-9]{2}){0,3}$")
+GBT15657_SYNDROME = re.compile(r"^B[0-9]{2}(\.[0-9]{2})*$")
+# GB/T 15657-2021 chapter of temporary diagnostic terms (临时诊断用术语): never a diagnosis.
+GBT15657_TEMPORARY_CHAPTER = "A17"
+
+BUNDLED_CATALOGUE_ID = "community-basic-2023"
 
 
 class Syndrome(Model):
     """A common TCM syndrome (证候) of a TCM disease, with its GB/T 15657-2021 B code."""
 
     name: str = Field(min_length=1, description="Syndrome term (GB/T 16751.2-2021).")
-    code: str | None = Field(default=None, description="B code; empty when not known.")
+    code: str | None = Field(default=None, pattern=GBT15657_SYNDROME.pattern,
+                             description="B code; empty when not known.")
     code_status: Literal["derived", "verified", "unknown"] = Field(
         default="derived", description="`derived`: computed by the numbering rule of the shared table, "
                                        "to be confirmed.")
@@ -38,10 +69,21 @@ class Syndrome(Model):
 class Codes(Model):
     """Codes of a catalogue entry; leave a code empty rather than guess it."""
 
-    icd10: str | None = Field(default=None, description="ICD-10 code at the level known for sure, e.g. `I10`.")
+    icd10: str | None = Field(default=None, pattern=ICD10_WHO.pattern,
+                              description="ICD-10 code at the level known for sure, e.g. `I10`.")
     icd10_cn_clinical_v2: str | None = Field(
-        default=None, description="国家临床版 2.0 extension code, only where known exactly.")
-    gbt15657: str | None = Field(default=None, description="GB/T 15657-2021 disease code (TCM), never A17.")
+        default=None, pattern=ICD10_CN_CLINICAL_V2.pattern,
+        description="国家临床版 2.0 extension code, only where known exactly, e.g. `I10.x00x002`.")
+    gbt15657: str | None = Field(default=None, pattern=GBT15657_DISEASE.pattern,
+                                 description="GB/T 15657-2021 disease code (TCM), never A17.")
+
+    @field_validator("gbt15657")
+    @classmethod
+    def _not_temporary(cls, value: str | None) -> str | None:
+        if value and value.split(".")[0] == GBT15657_TEMPORARY_CHAPTER:
+            raise ValueError(f"GB/T 15657-2021 chapter {GBT15657_TEMPORARY_CHAPTER} holds temporary terms "
+                             f"(临时诊断用术语) that must not be used as a diagnosis (got {value!r})")
+        return value
 
 
 class Provenance(Model):
@@ -57,7 +99,11 @@ class Disease(Model):
     id: str = Field(pattern=SLUG.pattern, description="Stable id rules point at, e.g. `hypertension`.")
     kind: Literal["western", "tcm"]
     name: Text
-    department: str = Field(min_length=1, description="内科, 外科, 妇科, 儿科, 眼科, 耳鼻喉, 口腔, 皮肤, ...")
+    department: str = Field(
+        min_length=1, description="内科, 外科, 妇科, 儿科, 眼科, 耳鼻喉, 口腔, 皮肤, ...; one of the pack's "
+                                  "`departments` when it lists them.")
+    subdepartment: str | None = Field(
+        default=None, description="Finer grouping inside the department, e.g. 呼吸 for 内科, 骨科 for 外科.")
     role: Literal["recognise-and-refer", "diagnose-and-treat", "long-term-manage"]
     aliases: tuple[str, ...] = ()
     codes: Codes = Codes()
@@ -67,12 +113,18 @@ class Disease(Model):
 
     @property
     def code(self) -> str | None:
-        """The catalogue's code: ICD-10 for Western entries, GB/T 15657-2021 for TCM entries."""
-        return self.codes.icd10 if self.kind == "western" else self.codes.gbt15657
+        """The catalogue's code: ICD-10 for Western entries (the 国家临床版 2.0 code when only that is
+        known), GB/T 15657-2021 for TCM entries."""
+        if self.kind == "western":
+            return self.codes.icd10 or self.codes.icd10_cn_clinical_v2
+        return self.codes.gbt15657
 
     @property
     def code_system(self) -> str:
-        return ICD10_SYSTEM if self.kind == "western" else GBT15657_SYSTEM
+        if self.kind == "western":
+            only_clinical = self.codes.icd10_cn_clinical_v2 and not self.codes.icd10
+            return ICD10_CN_SYSTEM if only_clinical else ICD10_SYSTEM
+        return GBT15657_SYSTEM
 
 
 class CataloguePackFile(Model):
@@ -85,6 +137,8 @@ class CataloguePackFile(Model):
     title: Text
     description: Text | None = None
     sources: tuple[Source, ...] = ()
+    departments: tuple[str, ...] = Field(
+        default=(), description="The departments entries may name; empty: any.")
 
 
 class DiseasesFile(Model):
@@ -127,7 +181,7 @@ class Catalogue:
         for d in self.diseases:
             if kind and d.kind != kind:
                 continue
-            if department and department not in d.department:
+            if department and department not in d.department and department not in (d.subdepartment or ""):
                 continue
             hay = [d.id, d.name.zh, d.name.en, *d.aliases, d.codes.icd10 or "", d.codes.gbt15657 or "",
                    d.codes.icd10_cn_clinical_v2 or ""]
@@ -144,6 +198,7 @@ def load_catalogue(folder: Path) -> Catalogue:
     """
     meta = validate(CataloguePackFile, read_yaml(folder / "pack.yaml"))
     problems = ProblemList()
+    seen_codes: dict[tuple[str, str], str] = {}
     diseases: list[Disease] = []
     seen_ids: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")):
@@ -160,6 +215,19 @@ def load_catalogue(folder: Path) -> Catalogue:
                 problems.problems.append(doc.problem(("diseases", i, "id"), f"duplicate disease id {d.id!r} "
                                                      f"(first in {seen_ids[d.id]})", "duplicate-id"))
             seen_ids.setdefault(d.id, doc.shown)
+            if meta.departments and d.department not in meta.departments:
+                hint = did_you_mean(d.department, meta.departments) or "pack.yaml `departments` lists them"
+                problems.problems.append(doc.problem(
+                    ("diseases", i, "department"), f"unknown department {d.department!r}",
+                    "unknown-department", hint=hint))
+            if d.code:
+                key = (d.kind, d.code)
+                if key in seen_codes:
+                    problems.problems.append(doc.problem(
+                        ("diseases", i, "codes"),
+                        f"duplicate {d.kind} code {d.code!r} (also {seen_codes[key]!r})", "duplicate-code",
+                        hint="two entries cannot share a code; merge them or fix one"))
+                seen_codes.setdefault(key, d.id)
             diseases.append(d)
     problems.raise_if_any()
     digest = hashlib.sha256(json.dumps(
@@ -171,3 +239,99 @@ def load_catalogue(folder: Path) -> Catalogue:
 def unknown_disease_hint(catalogue: Catalogue, disease_id: str) -> str:
     hint = did_you_mean(disease_id, catalogue.ids())
     return hint or "see `cdss catalogue search` for the ids"
+
+
+def bundled_catalogue_dir() -> Path:
+    """The folder of the catalogue that ships with cdss (the 2023 reconstructed draft)."""
+    return Path(str(importlib.resources.files("catalogue") / BUNDLED_CATALOGUE_ID))
+
+
+@functools.lru_cache(maxsize=1)
+def load_bundled_catalogue() -> Catalogue:
+    """The bundled catalogue, loaded once per process.
+
+    Raises:
+        PackError: the bundled files are broken (a packaging defect).
+    """
+    return load_catalogue(bundled_catalogue_dir())
+
+
+# --- GB/T 15657-2021 code tables (TCM) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TcmCode:
+    """One row of the GB/T 15657-2021 disease table."""
+
+    code: str
+    name: str
+    level: int
+    category: str
+    temporary: bool
+
+
+@dataclass(frozen=True)
+class TcmCodeTable:
+    """The GB/T 15657-2021 disease codes and the derived syndrome B codes shipped in catalogue/codesystems."""
+
+    diseases: dict[str, TcmCode]
+    syndromes: dict[str, str]  # B code -> term
+
+    def check_disease(self, code: str) -> tuple[str, str] | None:
+        """Why `code` cannot be a TCM diagnosis as (message, error code), or None when it can."""
+        if not GBT15657_DISEASE.match(code):
+            return (f"malformed GB/T 15657-2021 disease code {code!r} (expected e.g. 'A04.01.13')",
+                    "malformed-tcm-code")
+        entry = self.diseases.get(code)
+        if entry is None:
+            return (f"GB/T 15657-2021 disease code {code!r} is not in catalogue/codesystems/"
+                    "gbt15657-2021_tcm_diseases.tsv", "unknown-tcm-code")
+        if entry.temporary or code.split(".")[0] == GBT15657_TEMPORARY_CHAPTER:
+            return (f"{code!r} ({entry.name}) is a temporary term of chapter {GBT15657_TEMPORARY_CHAPTER} "
+                    "(临时诊断用术语), not a diagnosis", "temporary-tcm-code")
+        return None
+
+
+def codesystems_dir() -> Path:
+    """The folder of the bundled code tables (catalogue/codesystems)."""
+    return Path(str(importlib.resources.files("catalogue") / "codesystems"))
+
+
+@functools.lru_cache(maxsize=4)
+def load_tcm_code_table(folder: Path | None = None) -> TcmCodeTable:
+    """Read the GB/T 15657-2021 disease table and the derived syndrome table.
+
+    Raises:
+        PackError: a table is missing.
+    """
+    folder = folder or codesystems_dir()
+    diseases: dict[str, TcmCode] = {}
+    syndromes: dict[str, str] = {}
+    try:
+        with open(folder / "gbt15657-2021_tcm_diseases.tsv", encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                if row["code"]:
+                    diseases[row["code"]] = TcmCode(row["code"], row["name"], int(row["level"]),
+                                                    row["category"], row["temporary_term"] == "Y")
+        with open(folder / "gbt15657-2021_tcm_syndromes.derived.tsv", encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                syndromes[row["b_code_derived"]] = row["term"]
+    except FileNotFoundError as exc:
+        raise PackError.one(f"code table not found: {exc.filename}", "file-not-found",
+                            file=str(folder)) from exc
+    return TcmCodeTable(diseases=diseases, syndromes=syndromes)
+
+
+def check_tcm_codes(catalogue: Catalogue, table: TcmCodeTable | None = None) -> list[str]:
+    """Entries whose TCM disease or syndrome codes are not in the bundled tables, as sentences."""
+    table = table or load_tcm_code_table()
+    found = []
+    for d in catalogue.diseases:
+        if d.codes.gbt15657:
+            why = table.check_disease(d.codes.gbt15657)
+            if why:
+                found.append(f"{d.id}: {why[0]} [{why[1]}]")
+        for s in d.syndromes:
+            if s.code and table.syndromes.get(s.code) != s.name:
+                found.append(f"{d.id}: syndrome {s.name!r} has code {s.code!r}, which the syndrome table "
+                             f"gives as {table.syndromes.get(s.code)!r} [unknown-syndrome-code]")
+    return found

@@ -113,6 +113,8 @@ class Concept(Model):
     value_codes: tuple[Coding, ...] = Field(
         default=(), description="For a `finding` or `symptom` carried by an Observation whose "
                                 "valueCodeableConcept holds one of these codes.")
+    note: str | None = Field(default=None, description="Provenance of the codes; what is unverified or "
+                                                       "deliberately left out.")
     closed_world: bool | None = Field(
         default=None, description="When true, absence from the record means 'no' (problem list, drug list); "
                                   "when false it means 'unknown' and yields a data gap. Default: true for "
@@ -140,6 +142,8 @@ class ConceptsFile(Model):
     status: Status
     title: Text
     sources: tuple[Source, ...] = ()
+    system_aliases: dict[str, str] = Field(
+        default_factory=dict, description="Other URIs EHRs use for a code system -> the URI used here.")
     concepts: tuple[Concept, ...]
 
 

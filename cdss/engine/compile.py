@@ -1,0 +1,192 @@
+"""Engine: rules -> engine-neutral conditions -> durable-rules rulesets.
+
+Every distinct leaf test of a pack (``sbp latest >= 180``, ``has diabetes``, ``crb65 >= 2``) becomes one
+durable-rules rule matching facts of one *measure* (a concept summarised one way: latest value, mean of
+the last 3, day means within 365 days ...). durable-rules decides which facts meet which tests; the
+engine then combines the outcomes of a rule's tests with three-valued logic, so that a test on absent
+data is *unknown* and yields a data gap instead of advice.
+
+Derived facts (scores, grades) are computed from the outcomes of their parts, then asserted into a
+later stage: stage 0 holds the tests on patient data, stage n the tests on derived facts of depth n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+import threading
+
+from cdss.engine.durable import MAX_RULES_PER_RULESET, Ruleset
+from cdss.errors import PackError
+from cdss.packs.registry import Pack
+from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
+
+_DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
+
+
+def measure_key(leaf: Leaf) -> str:
+    """The measure a leaf tests: which concept, summarised how, over which readings."""
+    if leaf.has is not None:
+        return f"has|{leaf.has}|w{leaf.within_days}"
+    if leaf.on_days is not None:
+        return f"{leaf.concept}|day|w{leaf.within_days}"
+    return f"{leaf.concept}|{leaf.stat}|n{leaf.last_n}|w{leaf.within_days}"
+
+
+def _compare(field_name: str, op: str, value: float | str | tuple) -> dict:
+    if op == "==":
+        return {field_name: value}
+    if op == "in":
+        return {"$or": [{field_name: v} for v in value]}  # type: ignore[union-attr]
+    return {_DURABLE_OPS[op]: {field_name: value}}
+
+
+@dataclass(frozen=True)
+class CompiledLeaf:
+    index: int
+    leaf: Leaf
+    key: str
+    stage: int
+    derived: bool  # tests a derived fact (has lower and upper bounds)
+
+
+@dataclass
+class CompiledPack:
+    """A pack ready to run: its leaves, derived facts in dependency order, and rulesets per stage."""
+
+    pack: Pack
+    leaves: list[CompiledLeaf] = field(default_factory=list)
+    leaf_index: dict[Leaf, int] = field(default_factory=dict)
+    derived_order: list[Derived] = field(default_factory=list)
+    derived_stage: dict[str, int] = field(default_factory=dict)
+    rulesets: dict[int, list[Ruleset]] = field(default_factory=dict)
+    keys_by_ruleset: dict[str, frozenset[str]] = field(default_factory=dict)
+    rule_trees: list[Tree] = field(default_factory=list)  # aligned with pack.rules
+    part_trees: dict[str, list[Tree]] = field(default_factory=dict)  # derived id -> one per part
+
+    @property
+    def stages(self) -> list[int]:
+        return sorted(self.rulesets)
+
+
+# A condition with its leaves replaced by leaf indexes: ("all", [..]), ("any", [..]), ("not", t), ("leaf", i).
+Tree = tuple
+
+
+def to_tree(cond: Condition, index: dict[Leaf, int]) -> Tree:
+    if isinstance(cond, AllOf):
+        return ("all", tuple(to_tree(c, index) for c in cond.all))
+    if isinstance(cond, AnyOf):
+        return ("any", tuple(to_tree(c, index) for c in cond.any))
+    if isinstance(cond, NotOf):
+        return ("not", to_tree(cond.not_, index))
+    return ("leaf", index[cond])
+
+
+def leaves_of(cond: Condition) -> Iterator[Leaf]:
+    if isinstance(cond, AllOf):
+        for c in cond.all:
+            yield from leaves_of(c)
+    elif isinstance(cond, AnyOf):
+        for c in cond.any:
+            yield from leaves_of(c)
+    elif isinstance(cond, NotOf):
+        yield from leaves_of(cond.not_)
+    else:
+        yield cond
+
+
+def _derived_stages(derived: tuple[Derived, ...]) -> dict[str, int]:
+    """Stage of each derived fact: 1 + the deepest derived fact its parts test."""
+    by_id = {d.id: d for d in derived}
+    stage: dict[str, int] = {}
+
+    def visit(d: Derived, path: tuple[str, ...]) -> int:
+        if d.id in stage:
+            return stage[d.id]
+        if d.id in path:
+            raise PackError.one(f"derived facts depend on each other in a cycle: {' -> '.join((*path, d.id))}",
+                                "derived-cycle", field=f"derived.{d.id}")
+        deepest = 0
+        for part in d.parts:
+            for leaf in leaves_of(part.when):
+                if leaf.concept in by_id:
+                    deepest = max(deepest, visit(by_id[leaf.concept], (*path, d.id)))
+        stage[d.id] = deepest + 1
+        return stage[d.id]
+
+    for d in derived:
+        visit(d, ())
+    return stage
+
+
+_cache: dict[str, CompiledPack] = {}
+_cache_lock = threading.Lock()
+
+
+def compile_pack(pack: Pack) -> CompiledPack:
+    """Compile a pack, once per process per version and content hash.
+
+    Raises:
+        PackError: derived facts that depend on each other in a cycle.
+    """
+    key = f"{pack.key}#{pack.sha256}"
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _compile(pack)
+        return _cache[key]
+
+
+def _compile(pack: Pack) -> CompiledPack:
+    out = CompiledPack(pack=pack)
+    out.derived_stage = _derived_stages(pack.derived)
+    out.derived_order = sorted(pack.derived, key=lambda d: (out.derived_stage[d.id], d.id))
+
+    def add(leaf: Leaf) -> None:
+        if leaf in out.leaf_index:
+            return
+        is_derived = leaf.concept in out.derived_stage
+        stage = out.derived_stage[leaf.concept] if is_derived else 0  # type: ignore[index]
+        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived)
+        out.leaf_index[leaf] = compiled.index
+        out.leaves.append(compiled)
+
+    for d in out.derived_order:
+        for part in d.parts:
+            for leaf in leaves_of(part.when):
+                add(leaf)
+    for rule in pack.rules:
+        for leaf in leaves_of(rule.rule.when):
+            add(leaf)
+
+    out.rule_trees = [to_tree(r.rule.when, out.leaf_index) for r in pack.rules]
+    out.part_trees = {d.id: [to_tree(p.when, out.leaf_index) for p in d.parts] for d in pack.derived}
+
+    by_stage: dict[int, dict[str, dict]] = {}
+    for cl in out.leaves:
+        rules = by_stage.setdefault(cl.stage, {})
+        leaf = cl.leaf
+        if leaf.has is not None:
+            rules[f"L{cl.index}"] = {"k": cl.key}
+            continue
+        op, value = leaf.op, leaf.value
+        if cl.derived:
+            # Upper and lower bounds of a score with unknown parts: "sure" uses the bound that must hold,
+            # "possible" the one that may (see evaluate._leaf_outcome).
+            sure_field, possible_field = ("v", "vmax") if op in (">", ">=") else ("vmax", "v")
+            if op in ("==", "!=", "in"):
+                sure_field = possible_field = "v"
+            rules[f"L{cl.index}"] = {"$and": [{"k": cl.key}, _compare(sure_field, op, value)]}
+            rules[f"P{cl.index}"] = {"$and": [{"k": cl.key}, _compare(possible_field, op, value)]}
+        else:
+            rules[f"L{cl.index}"] = {"$and": [{"k": cl.key}, _compare("v", op, value)]}
+
+    base = f"{pack.id}@{pack.version}#{pack.sha256[:12]}"
+    for stage, rules in sorted(by_stage.items()):
+        names = sorted(rules, key=lambda n: (int(n[1:]), n[0]))
+        chunks = [names[i:i + MAX_RULES_PER_RULESET] for i in range(0, len(names), MAX_RULES_PER_RULESET)]
+        for c, chunk in enumerate(chunks):
+            ruleset = Ruleset(f"{base}:s{stage}:c{c}", {n: rules[n] for n in chunk})
+            out.rulesets.setdefault(stage, []).append(ruleset)
+            out.keys_by_ruleset[ruleset.name] = frozenset(out.leaves[int(n[1:])].key for n in chunk)
+    return out

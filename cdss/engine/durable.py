@@ -1,0 +1,131 @@
+"""Engine: the only module that imports durable_rules; an adapter that makes its measured defects harmless.
+
+durable-rules 2.0.28 is unmaintained. What was measured here, and what this adapter does about it:
+
+1. A ruleset of ~512 rules or more hangs (fixed table sizes in its C core): callers hand at most
+   MAX_RULES_PER_RULESET rules to one ruleset; `compile` splits larger packs into chunks.
+2. It is not thread-safe (8 threads on separate sessions lose firings, error 307): every call into the
+   engine holds one process-wide lock; scale with processes, not threads.
+3. Each live session holds megabytes: the session state is deleted after every evaluation, in `finally`.
+4. A fact that matches no rule raises MessageNotHandledException, a repeated identical fact raises
+   MessageObservedException: neither is an error for us, both are swallowed per fact. Facts are asserted
+   one at a time because a batch aborts all its actions when one fact matches nothing.
+5. A ruleset name cannot be registered twice: names carry the pack version and content hash, and a
+   compiled ruleset is registered once per process and reused.
+6. It does not import on Python 3.13: pyproject declares requires-python ">=3.11,<3.13".
+7. An action gets no rule identity: each rule's action is a closure that records its own rule name.
+8. `Host()` starts two timer threads that dispatch queued work in the background, outside our lock:
+   this host does not start them (we use no timers or queues).
+9. A catch-all rule matching every fact hangs the engine on assert: there is none here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from durable import engine as _durable
+
+from cdss.errors import EngineError
+
+MAX_RULES_PER_RULESET = 200
+
+_LOCK = threading.RLock()
+_session_ids = itertools.count(1)
+
+
+class _QuietHost(_durable.Host):
+    """A Host without the background dispatch threads (defect 8)."""
+
+    def _run(self) -> None:  # noqa: D401 - overrides the thread start-up
+        return None
+
+
+@dataclass
+class _Collector:
+    firings: list[tuple[str, int]]
+
+
+_host: _QuietHost | None = None
+_registered: set[str] = set()
+_current: _Collector | None = None
+
+
+def _get_host() -> _QuietHost:
+    global _host
+    if _host is None:
+        _host = _QuietHost()
+    return _host
+
+
+def _action(rule_name: str):  # noqa: ANN202
+    def run(c: Any) -> None:  # defect 7: the closure knows which rule fired
+        if _current is not None:
+            _current.firings.append((rule_name, int(c.m["id"])))
+    return run
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """A named durable-rules ruleset: rule name -> durable condition (the JSON form of durable.lang)."""
+
+    name: str
+    rules: Mapping[str, Mapping[str, Any]]
+
+    def register(self) -> None:
+        """Register with the engine once per process (defect 5)."""
+        if len(self.rules) > MAX_RULES_PER_RULESET:
+            raise EngineError.one(f"ruleset {self.name!r} has {len(self.rules)} rules", "ruleset-too-large",
+                                  expected=f"at most {MAX_RULES_PER_RULESET}; split it")
+        with _LOCK:
+            if self.name in _registered:
+                return
+            definition = {name: {"all": [{"m": cond}], "run": _action(name)} for name, cond in self.rules.items()}
+            try:
+                _get_host().register_rulesets({self.name: definition})
+            except Exception as exc:
+                raise EngineError.one(f"durable-rules refused ruleset {self.name!r}: {exc}",
+                                      "engine-failure") from exc
+            _registered.add(self.name)
+
+
+def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, int]]:
+    """Assert facts into fresh sessions of the given rulesets; return (rule name, fact id) firings.
+
+    Each fact must carry a unique integer "id". Sessions are deleted before returning (defect 3).
+
+    Raises:
+        EngineError: durable-rules failed in a way the adapter does not know.
+    """
+    collector = _Collector([])
+    global _current
+    with _LOCK:  # defect 2
+        host = _get_host()
+        sid = f"e{next(_session_ids)}"
+        used: list[str] = []
+        _current = collector
+        try:
+            for ruleset, facts in rulesets:
+                ruleset.register()
+                used.append(ruleset.name)
+                for fact in facts:
+                    message = dict(fact, sid=sid)
+                    try:
+                        host.assert_fact(ruleset.name, message)
+                    except (_durable.MessageNotHandledException, _durable.MessageObservedException):
+                        pass  # defect 4: not an error
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
+        finally:
+            _current = None
+            for name in used:
+                try:
+                    host.delete_state(name, sid)
+                except Exception:  # a session that never got a fact has no state to delete
+                    pass
+    return collector.firings

@@ -1,0 +1,260 @@
+"""Intake: FHIR Bundle (R4 / R4B / R5 JSON) -> PatientFacts.
+
+Reads plain JSON with targeted checks of the fields it uses (full fhir.resources validation costs ~50x
+json.loads and stays off this hot path). Everything wrong with the bundle that makes it unusable raises
+IntakeError naming the FHIR path; a value that is merely unusable (unknown unit, implausible number) is
+kept as an IntakeNote and becomes a data gap when a rule needs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cdss.errors import IntakeError, Problem
+from cdss.intake.concepts import ConceptSet
+from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
+from cdss.intake.units import UnknownUnit, to_canonical
+
+BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
+                "history", "document", "message"}
+OBSERVATION_OK = {"final", "amended", "corrected"}
+CONDITION_SKIP_CLINICAL = {"inactive", "resolved", "remission"}
+SKIP_VERIFICATION = {"refuted", "entered-in-error"}
+MEDICATION_OK = {"active", "draft", "on-hold", "recorded", "intended"}
+UCUM = "http://unitsofmeasure.org"
+
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+class _Reader:
+    def __init__(self, concepts: ConceptSet, source_name: str | None, now: dt.datetime | None):
+        self.concepts = concepts
+        self.source_name = source_name
+        self.now = now
+        self.readings: dict[str, list[Reading]] = {}
+        self.present: dict[str, list[Presence]] = {}
+        self.notes: list[IntakeNote] = []
+
+    def fail(self, path: str, message: str, code: str, **extra: Any) -> IntakeError:
+        return IntakeError(Problem(message, code, file=self.source_name, field=path, **extra))
+
+    # --- times ---------------------------------------------------------------------------------
+    def when(self, value: Any, path: str) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(path, "not a FHIR date or dateTime", "bad-date", got=value,
+                            expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz")
+        text = value.strip()
+        try:
+            if _DATE.match(text):
+                parts = [int(p) for p in text.split("-")] + [1, 1]
+                return dt.datetime(parts[0], parts[1], parts[2], tzinfo=dt.UTC)
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.fail(path, "not a FHIR date or dateTime", "bad-date", got=value,
+                            expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz") from None
+        # FHIR requires a zone when a time is given; without one we read UTC rather than guess local time.
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+    def effective(self, res: Mapping[str, Any], path: str, *keys: str) -> dt.datetime | None:
+        for key in keys:
+            if key in res:
+                value = res[key]
+                if key.endswith("Period") and isinstance(value, dict):
+                    return self.when(value.get("start") or value.get("end"), f"{path}.{key}.start")
+                return self.when(value, f"{path}.{key}")
+        return None
+
+    # --- resources -----------------------------------------------------------------------------
+    def codings(self, concept: Any) -> list[Mapping[str, Any]]:
+        if isinstance(concept, dict):
+            codings = concept.get("coding")
+            if isinstance(codings, list):
+                return [c for c in codings if isinstance(c, dict)]
+        return []
+
+    def observation(self, res: Mapping[str, Any], path: str, ref: str) -> None:
+        if res.get("status") not in OBSERVATION_OK:
+            return
+        time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
+        self.observed(res, path, ref, time)
+        components = res.get("component")
+        if isinstance(components, list):
+            for i, comp in enumerate(components):
+                if isinstance(comp, dict):
+                    self.observed(comp, f"{path}.component[{i}]", ref, time)
+
+    def observed(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None) -> None:
+        """One Observation (or component): its code, and its value if it has one."""
+        ids = self.concepts.match(self.codings(item.get("code")))
+        value_ids = ()
+        if "valueCodeableConcept" in item:
+            value_ids = self.concepts.match_value(self.codings(item["valueCodeableConcept"]))
+            value_ids += self.concepts.match(self.codings(item["valueCodeableConcept"]))
+        for cid in value_ids:
+            self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+        for cid in ids:
+            concept = self.concepts.by_id[cid]
+            if concept.kind == "quantity":
+                self.quantity(item, path, ref, time, cid)
+            elif concept.kind != "demographic":
+                # A coded symptom/finding observed: present unless the value says no.
+                if item.get("valueBoolean") is False:
+                    continue
+                self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+
+    def quantity(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None, cid: str) -> None:
+        concept = self.concepts.by_id[cid]
+        q = item.get("valueQuantity")
+        if isinstance(q, dict):
+            value, vpath = q.get("value"), f"{path}.valueQuantity"
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                if value is None:
+                    return  # a quantity without a value (e.g. dataAbsentReason) says nothing
+                raise self.fail(f"{vpath}.value", "not a number", "bad-quantity", got=value)
+            unit = q.get("code") if q.get("system") in (UCUM, None) and q.get("code") else q.get("unit")
+            if not isinstance(unit, str) or not unit:
+                unit = ""
+            try:
+                canonical = to_canonical(float(value), unit, concept) if unit else None
+            except UnknownUnit as exc:
+                self.notes.append(IntakeNote(cid, "unknown-unit", ref, f"{vpath}: {exc}"))
+                return
+            if canonical is None:
+                self.notes.append(IntakeNote(cid, "unknown-unit", ref, f"{vpath}: no unit given"))
+                return
+        elif isinstance(item.get("valueInteger"), int) or isinstance(item.get("valueDecimal"), int | float):
+            canonical = float(item.get("valueInteger", item.get("valueDecimal")))
+        else:
+            return
+        if concept.plausible and not (concept.plausible[0] <= canonical <= concept.plausible[1]):
+            self.notes.append(IntakeNote(cid, "implausible", ref, f"{path}: {canonical:g} {concept.unit} is "
+                                         f"outside {concept.plausible[0]:g}-{concept.plausible[1]:g}"))
+            return
+        self.readings.setdefault(cid, []).append(Reading(cid, canonical, concept.unit, time, ref))
+
+    def condition(self, res: Mapping[str, Any], path: str, ref: str) -> None:
+        if _status(res.get("verificationStatus")) in SKIP_VERIFICATION:
+            return
+        if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
+            return
+        time = self.effective(res, path, "onsetDateTime", "onsetPeriod", "recordedDate")
+        for cid in self.concepts.match(self.codings(res.get("code"))):
+            self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+
+    def medication(self, res: Mapping[str, Any], path: str, ref: str) -> None:
+        if res.get("status") not in MEDICATION_OK:
+            return
+        med = res.get("medicationCodeableConcept")
+        if med is None and isinstance(res.get("medication"), dict):  # R5 CodeableReference
+            med = res["medication"].get("concept")
+        time = self.effective(res, path, "authoredOn", "effectiveDateTime", "effectivePeriod", "dateAsserted")
+        for cid in self.concepts.match(self.codings(med)):
+            self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+
+    def allergy(self, res: Mapping[str, Any], path: str, ref: str) -> None:
+        if _status(res.get("verificationStatus")) in SKIP_VERIFICATION:
+            return
+        if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
+            return
+        time = self.effective(res, path, "recordedDate", "onsetDateTime")
+        for cid in self.concepts.match(self.codings(res.get("code"))):
+            self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+
+
+def _status(concept: Any) -> str | None:
+    if isinstance(concept, dict):
+        for coding in concept.get("coding") or []:
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                return coding["code"]
+    return None
+
+
+def parse_json(data: bytes | str | Mapping[str, Any], source_name: str | None = None) -> Mapping[str, Any]:
+    """The bundle as a mapping; raises IntakeError when the bytes are not JSON."""
+    if isinstance(data, Mapping):
+        return data
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
+        raise IntakeError(Problem(f"not valid JSON ({where}: {getattr(exc, 'msg', exc)})", "not-json",
+                                  file=source_name, hint="send a FHIR Bundle as JSON")) from exc
+
+
+def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
+                source_name: str | None = None) -> PatientFacts:
+    """Read a FHIR Bundle into PatientFacts.
+
+    Args:
+        data: the bundle as JSON bytes/text or an already parsed mapping.
+        concepts: the concept dictionary whose value sets map codes to concepts.
+        source_name: shown in error messages (a file name, or None).
+
+    Raises:
+        IntakeError: not JSON, not a Bundle, no Patient or two, an unparseable date or number.
+    """
+    doc = parse_json(data, source_name)
+    reader = _Reader(concepts, source_name, None)
+    if not isinstance(doc, Mapping) or doc.get("resourceType") != "Bundle":
+        got = doc.get("resourceType") if isinstance(doc, Mapping) else type(doc).__name__
+        raise reader.fail("resourceType", "not a FHIR Bundle", "not-a-bundle", got=got, expected="'Bundle'")
+    if doc.get("type") not in BUNDLE_TYPES:
+        raise reader.fail("Bundle.type", "unsupported bundle type", "bad-bundle-type", got=doc.get("type"),
+                          expected=" | ".join(sorted(BUNDLE_TYPES)))
+    entries = doc.get("entry") or []
+    if not isinstance(entries, list):
+        raise reader.fail("Bundle.entry", "must be a list", "bad-bundle", got=type(entries).__name__)
+    patients: list[tuple[str, Mapping[str, Any]]] = []
+    count = 0
+    for i, entry in enumerate(entries):
+        path = f"Bundle.entry[{i}].resource"
+        res = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(res, Mapping):
+            if isinstance(entry, Mapping) and "request" in entry and "resource" not in entry:
+                continue  # a DELETE in a transaction carries no resource
+            raise reader.fail(path, "entry has no resource", "bad-entry")
+        count += 1
+        rtype = res.get("resourceType")
+        ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
+        if rtype == "Patient":
+            patients.append((path, res))
+        elif rtype == "Observation":
+            reader.observation(res, path, ref)
+        elif rtype == "Condition":
+            reader.condition(res, path, ref)
+        elif rtype in ("MedicationStatement", "MedicationRequest"):
+            reader.medication(res, path, ref)
+        elif rtype == "AllergyIntolerance":
+            reader.allergy(res, path, ref)
+    if not patients:
+        raise reader.fail("Bundle.entry", "no Patient resource in the bundle", "no-patient",
+                          hint="include the Patient the data belong to")
+    if len(patients) > 1:
+        raise reader.fail(patients[1][0], "a second Patient in the bundle", "two-patients",
+                          hint="send one patient's data per bundle")
+    path, patient = patients[0]
+    birth = reader.when(patient.get("birthDate"), f"{path}.birthDate")
+    return PatientFacts(
+        patient=f"Patient/{patient.get('id') or 'unknown'}",
+        birth_date=birth.date() if birth else None,
+        sex=patient.get("gender") if isinstance(patient.get("gender"), str) else None,
+        readings={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.readings.items())},
+        present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},
+        notes=tuple(reader.notes),
+        resource_count=count,
+    )
+
+
+def _full_url_id(entry: Mapping[str, Any]) -> str | None:
+    url = entry.get("fullUrl")
+    return url.rsplit("/", 1)[-1].removeprefix("urn:uuid:") if isinstance(url, str) and url else None
+
+
+def _time_key(item: Reading | Presence) -> tuple[dt.datetime, str]:
+    return (item.time or dt.datetime.min.replace(tzinfo=dt.UTC), item.source)

@@ -1,0 +1,64 @@
+"""Intake: PatientFacts, what the engine sees of a patient (never a FHIR resource)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One value of a concept: a measurement in the canonical unit, or a coded/boolean value."""
+
+    concept: str
+    value: float | str | bool
+    unit: str | None
+    time: dt.datetime | None
+    source: str  # "Observation/123"
+
+    @property
+    def day(self) -> dt.date | None:
+        return self.time.date() if self.time else None
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A coded concept present in the record (a condition, drug, allergy, symptom or finding)."""
+
+    concept: str
+    time: dt.datetime | None
+    source: str
+
+
+@dataclass(frozen=True)
+class IntakeNote:
+    """A value that was read but could not be used: it becomes a data gap if a rule needs the concept."""
+
+    concept: str
+    reason: str  # unknown-unit | implausible | no-value
+    source: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """Everything the rules may use about one patient, keyed by concept id; readings sorted by time."""
+
+    patient: str  # "Patient/<id>"
+    birth_date: dt.date | None
+    sex: str | None
+    readings: Mapping[str, tuple[Reading, ...]] = field(default_factory=dict)
+    present: Mapping[str, tuple[Presence, ...]] = field(default_factory=dict)
+    notes: tuple[IntakeNote, ...] = ()
+    resource_count: int = 0
+
+    def age_years(self, now: dt.datetime) -> int | None:
+        """Completed years of age at `now`."""
+        if self.birth_date is None:
+            return None
+        today = now.date()
+        years = today.year - self.birth_date.year
+        if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years

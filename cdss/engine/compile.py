@@ -12,9 +12,9 @@ later stage: stage 0 holds the tests on patient data, stage n the tests on deriv
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-import threading
 
 from cdss.engine.durable import MAX_RULES_PER_RULESET, Ruleset
 from cdss.errors import PackError

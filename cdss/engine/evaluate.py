@@ -21,7 +21,15 @@ from typing import Any
 from cdss.engine import durable
 from cdss.engine.compile import CompiledLeaf, CompiledPack, Tree, compile_pack
 from cdss.engine.results import (
-    Citation, ConditionTrace, DataGap, DiseaseRef, Evaluation, Evidence, PackStamp, Suggestion, content_id,
+    Citation,
+    ConditionTrace,
+    DataGap,
+    DiseaseRef,
+    Evaluation,
+    Evidence,
+    PackStamp,
+    Suggestion,
+    content_id,
 )
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle

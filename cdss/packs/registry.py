@@ -21,7 +21,18 @@ from cdss.intake.concepts import ConceptSet
 from cdss.packs.catalogue import Catalogue, load_catalogue
 from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.schema import (
-    AllOf, AnyOf, Condition, ConceptsFile, Derived, Leaf, NotOf, PackFile, Rule, RulesFile, Source,
+    AllOf,
+    AnyOf,
+    ConceptsFile,
+    ConceptsPart,
+    Condition,
+    Derived,
+    Leaf,
+    NotOf,
+    PackFile,
+    Rule,
+    RulesFile,
+    Source,
     dump_for_hash,
 )
 
@@ -102,22 +113,35 @@ def _hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def load_concepts(path: Path) -> ConceptSet:
-    """Load catalogue/concepts.yaml (or another concept file).
+def load_concepts(folder: Path) -> ConceptSet:
+    """Load the concept dictionary: `concepts.yaml` (metadata and base concepts) and every other YAML
+    file of the folder (more concepts, by topic).
 
     Raises:
-        PackError: schema problems or duplicate concept ids.
+        PackError: schema problems or duplicate concept ids, in every file at once.
     """
-    doc = read_yaml(path)
-    model = validate(ConceptsFile, doc)
+    main_doc = read_yaml(folder / "concepts.yaml")
+    model = validate(ConceptsFile, main_doc)
     problems = ProblemList()
-    seen: set[str] = set()
-    for i, concept in enumerate(model.concepts):
-        if concept.id in seen:
-            problems.problems.append(doc.problem(("concepts", i, "id"), f"duplicate concept id {concept.id!r}",
-                                                 "duplicate-id"))
-        seen.add(concept.id)
+    parts: list[tuple[YamlDoc, tuple]] = [(main_doc, model.concepts)]
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name != "concepts.yaml":
+            doc = read_yaml(path)
+            try:
+                parts.append((doc, validate(ConceptsPart, doc).concepts))
+            except PackError as exc:
+                problems.extend(exc.problems)
+    seen: dict[str, str] = {}
+    merged = []
+    for doc, concepts in parts:
+        for i, concept in enumerate(concepts):
+            if concept.id in seen:
+                problems.problems.append(doc.problem(("concepts", i, "id"), f"duplicate concept id {concept.id!r} "
+                                                     f"(first in {seen[concept.id]})", "duplicate-id"))
+            seen.setdefault(concept.id, doc.shown)
+            merged.append(concept)
     problems.raise_if_any()
+    model = model.model_copy(update={"concepts": tuple(merged)})
     return ConceptSet.build(model, _hash(dump_for_hash(model)))
 
 
@@ -170,7 +194,7 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
                     problems.problems.append(doc.problem(
                         (*sub, "concept"), f"unknown concept {leaf.concept!r}", "unknown-concept",
                         hint=(did_you_mean(leaf.concept, names) or "") +
-                        " Concepts are declared in catalogue/concepts.yaml or the pack's `derived`"))
+                        " Concepts are declared in catalogue/concepts/ or the pack's `derived`"))
                     continue
                 concept = concepts.by_id.get(leaf.concept)
                 if concept is not None and concept.kind not in ("quantity", "demographic"):
@@ -185,7 +209,7 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
                 if concept is None or concept.kind in ("quantity", "demographic"):
                     hint = (did_you_mean(leaf.has or "", [c.id for c in concepts.source.concepts
                                                           if c.kind not in ("quantity", "demographic")])
-                            or "declare it in catalogue/concepts.yaml")
+                            or "declare it in catalogue/concepts/")
                     what = "unknown coded concept" if concept is None else "a measured concept"
                     problems.problems.append(doc.problem((*sub, "has"), f"{what} {leaf.has!r}",
                                                          "unknown-concept", hint=hint))
@@ -293,7 +317,7 @@ def load_registry(pack_dirs: Sequence[Path] = (), *, bundled: bool = True,
     Raises:
         PackError: any pack, the catalogue or the concepts file is invalid (all problems at once).
     """
-    concepts = load_concepts(concepts_path or bundled_dir("catalogue") / "concepts.yaml")
+    concepts = load_concepts(concepts_path or bundled_dir("catalogue") / "concepts")
     cat_dir = catalogue_dir or bundled_dir("catalogue") / BUNDLED_CATALOGUE
     catalogue = load_catalogue(cat_dir) if (cat_dir / "pack.yaml").is_file() else None
     registry = Registry(concepts=concepts, catalogue=catalogue)

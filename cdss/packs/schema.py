@@ -133,8 +133,15 @@ class Concept(Model):
         return self
 
 
+class ConceptsPart(Model):
+    """`catalogue/concepts/<topic>.yaml`: more concepts, merged with concepts.yaml (ids unique overall)."""
+
+    concepts: tuple[Concept, ...]
+
+
 class ConceptsFile(Model):
-    """`catalogue/concepts.yaml`: the concept dictionary and value sets shared by all packs."""
+    """`catalogue/concepts/concepts.yaml`: the concept dictionary and value sets shared by all packs; the
+    other files of the folder add concepts by topic."""
 
     id: str = Field(pattern=PACK_ID.pattern)
     version: str = Field(pattern=SEMVER.pattern)

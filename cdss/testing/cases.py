@@ -1,0 +1,197 @@
+"""Testing kit: example cases of a pack (`pathways/<pack>/cases/*.yaml`) and the runner that checks them.
+
+A case is a patient (a FHIR bundle file, or a compact fact list turned into one), an evaluation time,
+and what must and must not be suggested:
+
+    cases:
+      - id: bp-196-with-headache
+        description: Grade 3 BP today with a severe headache.
+        now: 2026-11-22T09:00:00+08:00
+        patient:
+          age_years: 68
+          sex: male
+          facts:
+            - {has: hypertension, days_ago: 900}
+            - {concept: sbp, value: 196, days_ago: 0}
+            - {concept: dbp, value: 122, days_ago: 0}
+            - {has: severe_headache, days_ago: 0}
+        expect:
+          - {rule: referral/ambulance-bp-neurological}
+          - {urgency: emergency}
+        forbid:
+          - {kind: diagnosis}
+        gaps: []          # optional: exactly these data-gap concepts (omit to not check)
+
+A matcher matches a suggestion when every field it gives agrees: `rule` (the pack-relative
+`kind/slug`, or a full id), `kind`, `urgency`, `disease`. `expect`: each matcher matches at least one
+suggestion. `forbid`: no suggestion matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from cdss.engine.evaluate import evaluate_facts
+from cdss.engine.results import Evaluation, Suggestion
+from cdss.errors import CdssError, PackError
+from cdss.intake.bundle import read_bundle
+from cdss.packs.loader import read_yaml, validate
+from cdss.packs.registry import Pack, Registry
+from cdss.packs.schema import Kind, Model, Urgency
+from cdss.testing.factories import CaseFact, bundle_from_facts
+
+
+class CasePatient(Model):
+    """The patient of a case: `bundle` (a FHIR Bundle JSON file, relative to the case file) or facts."""
+
+    bundle: str | None = Field(default=None, description="Path of a FHIR Bundle JSON file, relative to the "
+                                                         "case file.")
+    age_years: float | None = Field(default=None, ge=0, le=130)
+    sex: str | None = Field(default=None, description="male | female | other | unknown")
+    facts: tuple[CaseFact, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CasePatient:
+        if self.bundle and (self.facts or self.age_years is not None or self.sex):
+            raise ValueError("give either `bundle` or `age_years`/`sex`/`facts`, not both")
+        return self
+
+
+class Matcher(Model):
+    """Describes suggestions: every field given must agree."""
+
+    rule: str | None = Field(default=None, description="`kind/slug` within the pack, or a full rule id.")
+    kind: Kind | None = None
+    urgency: Urgency | None = None
+    disease: str | None = Field(default=None, description="Catalogue disease id.")
+
+    def matches(self, s: Suggestion, pack_id: str) -> bool:
+        if self.rule is not None and s.rule_id not in (self.rule, f"{pack_id}/{self.rule}"):
+            return False
+        if self.kind is not None and s.kind != self.kind:
+            return False
+        if self.urgency is not None and s.urgency != self.urgency:
+            return False
+        return self.disease is None or (s.disease is not None and s.disease.id == self.disease)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
+
+
+class Case(Model):
+    id: str = Field(min_length=1)
+    description: str | None = None
+    now: dt.datetime = Field(description="Evaluation time, with a UTC offset.")
+    patient: CasePatient
+    expect: tuple[Matcher, ...] = ()
+    forbid: tuple[Matcher, ...] = ()
+    gaps: tuple[str, ...] | None = Field(default=None, description="Exactly these data-gap concepts.")
+
+    @model_validator(mode="after")
+    def _aware(self) -> Case:
+        if self.now.tzinfo is None:
+            raise ValueError("`now` needs a UTC offset, e.g. 2026-11-22T09:00:00+08:00")
+        return self
+
+
+class CasesFile(Model):
+    cases: tuple[Case, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    pack: str
+    file: str
+    line: int | None
+    case: Case
+    failures: tuple[str, ...]
+    result: Evaluation | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def name(self) -> str:
+        return f"{self.pack}::{Path(self.file).stem}::{self.case.id}"
+
+
+def load_cases(path: Path) -> list[tuple[Case, int | None]]:
+    """Cases of one file with their line numbers.
+
+    Raises:
+        PackError: schema problems, with file:line:col.
+    """
+    doc = read_yaml(path)
+    model = validate(CasesFile, doc)
+    return [(case, doc.position(("cases", i))[0]) for i, case in enumerate(model.cases)]
+
+
+def case_files(pack: Pack) -> list[Path]:
+    folder = pack.path / "cases" if pack.path else None
+    return sorted(folder.glob("*.yaml")) if folder and folder.is_dir() else []
+
+
+def case_bundle(case: Case, file: Path, registry: Registry) -> dict:
+    """The FHIR bundle of a case (read from its file, or built from its facts)."""
+    if case.patient.bundle:
+        path = (file.parent / case.patient.bundle).resolve()
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PackError.one(f"cannot read the case bundle: {exc}", "case-bundle", file=str(file),
+                                field=f"cases.{case.id}.patient.bundle") from exc
+    return bundle_from_facts(case.patient.facts, concepts=registry.concepts, now=case.now,
+                             age_years=case.patient.age_years, sex=case.patient.sex)
+
+
+def run_case(case: Case, file: Path, line: int | None, pack: Pack, registry: Registry) -> CaseResult:
+    """Evaluate one case with `pack` alone and check its expectations."""
+    failures: list[str] = []
+    result: Evaluation | None = None
+    try:
+        facts = read_bundle(case_bundle(case, file, registry), registry.concepts, source_name=str(file))
+        result = evaluate_facts(facts, now=case.now, registry=registry, packs=[pack])
+    except CdssError as exc:
+        failures.append(f"evaluation failed: {exc}")
+    if result is not None:
+        own = [s for s in result.suggestions if s.pack_id == pack.id]
+        for m in case.expect:
+            if not any(m.matches(s, pack.id) for s in own):
+                failures.append(f"expected a suggestion with {m.describe()}; got "
+                                f"{[s.rule_id for s in own] or 'none'}")
+        for m in case.forbid:
+            bad = [s.rule_id for s in own if m.matches(s, pack.id)]
+            if bad:
+                failures.append(f"forbidden suggestion with {m.describe()} was made: {bad}")
+        if case.gaps is not None:
+            got = sorted({g.concept for g in result.data_gaps if any(r.startswith(f"{pack.id}/") for r in g.rules)})
+            if got != sorted(case.gaps):
+                failures.append(f"expected data gaps {sorted(case.gaps)}; got {got}")
+    return CaseResult(pack.key, str(file), line, case, tuple(failures), result)
+
+
+def run_pack_cases(pack: Pack, registry: Registry) -> list[CaseResult]:
+    """Run every case of a pack.
+
+    Raises:
+        PackError: a case file is invalid.
+    """
+    results = []
+    problems = []
+    for file in case_files(pack):
+        try:
+            loaded = load_cases(file)
+        except PackError as exc:
+            problems.extend(exc.problems)
+            continue
+        for case, line in loaded:
+            results.append(run_case(case, file, line, pack, registry))
+    if problems:
+        raise PackError(problems)
+    return results

@@ -1,0 +1,97 @@
+"""Testing kit: build FHIR bundles from compact fact lists, so cases and properties go through real intake.
+
+    bundle = bundle_from_facts(
+        [CaseFact(concept="sbp", value=195, days_ago=0), CaseFact(has="hypertension")],
+        concepts=registry.concepts, now=now, age_years=60, sex="male")
+
+Each fact becomes the resource an EHR would send: a quantity an Observation with a UCUM valueQuantity
+(coded with the concept's first code), a condition or symptom a Condition, a drug a MedicationStatement,
+an allergy an AllergyIntolerance. Codes come from the concept's value set, never from this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import Field
+
+from cdss.errors import PackError
+from cdss.intake.concepts import ConceptSet
+from cdss.packs.schema import Model
+
+UCUM = "http://unitsofmeasure.org"
+
+
+class CaseFact(Model):
+    """One fact of a compact patient: a measurement (`concept` + `value`) or a coded item (`has`)."""
+
+    concept: str | None = Field(default=None, description="Quantity concept, e.g. `sbp`.")
+    value: float | None = Field(default=None, description="The value, in `unit`.")
+    unit: str | None = Field(default=None, description="UCUM unit; default: the concept's canonical unit.")
+    has: str | None = Field(default=None, description="Coded concept present, e.g. `diabetes`.")
+    days_ago: float = Field(default=0, ge=0, description="When, counted back from the case's `now`.")
+    status: str | None = Field(default=None, description="Override the resource status (e.g. `preliminary`).")
+
+
+def _coding(concepts: ConceptSet, concept_id: str) -> dict[str, str]:
+    concept = concepts.by_id.get(concept_id)
+    if concept is None:
+        raise PackError.one(f"unknown concept {concept_id!r}", "unknown-concept", field="facts")
+    if not concept.codes:
+        raise PackError.one(f"concept {concept_id!r} has no code to build a resource with", "no-code",
+                            field="facts", hint="give the concept a code in catalogue/concepts/")
+    first = concept.codes[0]
+    return {"system": first.system, "code": first.code, **({"display": first.display} if first.display else {})}
+
+
+def _time(now: dt.datetime, days_ago: float) -> str:
+    return (now - dt.timedelta(days=days_ago)).isoformat()
+
+
+def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: dt.datetime,
+                      age_years: float | None = None, sex: str | None = None,
+                      patient_id: str = "case") -> dict[str, Any]:
+    """A FHIR R4 collection Bundle holding one Patient and a resource per fact.
+
+    Raises:
+        PackError: a fact names an unknown concept or one without a code [unknown-concept, no-code].
+    """
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": patient_id}
+    if age_years is not None:
+        birth = now.date().replace(year=now.date().year - int(age_years))
+        patient["birthDate"] = (birth - dt.timedelta(days=int((age_years % 1) * 365))).isoformat()
+    if sex is not None:
+        patient["gender"] = sex
+    entries = [{"fullUrl": f"urn:uuid:{patient_id}", "resource": patient}]
+    for i, fact in enumerate(facts):
+        rid = f"f{i}"
+        when = _time(now, fact.days_ago)
+        if fact.concept is not None:
+            concept = concepts.by_id.get(fact.concept)
+            unit = fact.unit or (concept.unit if concept else None)
+            res: dict[str, Any] = {
+                "resourceType": "Observation", "id": rid, "status": fact.status or "final",
+                "code": {"coding": [_coding(concepts, fact.concept)]}, "effectiveDateTime": when,
+                "valueQuantity": {"value": fact.value, "unit": unit, "system": UCUM, "code": unit},
+            }
+        else:
+            concept = concepts.by_id.get(fact.has or "")
+            coding = _coding(concepts, fact.has or "")
+            kind = concept.kind if concept else "condition"
+            if kind == "medication":
+                res = {"resourceType": "MedicationStatement", "id": rid, "status": fact.status or "active",
+                       "medicationCodeableConcept": {"coding": [coding]}, "effectiveDateTime": when,
+                       "subject": {"reference": f"Patient/{patient_id}"}}
+            elif kind == "allergy":
+                res = {"resourceType": "AllergyIntolerance", "id": rid, "code": {"coding": [coding]},
+                       "recordedDate": when, "patient": {"reference": f"Patient/{patient_id}"}}
+            elif kind == "finding":
+                res = {"resourceType": "Observation", "id": rid, "status": fact.status or "final",
+                       "code": {"coding": [coding]}, "effectiveDateTime": when, "valueBoolean": True}
+            else:
+                res = {"resourceType": "Condition", "id": rid, "code": {"coding": [coding]},
+                       "onsetDateTime": when, "subject": {"reference": f"Patient/{patient_id}"}}
+        entries.append({"fullUrl": f"urn:uuid:{rid}", "resource": res})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}

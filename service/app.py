@@ -1,0 +1,125 @@
+"""Service: the application factory. ``create_app(settings)`` builds the app; nothing happens at import time.
+
+At start (the lifespan) the app loads the packs once, opens the audit database (creating its tables and
+applying the retention period) and an HTTP client for fhirServer and ``jku`` calls; at stop it closes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+
+from service import errors
+from service.auth import TokenVerifier
+from service.body import BODY_MODELS
+from service.deps import Engine, load_engine, utc_now
+from service.routes import cds_hooks, fhir, health, packs
+from service.settings import Settings, load_settings
+from service.storage import Storage
+
+log = logging.getLogger("cdss.service")
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               http_transport: httpx.AsyncBaseTransport | None = None,
+               clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: defaults to the ``CDSS_*`` environment (checked; unsafe values refused).
+        engine: registry and evaluate; default: the bundled packs and ``cdss.evaluate``, loaded at start.
+        http_transport: transport of the outgoing HTTP client (tests pass an ``httpx.MockTransport``).
+        clock: source of the evaluation time (aware datetimes); default: UTC now.
+
+    Raises:
+        ConfigError: a setting is malformed or unsafe.
+    """
+    if settings is None:
+        settings = load_settings()
+    else:
+        settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.warn_if_open()
+        storage = Storage(settings.db_url, retention_days=settings.retention_days, salt=settings.audit_salt,
+                          data_dir=settings.data_dir)
+        await run_in_threadpool(storage.create, app.state.clock())
+        http = httpx.AsyncClient(transport=http_transport, follow_redirects=False,
+                                 timeout=settings.fhir_timeout_s)
+        app.state.storage = storage
+        app.state.http = http
+        app.state.verifier = TokenVerifier(settings, storage, http)
+        app.state.engine = engine or await run_in_threadpool(load_engine)
+        log.info("cdss service ready: packs %s, database %s, auth %s",
+                 ", ".join(f"{p.id}@{p.version}" for p in app.state.engine.registry.select(())),
+                 storage.engine.url.render_as_string(hide_password=True),
+                 "on" if settings.auth_enabled else "OFF")
+        try:
+            yield
+        finally:
+            await http.aclose()
+            storage.close()
+
+    app = FastAPI(
+        title="cdss: community clinical decision support",
+        description="CDS Hooks 2.0 services, the FHIR operation $evaluate, rule packs and the disease "
+                    "catalogue. Errors are FHIR OperationOutcomes. Integrator guide: docs/integrator/.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or utc_now
+    app.state.engine = None
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(cds_hooks.router)
+    app.include_router(fhir.router)
+    app.include_router(packs.router)
+    panel = _optional("service.routes.panel")
+    if panel is not None:
+        app.include_router(panel.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("cdss")
+    except Exception:  # noqa: BLE001 - not installed (running from a checkout)
+        return "0"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """OpenAPI with the schemas of the bodies that routes read themselves (service.body.json_body)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in BODY_MODELS.items():
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for def_name, definition in model_schema.pop("$defs", {}).items():
+            components.setdefault(def_name, definition)
+        components[name] = model_schema
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,84 @@
+"""Service: dependencies the routes declare (settings, engine, storage, HTTP client, clock, caller).
+
+Everything lives on ``app.state``, set up by the lifespan in app.py; tests replace any of them with
+``app.dependency_overrides`` or by passing them to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Query, Request
+
+from service.auth import Caller, TokenVerifier
+from service.errors import ApiError
+from service.settings import Settings
+from service.storage import Storage
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The loaded packs and the evaluate function of cdss, as one object the routes call."""
+
+    registry: Any
+    evaluate_fn: Callable[..., Any]
+
+    def evaluate(self, bundle: Any, *, now: dt.datetime, pins: Sequence[str] = ()) -> Any:
+        return self.evaluate_fn(bundle, now=now, registry=self.registry, pins=tuple(pins))
+
+
+def load_engine() -> Engine:
+    """The bundled registry and the real evaluate (imported here: no engine work at import time)."""
+    import cdss
+
+    return Engine(registry=cdss.load_registry(), evaluate_fn=cdss.evaluate)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise ApiError(503, "the rule packs are not loaded yet; retry shortly", code="transient")
+    return engine
+
+
+def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+def get_http(request: Request) -> httpx.AsyncClient:
+    return request.app.state.http
+
+
+def get_clock(request: Request) -> Callable[[], dt.datetime]:
+    return request.app.state.clock
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def get_caller(request: Request) -> Caller:
+    """The authenticated CDS client; `aud` must be the public URL of the endpoint called."""
+    settings: Settings = request.app.state.settings
+    if not settings.auth_enabled:
+        return Caller(issuer=None, subject=None)
+    verifier: TokenVerifier = request.app.state.verifier
+    audience = settings.public_url + request.url.path
+    return await verifier.verify(request.headers.get("authorization"), audience)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+ClockDep = Annotated[Callable[[], dt.datetime], Depends(get_clock)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+PinsQuery = Annotated[list[str] | None, Query(description="Pin packs: `ID` or `ID@VERSION`, repeatable.")]

@@ -1,0 +1,150 @@
+"""Service: every error answer, in one shape: a FHIR OperationOutcome with the right HTTP status.
+
+    ApiError                     raised by routes for a 4xx answer (status, FHIR issue code, sentence,
+                                 FHIRPath expression)
+    cdss.errors.IntakeError  ->  422, one issue per problem (diagnostics = the problem sentence,
+                                 expression = its FHIR path)
+    cdss.errors.EngineError  ->  400 (an unknown pack or version was pinned)
+    anything else            ->  500 with an incident id that is also written to the log with the trace;
+                                 the trace itself never leaves the server
+
+The same sentence a person reads in the CLI is the ``diagnostics`` here (STYLE.md, section 3).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cdss.errors import CdssError, EngineError, IntakeError, Problem
+
+log = logging.getLogger("cdss.service")
+
+FHIR_JSON = "application/fhir+json"
+
+# HTTP status -> FHIR issue type (http://hl7.org/fhir/issue-type), for errors raised without one.
+_ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+               406: "not-supported", 412: "incomplete", 413: "too-costly", 415: "not-supported",
+               422: "invalid", 429: "throttled"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One OperationOutcome.issue."""
+
+    diagnostics: str
+    code: str = "invalid"
+    severity: str = "error"
+    expression: str | None = None
+    details: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"severity": self.severity, "code": self.code}
+        if self.details:
+            out["details"] = {"text": self.details}
+        out["diagnostics"] = self.diagnostics
+        if self.expression:
+            out["expression"] = [self.expression]
+        return out
+
+
+class ApiError(Exception):
+    """A client error answered as an OperationOutcome.
+
+    Example: ``raise ApiError(415, "unsupported media type 'text/plain'; send application/fhir+json")``
+    """
+
+    def __init__(self, status: int, diagnostics: str | None = None, *, code: str | None = None,
+                 expression: str | None = None, issues: Iterable[Issue] = (),
+                 headers: dict[str, str] | None = None):
+        self.status = status
+        self.issues = tuple(issues) or (
+            Issue(diagnostics or "", code=code or _ISSUE_CODE.get(status, "processing"),
+                  expression=expression),
+        )
+        self.headers = headers
+        super().__init__(diagnostics or "; ".join(i.diagnostics for i in self.issues))
+
+
+def outcome(issues: Iterable[Issue]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [i.to_json() for i in issues]}
+
+
+def outcome_response(status: int, issues: Iterable[Issue],
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(outcome(issues), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def problem_issue(problem: Problem) -> Issue:
+    return Issue(str(problem), code=problem.code if problem.code in _FHIR_CODES else "invalid",
+                 expression=problem.field, details=problem.code)
+
+
+# Issue types a Problem code may already be (otherwise the problem code goes to details.text).
+_FHIR_CODES = {"invalid", "structure", "required", "value", "invariant", "not-supported", "not-found",
+               "too-costly", "incomplete", "processing"}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into an OperationOutcome."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return outcome_response(exc.status, exc.issues, exc.headers)
+
+    @app.exception_handler(IntakeError)
+    async def _intake(_: Request, exc: IntakeError) -> JSONResponse:
+        return outcome_response(422, [problem_issue(p) for p in exc.problems])
+
+    @app.exception_handler(EngineError)
+    async def _engine(_: Request, exc: EngineError) -> JSONResponse:
+        return outcome_response(400, [problem_issue(p) for p in exc.problems])
+
+    @app.exception_handler(CdssError)
+    async def _cdss(request: Request, exc: CdssError) -> JSONResponse:
+        return _incident(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return outcome_response(422, validation_issues(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        text = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return outcome_response(exc.status_code,
+                                [Issue(text, code=_ISSUE_CODE.get(exc.status_code, "processing"))],
+                                getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _incident(request, exc)
+
+
+def _incident(request: Request, exc: BaseException) -> JSONResponse:
+    incident = uuid.uuid4().hex
+    log.error("incident %s: %s %s failed", incident, request.method, request.url.path, exc_info=exc)
+    return outcome_response(500, [Issue(f"internal error; quote incident {incident} to the operator, who "
+                                        f"finds the details in the service log", code="exception")])
+
+
+def validation_issues(errors: Iterable[dict[str, Any]], root: str = "") -> list[Issue]:
+    """Pydantic / FastAPI validation errors as issues, each with the JSON path of the field."""
+    issues = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        path = ".".join(([root] if root else []) + loc)
+        where = f"{path}: " if path else ""
+        got = err.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) and len(repr(got)) < 80 else ""
+        issues.append(Issue(f"{where}{err.get('msg', 'invalid value')}{shown}",
+                            code="required" if err.get("type") == "missing" else "invalid",
+                            expression=path or None))
+    return issues

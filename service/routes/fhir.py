@@ -1,0 +1,103 @@
+"""Service: the FHIR operation ``POST /fhir/$evaluate`` (a Bundle, or Parameters holding one).
+
+Answers a Bundle with a GuidanceResponse, a RequestGroup (R4) or RequestOrchestration (R5), and the
+proposed ServiceRequests, Conditions and DetectedIssues (cdss.render.fhir). R5 output is chosen by the
+FHIR media-type parameter, ``Accept: application/fhir+json; fhirVersion=5.0``. Errors are
+OperationOutcomes: 400 malformed JSON, 413 too large, 415 unsupported media type, 422 not a Bundle or
+not a usable one (IntakeError: diagnostics = the problem sentence, expression = its FHIR path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from cdss.render.fhir import FhirVersion, guidance_bundle
+from service.body import json_body, media_type, read_json
+from service.deps import CallerDep, ClockDep, EngineDep, PinsQuery, SettingsDep, StorageDep
+from service.errors import FHIR_JSON, ApiError
+
+router = APIRouter(prefix="/fhir", tags=["FHIR"])
+
+
+class FhirResource(BaseModel):
+    """A FHIR resource in JSON: a Bundle, or a Parameters with a `bundle` parameter."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"example": {
+        "resourceType": "Bundle", "type": "collection",
+        "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}]}})
+
+    resourceType: str
+
+
+def bundle_of(resource: Any) -> tuple[dict[str, Any], list[str]]:
+    """The Bundle to evaluate and any `pack` pins given as Parameters.
+
+    Raises:
+        ApiError: 422 when the body is neither a Bundle nor a Parameters holding one.
+    """
+    if not isinstance(resource, dict):
+        raise ApiError(422, f"expected a FHIR resource (a JSON object), got a JSON {type(resource).__name__}",
+                       code="structure")
+    rtype = resource.get("resourceType")
+    if rtype == "Bundle":
+        return resource, []
+    if rtype == "Parameters":
+        bundles, pins = [], []
+        for i, param in enumerate(resource.get("parameter") or ()):
+            if not isinstance(param, dict):
+                continue
+            inner = param.get("resource")
+            if isinstance(inner, dict) and inner.get("resourceType") == "Bundle":
+                bundles.append((i, inner))
+            elif param.get("name") == "pack" and isinstance(param.get("valueString"), str):
+                pins.append(param["valueString"])
+        if len(bundles) == 1:
+            return bundles[0][1], pins
+        raise ApiError(422, f"Parameters must hold exactly one Bundle in parameter[].resource (found "
+                            f"{len(bundles)}); name it 'bundle'", code="invalid",
+                       expression="Parameters.parameter")
+    raise ApiError(422, f"wrong resource type {rtype!r}; $evaluate takes a Bundle or Parameters holding one",
+                   code="invalid", expression="resourceType")
+
+
+def fhir_version(request: Request) -> FhirVersion:
+    """R5 when the caller asks for it by the fhirVersion media-type parameter; R4 otherwise."""
+    for header in ("accept", "content-type"):
+        for part in (request.headers.get(header) or "").split(","):
+            _, params = media_type(part)
+            if params.get("fhirversion", "").startswith("5."):
+                return "R5"
+    return "R4"
+
+
+@router.post("/$evaluate", summary="Evaluate a patient Bundle",
+             openapi_extra=json_body(FhirResource, media_types=("application/fhir+json", "application/json")),
+             responses={200: {"description": "A Bundle: GuidanceResponse, RequestGroup/RequestOrchestration "
+                                             "and the proposed resources.",
+                              "content": {FHIR_JSON: {}}},
+                        400: {"description": "Malformed JSON or unknown pack (OperationOutcome)."},
+                        413: {"description": "Body or resource count over the limit (OperationOutcome)."},
+                        415: {"description": "Not application/fhir+json (OperationOutcome)."},
+                        422: {"description": "Not a Bundle, or not a usable one (OperationOutcome)."}})
+async def evaluate(request: Request, caller: CallerDep, settings: SettingsDep, engine: EngineDep,
+                   storage: StorageDep, clock: ClockDep,
+                   pack: PinsQuery = None
+                   ) -> JSONResponse:
+    """Run the packs on a Bundle of one patient's data."""
+    body = await read_json(request, settings.max_body_bytes)
+    bundle, param_pins = bundle_of(body)
+    entries = bundle.get("entry")
+    if isinstance(entries, list) and len(entries) > settings.max_resources:
+        raise ApiError(413, f"{len(entries)} resources is more than the limit of {settings.max_resources} "
+                            f"(CDSS_MAX_RESOURCES)", code="too-costly", expression="Bundle.entry")
+    version = fhir_version(request)
+    pins = tuple(pack or ()) + tuple(param_pins) or settings.default_packs
+    now = clock()
+    evaluation = await run_in_threadpool(engine.evaluate, bundle, now=now, pins=pins)
+    await run_in_threadpool(storage.record_evaluation, evaluation, now=now, channel="fhir-evaluate")
+    return JSONResponse(guidance_bundle(evaluation, version=version), media_type=FHIR_JSON)

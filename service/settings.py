@@ -1,0 +1,190 @@
+"""Service: settings, one class read from ``CDSS_*`` environment variables; unsafe values refused at start.
+
+Every field is documented in docs/reference/settings.md. Values that would make the service unsafe
+(a symmetric or ``none`` JWT algorithm, a plain-http JWKS URL, an issuer without keys, auth switched off
+silently on a public address, a limit of zero) raise :class:`cdss.errors.ConfigError` when the app is
+created, so a mistake stops the start instead of weakening every request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cdss.errors import ConfigError, Problem
+
+log = logging.getLogger("cdss.service")
+
+# Asymmetric JWS algorithms only: CDS Hooks 2.0 "Trusting CDS Clients" forbids `none` and every
+# symmetric (HMAC) algorithm; ES384 and RS384 are the RECOMMENDED ones.
+ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
+    "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA",
+)
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+class IssuerConfig(BaseModel):
+    """One trusted CDS client (EHR): where its public keys come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jwks: dict[str, Any] | None = Field(default=None, description="The issuer's JWK Set, inline.")
+    jwks_file: Path | None = Field(default=None, description="A file holding the issuer's JWK Set.")
+    jku: tuple[str, ...] = Field(default=(), description="JWK Set URLs (https) a token's `jku` header may "
+                                                         "name; any other `jku` is refused.")
+    tenant: str | None = Field(default=None, description="If set, tokens must carry this `tenant` claim.")
+
+    def load_jwks(self) -> dict[str, Any] | None:
+        """The configured JWK Set (inline or from the file), or None when only `jku` is used."""
+        if self.jwks is not None:
+            return self.jwks
+        if self.jwks_file is not None:
+            return json.loads(self.jwks_file.read_text(encoding="utf-8"))
+        return None
+
+
+class Settings(BaseSettings):
+    """All settings of the service. Environment: ``CDSS_<FIELD>`` (e.g. ``CDSS_DATA_DIR``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CDSS_", extra="ignore", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address `cdss serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `cdss serve` listens on.")
+    workers: int = Field(default=1, ge=1, le=64, description="Worker processes of `cdss serve`.")
+    base_url: str = Field(
+        default="", description="Public base URL of the service as EHRs call it (JWT `aud` is checked "
+                                "against it; card links point under it). Default: http://HOST:PORT.")
+    data_dir: Path = Field(default=Path("data"), description="Folder of the SQLite audit database.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; `postgresql+psycopg://...` for PostgreSQL. Default: "
+                                  "SQLite file `cdss.sqlite3` in DATA_DIR.")
+    retention_days: int = Field(default=3650, ge=1, le=36500,
+                                description="Audit records older than this are deleted.")
+    audit_salt: str = Field(default="", description="Secret mixed into the stored patient-reference hash "
+                                                    "(HMAC-SHA256); empty: plain SHA-256.")
+    auth: Literal["on", "off", "auto"] = Field(
+        default="auto", description="JWT bearer tokens as CDS Hooks requires. `auto`: on when issuers are "
+                                    "configured, otherwise off on a loopback host and refused elsewhere.")
+    auth_issuers: dict[str, IssuerConfig] = Field(
+        default_factory=dict, description="Trusted issuers (JSON object: iss -> {jwks | jwks_file, jku}).")
+    auth_algorithms: tuple[str, ...] = Field(default=("ES384", "RS384", "ES256", "RS256", "ES512", "RS512"),
+                                             description="Accepted JWS algorithms (asymmetric only).")
+    auth_leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew allowed for exp/iat.")
+    auth_max_age_s: int = Field(default=600, ge=10, le=3600,
+                                description="A token issued longer ago than this is refused.")
+    max_body_bytes: int = Field(default=10_000_000, ge=1024, description="Largest request body accepted.")
+    max_resources: int = Field(default=5000, ge=1, description="Most FHIR resources in one request.")
+    fhir_timeout_s: float = Field(default=5.0, gt=0, le=60,
+                                  description="Timeout of each call to an EHR's fhirServer or a jku URL.")
+    fhir_max_pages: int = Field(default=10, ge=1, le=100,
+                                description="Most `next` pages followed per prefetch query.")
+    default_packs: tuple[str, ...] = Field(default=(),
+                                           description="Pack pins used when a request names none.")
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if a not in ASYMMETRIC_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(f"algorithms {bad!r} are not allowed (CDS Hooks forbids `none` and HMAC); "
+                             f"choose from {', '.join(ASYMMETRIC_ALGORITHMS)}")
+        return value
+
+    @property
+    def public_url(self) -> str:
+        """Base URL without a trailing slash."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'cdss.sqlite3').as_posix()}"
+
+    @property
+    def auth_enabled(self) -> bool:
+        if self.auth == "auto":
+            return bool(self.auth_issuers)
+        return self.auth == "on"
+
+    def check(self) -> None:
+        """Refuse unsafe or contradictory values.
+
+        Raises:
+            ConfigError: one problem per unusable setting, naming the variable and what to do.
+        """
+        problems: list[Problem] = []
+
+        def bad(name: str, message: str, got: Any, hint: str) -> None:
+            problems.append(Problem(message, "unsafe-setting", field=f"CDSS_{name.upper()}", got=got,
+                                    hint=hint))
+
+        if self.base_url:
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                bad("base_url", "not an absolute http(s) URL", self.base_url,
+                    "give the URL EHRs call, e.g. 'https://cds.example.org'")
+        scheme = urlsplit(self.db_url).scheme.split("+")[0]
+        if scheme not in ("sqlite", "postgresql"):
+            bad("database_url", "unsupported database", self.database_url,
+                "use 'postgresql+psycopg://user:pass@host/db' or leave it empty for SQLite")
+        if self.auth == "on" and not self.auth_issuers:
+            bad("auth", "auth is on but no issuer is trusted, so every request would be refused", self.auth,
+                "set CDSS_AUTH_ISSUERS, or CDSS_AUTH=off for local use")
+        if self.auth == "auto" and not self.auth_issuers and not is_loopback(self.host):
+            bad("auth", "no JWT issuers configured while listening on a non-loopback address", self.host,
+                "set CDSS_AUTH_ISSUERS, or CDSS_AUTH=off explicitly if a gateway authenticates callers")
+        for iss, conf in self.auth_issuers.items():
+            if conf.jwks is None and conf.jwks_file is None and not conf.jku:
+                bad("auth_issuers", f"issuer {iss!r} has no keys", iss, "give `jwks`, `jwks_file` or `jku`")
+            for url in conf.jku:
+                if urlsplit(url).scheme != "https":
+                    bad("auth_issuers", f"jku URL of {iss!r} is not https", url, "keys must come over TLS")
+            if conf.jwks_file is not None and not conf.jwks_file.is_file():
+                bad("auth_issuers", f"JWKS file of {iss!r} does not exist", str(conf.jwks_file),
+                    "check the path")
+        if problems:
+            raise ConfigError(problems)
+
+    def warn_if_open(self) -> None:
+        """Log loudly when requests are not authenticated."""
+        if not self.auth_enabled:
+            log.warning("!!! CDSS AUTH IS OFF: requests are not authenticated (CDSS_AUTH=%s, host %s). "
+                        "For local use only; configure CDSS_AUTH_ISSUERS before exposing this service. !!!",
+                        self.auth, self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus explicit overrides, checked.
+
+    Raises:
+        ConfigError: a value is malformed or unsafe.
+    """
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError([
+            Problem(err["msg"], "invalid-setting",
+                    field="CDSS_" + "_".join(str(p) for p in err["loc"][:1]).upper(),
+                    got=err.get("input") if isinstance(err.get("input"), str | int | float) else None)
+            for err in exc.errors()
+        ]) from exc
+    settings.check()
+    return settings

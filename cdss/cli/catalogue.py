@@ -18,10 +18,12 @@ import typer
 from cdss.cli import app, fail
 from cdss.errors import ConfigError, PackError
 from cdss.packs.catalogue import (
+    COVERAGE_KINDS,
     Catalogue,
     Disease,
     bundled_catalogue_dir,
     load_catalogue,
+    rule_coverage,
     unknown_disease_hint,
 )
 
@@ -31,9 +33,6 @@ catalogue_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalogue_app, name="catalogue")
-
-COVERAGE_KINDS: tuple[str, ...] = ("diagnosis", "treatment", "referral", "pathway", "medication")
-
 
 class KindOpt(StrEnum):
     western = "western"
@@ -201,36 +200,6 @@ def rule_pairs(catalogue_dir: Path | None) -> list[tuple[str, str, str | None]]:
     return [(rule.full_id, rule.kind, rule.disease) for pack in registry.select() for rule in pack.rules]
 
 
-def coverage(cat: Catalogue, rules: list[tuple[str, str, str | None]]) -> dict[str, Any]:
-    """Counts of rules per disease and kind, totals and the uncovered ids (the `coverage --format json`)."""
-    counts = {d.id: dict.fromkeys(COVERAGE_KINDS, 0) for d in cat.diseases}
-    packs: dict[str, set[str]] = {d.id: set() for d in cat.diseases}
-    totals_by_kind = dict.fromkeys(COVERAGE_KINDS, 0)
-    unknown = without = 0
-    for full_id, kind, disease in rules:
-        if disease is None:
-            without += 1
-            continue
-        if disease not in counts:
-            unknown += 1
-            continue
-        if kind in totals_by_kind:
-            counts[disease][kind] += 1
-            totals_by_kind[kind] += 1
-            packs[disease].add(full_id.split("/", 1)[0])
-    uncovered = [d.id for d in cat.diseases if not any(counts[d.id].values())]
-    return {
-        "diseases": [{"id": d.id, "kind": d.kind, "code": d.code, "name": {"zh": d.name.zh, "en": d.name.en},
-                      "rules": counts[d.id]} for d in cat.diseases],
-        "totals": {
-            "diseases": len(cat.diseases), "covered": len(cat.diseases) - len(uncovered),
-            "uncovered": len(uncovered), "rules": totals_by_kind, "rules_without_disease": without,
-            "rules_with_unknown_disease": unknown, "uncovered_ids": uncovered,
-            "packs": {k: sorted(v) for k, v in packs.items() if v},
-        },
-    }
-
-
 @catalogue_app.command("coverage")
 def coverage_cmd(fmt: FormatOpt = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
     """For each disease: how many diagnosis / treatment / referral / pathway / medication rules point at
@@ -241,7 +210,7 @@ def coverage_cmd(fmt: FormatOpt = FormatOption, catalogue: Path | None = Catalog
     except PackError as exc:
         fail(exc, 1)
         return
-    report = coverage(cat, rules)
+    report = rule_coverage(cat, rules)
     if fmt is FormatOpt.json:
         _echo_json(report)
         return

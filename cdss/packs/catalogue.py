@@ -1,4 +1,4 @@
-"""Packs: the disease catalogue (the 2023 community basic disease list) as a versioned pack, and queries.
+r"""Packs: the disease catalogue (the 2023 community basic disease list) as a versioned pack, and queries.
 
 A catalogue lives in ``catalogue/<catalogue-id>/``: ``pack.yaml`` (id, version, status, sources) and one
 or more YAML files with a ``diseases:`` list. Rules point at entries by ``id``; suggestions show the
@@ -29,9 +29,10 @@ import hashlib
 import importlib.resources
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -53,6 +54,8 @@ GBT15657_SYNDROME = re.compile(r"^B[0-9]{2}(\.[0-9]{2})*$")
 GBT15657_TEMPORARY_CHAPTER = "A17"
 
 BUNDLED_CATALOGUE_ID = "community-basic-2023"
+# Rule kinds that `rule_coverage` counts per disease.
+COVERAGE_KINDS: tuple[str, ...] = ("diagnosis", "treatment", "referral", "pathway", "medication")
 
 
 class Syndrome(Model):
@@ -335,3 +338,42 @@ def check_tcm_codes(catalogue: Catalogue, table: TcmCodeTable | None = None) -> 
                 found.append(f"{d.id}: syndrome {s.name!r} has code {s.code!r}, which the syndrome table "
                              f"gives as {table.syndromes.get(s.code)!r} [unknown-syndrome-code]")
     return found
+
+
+def rule_coverage(cat: Catalogue, rules: Iterable[tuple[str, str, str | None]]) -> dict[str, Any]:
+    """Counts of rules per disease and kind, totals and the uncovered ids (`cdss catalogue coverage`).
+
+    Args:
+        cat: the catalogue.
+        rules: (rule full id `<pack-id>/<kind>/<slug>`, rule kind, disease id or None) of every rule.
+
+    Returns:
+        ``{"diseases": [{"id", "kind", "code", "name": {"zh", "en"}, "rules": {kind: n}}], "totals": {...}}``;
+        only the kinds of ``COVERAGE_KINDS`` are counted.
+    """
+    counts = {d.id: dict.fromkeys(COVERAGE_KINDS, 0) for d in cat.diseases}
+    packs: dict[str, set[str]] = {d.id: set() for d in cat.diseases}
+    totals_by_kind = dict.fromkeys(COVERAGE_KINDS, 0)
+    unknown = without = 0
+    for full_id, kind, disease in rules:
+        if disease is None:
+            without += 1
+            continue
+        if disease not in counts:
+            unknown += 1
+            continue
+        if kind in totals_by_kind:
+            counts[disease][kind] += 1
+            totals_by_kind[kind] += 1
+            packs[disease].add(full_id.split("/", 1)[0])
+    uncovered = [d.id for d in cat.diseases if not any(counts[d.id].values())]
+    return {
+        "diseases": [{"id": d.id, "kind": d.kind, "code": d.code, "name": {"zh": d.name.zh, "en": d.name.en},
+                      "rules": counts[d.id]} for d in cat.diseases],
+        "totals": {
+            "diseases": len(cat.diseases), "covered": len(cat.diseases) - len(uncovered),
+            "uncovered": len(uncovered), "rules": totals_by_kind, "rules_without_disease": without,
+            "rules_with_unknown_disease": unknown, "uncovered_ids": uncovered,
+            "packs": {k: sorted(v) for k, v in packs.items() if v},
+        },
+    }

@@ -418,8 +418,9 @@ def build_entries(table: Table, current: Catalogue | None, source_name: str,
         if kind == "tcm" and codes.gbt15657:
             std = tcm_table.diseases[codes.gbt15657]
             if name and std.name != name and name not in _aliases(row):
-                warnings.append(row.problem("name_zh", f"the standard names {codes.gbt15657} {std.name!r}",
-                                            "tcm-name-differs", got=name, hint="check the code"))
+                warnings.append(row.problem(
+                    "name_zh", f"the name differs from the standard's name of {codes.gbt15657}, {std.name!r}",
+                    "tcm-name-differs", got=name, hint="check the code"))
         if len(problems.problems) > before:
             continue
         matched = _match(current, kind, name, code, given_id, taken)
@@ -448,6 +449,7 @@ def build_entries(table: Table, current: Catalogue | None, source_name: str,
             department, sub = UNASSIGNED_DEPARTMENT, None
         role = item["role"] or (matched.role if matched else DEFAULT_ROLE)
         aliases = tuple(_aliases(row)) if row.get("aliases") else (matched.aliases if matched else ())
+        aliases = tuple(a for a in aliases if a != item["name"])
         syndromes = item["syndromes"] if row.get("syndromes") else (matched.syndromes if matched else ())
         carried = [k for k, v in (("English name", not row.get("name_en")),
                                   ("department", not row.get("department")), ("role", not item["role"]),

@@ -106,23 +106,35 @@ def _exporter() -> Any:
         return None
 
 
-@router.get("/fhir/CodeSystem/{resource_id}", summary="The catalogue as a FHIR CodeSystem")
+def _terminology(engine: Any) -> list[dict[str, Any]]:
+    """The catalogue's CodeSystems (whole, and per kind) and ValueSets (per kind)."""
+    module = _exporter()
+    if module is None:
+        raise ApiError(404, "the catalogue's FHIR export is not available in this version", code="not-supported")
+    catalogue = _catalogue(engine)
+    return [module.catalogue_code_system(catalogue),
+            *(module.catalogue_code_system(catalogue, kind) for kind in module.KINDS),
+            *(module.catalogue_value_set(catalogue, kind) for kind in module.KINDS)]
+
+
+@router.get("/fhir/CodeSystem/{resource_id}", summary="The catalogue as a FHIR CodeSystem",
+            responses={200: {"content": {FHIR_JSON: {}}}})
 def code_system(resource_id: str, engine: EngineDep) -> JSONResponse:
+    """`{catalogue-id}` (every entry) or `{catalogue-id}-western` / `-tcm`; codes are the entry ids."""
     return _export(engine, "CodeSystem", resource_id)
 
 
-@router.get("/fhir/ValueSet/{resource_id}", summary="The catalogue as a FHIR ValueSet")
+@router.get("/fhir/ValueSet/{resource_id}", summary="The catalogue's codes as a FHIR ValueSet",
+            responses={200: {"content": {FHIR_JSON: {}}}})
 def value_set(resource_id: str, engine: EngineDep) -> JSONResponse:
+    """`{catalogue-id}-western` (ICD-10) or `{catalogue-id}-tcm` (GB/T 15657-2021)."""
     return _export(engine, "ValueSet", resource_id)
 
 
 def _export(engine: Any, resource_type: str, resource_id: str) -> JSONResponse:
-    module = _exporter()
-    if module is None:
-        raise ApiError(404, f"the catalogue's FHIR {resource_type} export is not available in this version",
-                       code="not-supported")
-    catalogue = _catalogue(engine)
-    for resource in module.export_resources(catalogue):
-        if resource.get("resourceType") == resource_type and resource.get("id") == resource_id:
+    found = [r for r in _terminology(engine) if r["resourceType"] == resource_type]
+    for resource in found:
+        if resource["id"] == resource_id:
             return JSONResponse(resource, media_type=FHIR_JSON)
-    raise ApiError(404, f"no {resource_type} {resource_id!r}", code="not-found")
+    raise ApiError(404, f"no {resource_type} {resource_id!r}; available: "
+                        f"{', '.join(r['id'] for r in found)}", code="not-found")

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from cdss.engine.durable import MAX_RULES_PER_RULESET, Ruleset
+from cdss.engine.durable import MAX_RULES_PER_MEASURE, MAX_RULES_PER_RULESET, Ruleset
 from cdss.errors import PackError
 from cdss.packs.registry import Pack
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
@@ -120,6 +120,20 @@ def _derived_stages(derived: tuple[Derived, ...]) -> dict[str, int]:
     return stage
 
 
+def _chunks(names: list[str], key_of) -> list[list[str]]:  # noqa: ANN001
+    """Split rule names into rulesets within durable-rules' limits (rules per ruleset, per measure)."""
+    chunks: list[list[str]] = []
+    counts: dict[str, int] = {}
+    for name in names:
+        key = key_of(name)
+        if not chunks or len(chunks[-1]) >= MAX_RULES_PER_RULESET or counts.get(key, 0) >= MAX_RULES_PER_MEASURE:
+            chunks.append([])
+            counts = {}
+        chunks[-1].append(name)
+        counts[key] = counts.get(key, 0) + 1
+    return chunks
+
+
 _cache: dict[str, CompiledPack] = {}
 _cache_lock = threading.Lock()
 
@@ -183,8 +197,7 @@ def _compile(pack: Pack) -> CompiledPack:
 
     base = f"{pack.id}@{pack.version}#{pack.sha256[:12]}"
     for stage, rules in sorted(by_stage.items()):
-        names = sorted(rules, key=lambda n: (int(n[1:]), n[0]))
-        chunks = [names[i:i + MAX_RULES_PER_RULESET] for i in range(0, len(names), MAX_RULES_PER_RULESET)]
+        chunks = _chunks(sorted(rules, key=lambda n: (int(n[1:]), n[0])), lambda n: out.leaves[int(n[1:])].key)
         for c, chunk in enumerate(chunks):
             ruleset = Ruleset(f"{base}:s{stage}:c{c}", {n: rules[n] for n in chunk})
             out.rulesets.setdefault(stage, []).append(ruleset)

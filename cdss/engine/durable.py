@@ -17,6 +17,10 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
 8. `Host()` starts two timer threads that dispatch queued work in the background, outside our lock:
    this host does not start them (we use no timers or queues).
 9. A catch-all rule matching every fact hangs the engine on assert: there is none here.
+10. One fact matching more than 64 rules of a ruleset fails the assert (error 303) and runs no action:
+    `compile` puts at most MAX_RULES_PER_MEASURE rules testing the same measure into one ruleset.
+11. `delete_state` on a session that no fact ever matched aborts the whole process (SIGABRT): the
+    adapter deletes only the sessions in which at least one fact was handled (no state exists otherwise).
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from durable import engine as _durable
 
 from cdss.errors import EngineError
 
-MAX_RULES_PER_RULESET = 200
+MAX_RULES_PER_RULESET = 200  # defect 1: hangs at ~512
+MAX_RULES_PER_MEASURE = 60  # defect 10: one fact may match at most 64 rules of a ruleset
 
 _LOCK = threading.RLock()
 _session_ids = itertools.count(1)
@@ -105,27 +110,25 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
     with _LOCK:  # defect 2
         host = _get_host()
         sid = f"e{next(_session_ids)}"
-        used: list[str] = []
+        with_state: list[str] = []
         _current = collector
         try:
             for ruleset, facts in rulesets:
                 ruleset.register()
-                used.append(ruleset.name)
                 for fact in facts:
                     message = dict(fact, sid=sid)
                     try:
                         host.assert_fact(ruleset.name, message)
                     except (_durable.MessageNotHandledException, _durable.MessageObservedException):
-                        pass  # defect 4: not an error
+                        continue  # defect 4: not an error
+                    if not with_state or with_state[-1] != ruleset.name:
+                        with_state.append(ruleset.name)
         except EngineError:
             raise
         except Exception as exc:
             raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
         finally:
             _current = None
-            for name in used:
-                try:
-                    host.delete_state(name, sid)
-                except Exception:  # a session that never got a fact has no state to delete
-                    pass
+            for name in with_state:  # defect 11: only sessions that hold state
+                host.delete_state(name, sid)
     return collector.firings

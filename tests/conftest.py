@@ -1,0 +1,38 @@
+"""Shared fixtures: the bundled registry, a fixed evaluation time, fixture bundles by name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import lzma
+from pathlib import Path
+
+import pytest
+
+from cdss.packs.registry import Registry, default_registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return default_registry()
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    return NOW
+
+
+def load_bundle(name: str) -> dict:
+    """A fixture bundle by file name (tests/fixtures/bundles/NAME)."""
+    path = FIXTURES / "bundles" / name
+    if path.suffix == ".xz":
+        return json.loads(lzma.decompress(path.read_bytes()))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def synthea_files() -> list[Path]:
+    return sorted((FIXTURES / "bundles" / "synthea").glob("*.json.xz"))

@@ -1,0 +1,80 @@
+"""Engine: one test per measured defect of durable-rules 2.0.28 that the adapter makes harmless."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from cdss.engine import durable
+from cdss.engine.evaluate import evaluate
+from cdss.errors import EngineError
+from tests.conftest import load_bundle
+
+
+def _ruleset(name: str, n: int = 1) -> durable.Ruleset:
+    return durable.Ruleset(name, {f"L{i}": {"$and": [{"k": "a"}, {"$gte": {"v": i}}]} for i in range(n)})
+
+
+def test_run_fact_matching_no_rule_is_not_an_error():
+    # Also defect 10: deleting that session (which holds no state) would abort the process.
+    rs = _ruleset("t-unmatched")
+    assert durable.run([(rs, [{"id": 1, "k": "other", "v": 5}])]) == []
+
+
+def test_run_repeated_identical_fact_is_not_an_error():
+    rs = _ruleset("t-repeated")
+    fired = durable.run([(rs, [{"id": 1, "k": "a", "v": 5}, {"id": 1, "k": "a", "v": 5}])])
+    assert fired == [("L0", 1)]
+
+
+def test_run_action_records_its_own_rule_name():
+    rs = _ruleset("t-identity", 3)
+    fired = durable.run([(rs, [{"id": 7, "k": "a", "v": 1}])])
+    assert sorted(fired) == [("L0", 7), ("L1", 7)]
+
+
+def test_run_deletes_session_state_after_each_run():
+    rs = _ruleset("t-state")
+    durable.run([(rs, [{"id": 1, "k": "a", "v": 5}])])
+    session = f"e{next(durable._session_ids) - 1}"
+    with pytest.raises(Exception, match="309"):  # durable: no state for this session
+        durable._get_host().get_state(rs.name, session)
+
+
+def test_register_same_ruleset_twice_is_harmless():
+    rs = _ruleset("t-twice")
+    rs.register()
+    rs.register()
+    assert durable.run([(rs, [{"id": 1, "k": "a", "v": 0}])]) == [("L0", 1)]
+
+
+def test_register_refuses_an_oversized_ruleset():
+    with pytest.raises(EngineError) as info:
+        _ruleset("t-big", durable.MAX_RULES_PER_RULESET + 1).register()
+    assert info.value.code == "ruleset-too-large"
+
+
+def test_host_starts_no_background_threads():
+    durable._get_host()
+    names = [t.name for t in threading.enumerate()]
+    assert not [n for n in names if "Timer" in n], names
+
+
+def test_evaluate_from_many_threads_matches_serial(registry, now):
+    bundles = [load_bundle(n) for n in ("htn-emergency.json", "htn-controlled.json", "htn-new-diagnosis.json",
+                                        "healthy-adult.json")] * 4
+    serial = [evaluate(b, now=now, registry=registry).to_json() for b in bundles]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(lambda b: evaluate(b, now=now, registry=registry).to_json(), bundles))
+    assert threaded == serial
+
+
+def test_run_one_fact_matching_over_64_rules_is_a_defect_compile_avoids():
+    # The raw engine fails (error 303) when one fact matches more than 64 rules of a ruleset ...
+    with pytest.raises(EngineError):
+        durable.run([(_ruleset("t-wide", 70), [{"id": 1, "k": "a", "v": 1000}])])
+    # ... which is why compile keeps at most MAX_RULES_PER_MEASURE rules per measure in a ruleset
+    # (test_evaluate_pack_larger_than_one_ruleset_is_split runs 600 tests on one measure).
+    assert durable.MAX_RULES_PER_MEASURE <= 64

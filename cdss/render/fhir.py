@@ -58,15 +58,17 @@ def _text(value: dict[str, str]) -> str:
     return f"{value['zh']}\n\n{value['en']}" if value.get("en") else value["zh"]
 
 
-def service_request(suggestion: Any, patient: str, authored: str) -> dict[str, Any]:
-    """A proposed ServiceRequest for a referral suggestion (same shape in R4 and R5)."""
+def service_request(suggestion: Any, patient: str, authored: str, version: FhirVersion = "R4") -> dict[str, Any]:
+    """A proposed ServiceRequest for a referral suggestion."""
+    code = {"coding": [_rule_coding(suggestion)], "text": suggestion.title["zh"]}
     out: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "id": fhir_id("sr", suggestion.id),
         "status": "draft",
         "intent": "proposal",
         "priority": PRIORITY[suggestion.urgency],
-        "code": {"coding": [_rule_coding(suggestion)], "text": suggestion.title["zh"]},
+        # R5: code is a CodeableReference
+        "code": code if version == "R4" else {"concept": code},
         "subject": {"reference": patient},
         "authoredOn": authored,
         "note": [{"text": _text(suggestion.detail)}],
@@ -139,7 +141,7 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     for s in evaluation.suggestions:
         resource: dict[str, Any] | None = None
         if s.kind == "referral":
-            resource = service_request(s, patient, now)
+            resource = service_request(s, patient, now, version)
         elif s.kind == "diagnosis":
             resource = condition(s, patient, now, version)
         elif s.kind == "medication":
@@ -152,7 +154,7 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
             "code": [{"coding": [_rule_coding(s)]}],
         }
         if s.citations:
-            action["documentation"] = [_related_artifact(c) for c in s.citations]
+            action["documentation"] = [_related_artifact(c, version) for c in s.citations]
         if resource is not None:
             full_url = urn(evaluation.id, resource["resourceType"], resource["id"])
             entries.append({"fullUrl": full_url, "resource": resource})
@@ -207,9 +209,13 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     }
 
 
-def _related_artifact(citation: Any) -> dict[str, Any]:
+def _related_artifact(citation: Any, version: FhirVersion) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "citation",
                            "display": f"{citation.title} ({citation.year}) {citation.section}".strip()}
     if citation.url:
-        out["url"] = citation.url
+        # R4 RelatedArtifact.url; R5 dropped it for document (Attachment).url
+        if version == "R4":
+            out["url"] = citation.url
+        else:
+            out["document"] = {"url": citation.url}
     return out

@@ -70,7 +70,8 @@ def test_wrong_resource_is_422(client: Any, body: Any, status: int, expression: 
 
 
 def test_malformed_json_is_400(client: Any) -> None:
-    response = client.post("/fhir/$evaluate", content=b'{"resourceType": "Bundle",', headers={"content-type": FHIR_JSON})
+    response = client.post("/fhir/$evaluate", content=b'{"resourceType": "Bundle",',
+                           headers={"content-type": FHIR_JSON})
     assert response.status_code == 400
     assert response.json() == {"resourceType": "OperationOutcome", "issue": [{
         "severity": "error", "code": "structure",

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cdss.cli.catalogue  # noqa: F401  (registers the command group)
+import cdss.cli.catalogue  # registers the command group
 from cdss.cli import app
+from cdss.errors import PackError
 from cdss.packs.catalogue import bundled_catalogue_dir, load_bundled_catalogue, load_catalogue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogue"
@@ -96,7 +97,8 @@ def test_cli_catalogue_import_broken_file_exit_1_writes_nothing(runner: CliRunne
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_cli_catalogue_import_official_sample_writes_version_and_diff(runner: CliRunner, tmp_path: Path) -> None:
+def test_cli_catalogue_import_official_sample_writes_version_and_diff(runner: CliRunner, tmp_path: Path,
+                                                                     fixed_rules: None) -> None:
     out = tmp_path / "v1"
     res = run(runner, "import", str(FIXTURES / "official-sample.csv"), "--version", "1.0.0", "--out", str(out),
               "--effective", "2024-01-01", "--format", "json")
@@ -105,13 +107,23 @@ def test_cli_catalogue_import_official_sample_writes_version_and_diff(runner: Cl
     assert report["catalogue"] == "community-basic-2023@1.0.0" and report["entries"] == 7
     assert report["diff"]["added"] == ["icd-z99-9"]
     assert {"id": "copd", "from": "慢性阻塞性肺疾病", "to": "慢阻肺"} in report["diff"]["renamed"]
-    assert "rules_losing_disease" in report
+    assert report["rules_losing_disease"] == {}  # hypertension, the only disease with rules, is kept
     written = load_catalogue(out)
     assert written.meta.status == "draft"
     assert all(d.provenance.status == "official" for d in written.diseases)
 
 
-def test_cli_catalogue_export_csv_import_round_trip(runner: CliRunner, tmp_path: Path) -> None:
+def test_cli_catalogue_import_removed_disease_lists_losing_rules(runner: CliRunner, tmp_path: Path,
+                                                                 fixed_rules: None) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("序号,类别,病种名称,ICD-10编码\n1,西医,慢阻肺,J44.9\n", encoding="utf-8")
+    res = run(runner, "import", str(path), "--version", "1.0.0", "--out", str(tmp_path / "v1"))
+    assert res.exit_code == 0, res.output
+    assert "rules that would lose their disease (1):" in res.stdout
+    assert "hypertension: htn-community/referral/a" in res.stdout
+
+
+def test_cli_catalogue_export_csv_import_round_trip(runner: CliRunner, tmp_path: Path, fixed_rules: None) -> None:
     csv_path = tmp_path / "all.csv"
     res = run(runner, "export", "--format", "csv", "--out", str(csv_path))
     assert res.exit_code == 0, res.output
@@ -139,7 +151,34 @@ def test_cli_catalogue_export_fhir(runner: CliRunner, fmt: str, kind: str | None
     assert all(r["resourceType"] == resource for r in items)
 
 
-def test_cli_catalogue_coverage_json_shape(runner: CliRunner) -> None:
+RULES = [("htn-community/referral/a", "referral", "hypertension"), ("x/pathway/b", "pathway", None)]
+
+
+@pytest.fixture
+def fixed_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rule packs of other work in progress must not decide these tests: rules are handed in.
+    monkeypatch.setattr(cdss.cli.catalogue, "rule_pairs", lambda catalogue_dir: RULES)
+
+
+def test_cli_catalogue_coverage_text_lists_covered_and_uncovered(runner: CliRunner, fixed_rules: None) -> None:
+    res = run(runner, "coverage")
+    assert res.exit_code == 0, res.output
+    assert "hypertension" in res.stdout and "[htn-community]" in res.stdout
+    assert "# covered 1 of 275" in res.stdout and "# uncovered (274)" in res.stdout
+
+
+def test_cli_catalogue_coverage_broken_rule_pack_exit_1(runner: CliRunner,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(catalogue_dir: Path | None) -> list:
+        raise PackError.one("a pack needs at least one rules/*.yaml file", "no-rules", file="pathways/x/pack.yaml")
+
+    monkeypatch.setattr(cdss.cli.catalogue, "rule_pairs", broken)
+    res = run(runner, "coverage")
+    assert res.exit_code == 1, res.output
+    assert "pathways/x/pack.yaml: a pack needs at least one rules/*.yaml file [no-rules]" in res.output
+
+
+def test_cli_catalogue_coverage_json_shape(runner: CliRunner, fixed_rules: None) -> None:
     res = run(runner, "coverage", "--format", "json")
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
@@ -151,3 +190,5 @@ def test_cli_catalogue_coverage_json_shape(runner: CliRunner) -> None:
     totals = report["totals"]
     assert totals["covered"] + totals["uncovered"] == 275 == totals["diseases"]
     assert len(totals["uncovered_ids"]) == totals["uncovered"]
+    hypertension = next(d for d in report["diseases"] if d["id"] == "hypertension")
+    assert hypertension["rules"]["referral"] == 1 and totals["covered"] == 1

@@ -3,15 +3,18 @@ not the rules), a stub FHIR server, hook fixtures by name, JWT keys and tokens."
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 
 from cdss.engine.results import (
     Citation,
@@ -122,3 +125,33 @@ def make_token(key: Any, *, alg: str = "RS384", kid: str = "k1", aud: str = f"{B
     payload = {"iss": iss, "aud": aud, "iat": now, "exp": now + exp_in_s, "jti": jti or uuid.uuid4().hex,
                "sub": "ehr-client", **claims}
     return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid, "typ": "JWT", **(headers or {})})
+
+
+@contextlib.contextmanager
+def open_client(data_dir: Path, *, engine: Any = None, transport: httpx.MockTransport | None = None,
+                clock: Any = None, **settings: Any) -> Iterator[TestClient]:
+    """The app on `data_dir` (auth off unless given), lifespan entered; the real engine unless given."""
+    from service.app import create_app
+    from service.settings import Settings
+
+    values: dict[str, Any] = {"data_dir": data_dir, "base_url": BASE_URL, "auth": "off", "database_url": None}
+    values.update(settings)
+    app = create_app(Settings(**values), engine=engine,
+                     http_transport=transport or httpx.MockTransport(FhirStub().handler),
+                     clock=clock or (lambda: NOW))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+class StubRegistry:
+    """A registry with no packs, for tests that must not depend on the bundled pack content."""
+
+    packs: dict[str, Any] = {}
+    catalogue = None
+
+    def select(self, pins: Any = ()) -> tuple[Any, ...]:
+        if pins:
+            from cdss.errors import EngineError
+
+            raise EngineError(Problem(f"unknown pack {pins[0]!r}", "unknown-pack", field="pack"))
+        return ()

@@ -1,0 +1,81 @@
+"""Architecture: imports point one way, durable_rules lives in one module, no clinical literal in Python."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ["service", "cdss.cli", "cdss.testing", "cdss.render", "cdss.engine", "cdss.intake", "cdss.packs",
+          "cdss.errors"]
+# A layer may import itself and the layers after it. Intake reads codes through the value sets of the
+# packs (intake -> packs.schema); the registry builds intake's concept index when it loads them.
+ALLOWED_UP = {("cdss.packs", "cdss.intake")}
+
+
+def _layer(module: str) -> str | None:
+    for layer in LAYERS:
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    return None
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append(node.module)
+    return out
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _sources() -> list[Path]:
+    return sorted([*ROOT.joinpath("cdss").rglob("*.py"), *ROOT.joinpath("service").rglob("*.py")])
+
+
+def test_imports_point_one_way():
+    bad = []
+    for path in _sources():
+        here = _layer(_module_name(path))
+        for target in _imports(path):
+            there = _layer(target)
+            if here is None or there is None or here == there or (here, there) in ALLOWED_UP:
+                continue
+            if LAYERS.index(there) < LAYERS.index(here):
+                bad.append(f"{path.relative_to(ROOT)} imports {target} ({here} -> {there})")
+    assert not bad, "reverse imports:\n" + "\n".join(bad)
+
+
+def test_durable_rules_is_imported_only_by_the_adapter():
+    users = [str(p.relative_to(ROOT)) for p in _sources() if any(i.split(".")[0] == "durable" for i in _imports(p))]
+    assert users == ["cdss/engine/durable.py"]
+
+
+# Clinical literals: medical codes and unit-bearing thresholds. Data belong in catalogue/ and pathways/.
+CODE_PATTERNS = [
+    re.compile(r"['\"]\d{4,5}-\d['\"]"),             # LOINC
+    re.compile(r"['\"][A-TV-Z]\d{2}(\.\d{1,4})?['\"]"),  # ICD-10 category
+    re.compile(r"['\"][A-N][0-9]{2}[A-Z]{1,2}\d{0,2}['\"]"),  # ATC
+    re.compile(r"\b(mmHg|mm\[Hg\]|mmol/L|mg/dL)\b.*\d"),  # a number with a clinical unit
+]
+ALLOWED_MARK = "clinical-literal-ok:"  # a line may carry this mark with the reason (e.g. an example in a message)
+
+
+def test_no_clinical_literal_in_python():
+    hits = []
+    for path in _sources():
+        rel = str(path.relative_to(ROOT))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if ALLOWED_MARK in line:
+                continue
+            code = line.split("#", 1)[0]
+            if any(p.search(code) for p in CODE_PATTERNS):
+                hits.append(f"{rel}:{n}: {line.strip()}")
+    assert not hits, "clinical literals in Python (move them to catalogue/ or pathways/):\n" + "\n".join(hits)

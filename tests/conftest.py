@@ -9,16 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from cdss.packs.registry import Registry, default_registry
+from cdss.packs.registry import Registry, load_registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    return default_registry()
+    """Bundled concepts and catalogue with the hypertension pack alone: the spine's tests do not change
+    when other packs are added (tests/packs and tests/properties cover every pack)."""
+    return load_registry([ROOT / "pathways" / "htn-community"], bundled=False)
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ def measure_key(leaf: Leaf) -> str:
     if leaf.has is not None:
         return f"has|{leaf.has}|w{leaf.within_days}"
     if leaf.on_days is not None:
-        return f"{leaf.concept}|day|w{leaf.within_days}"
+        direction = "hi" if leaf.op in (">", ">=") else "lo"
+        return f"{leaf.concept}|day{leaf.on_days}{direction}|w{leaf.within_days}"
     return f"{leaf.concept}|{leaf.stat}|n{leaf.last_n}|w{leaf.within_days}"
 
 

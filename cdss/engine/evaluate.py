@@ -47,7 +47,7 @@ class Measure:
     facts: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[int, Evidence] = field(default_factory=dict)
     missing: str | None = None  # absent | stale | unknown-unit | implausible, when there is no fact
-    days: int = 0  # for day measures: distinct days with readings in the window
+    complete: bool = True  # day measures: False when fewer days were measured than the test needs
 
 
 @dataclass
@@ -128,17 +128,7 @@ class _Evaluation:
             return m
         unit = kept_r[-1].unit
         if leaf.on_days is not None:
-            by_day: dict[dt.date | None, list[Reading]] = {}
-            for r in kept_r:
-                by_day.setdefault(r.day, []).append(r)
-            m.days = len([d for d in by_day if d is not None])
-            for day, rs in sorted(by_day.items(), key=lambda kv: (kv[0] is None, kv[0] or dt.date.min)):
-                if day is None:
-                    continue
-                value = round(fmean(float(r.value) for r in rs), 3)
-                self.fact(m, key, value, Evidence(concept, value, unit, day.isoformat(),
-                                                  tuple(r.source for r in rs), "day-mean"), day=day.isoformat())
-            return m
+            return self.day_measure(leaf, key, kept_r, m)
         stat = leaf.stat
         if stat == "latest":
             r = kept_r[-1]
@@ -160,6 +150,31 @@ class _Evaluation:
             self.fact(m, key, value, Evidence(concept, value, unit, _iso(used[-1].time),
                                               tuple(r.source for r in used), stat,
                                               note=f"{len(used)} readings"))
+        return m
+
+    def day_measure(self, leaf: Leaf, key: str, readings: Sequence[Reading], m: Measure) -> Measure:
+        """"On at least N distinct days the day-mean is >= T" holds exactly when the N-th highest day-mean
+        is >= T: one fact, the N-th highest (or lowest, for < and <=) day-mean, stands for the whole test.
+        With fewer than N days measured, the fact is the weakest day and the test can at best be unknown."""
+        by_day: dict[dt.date, list[Reading]] = {}
+        for r in readings:
+            if r.day is not None:
+                by_day.setdefault(r.day, []).append(r)
+        if not by_day:
+            m.missing = "absent"
+            return m
+        days = [(round(fmean(float(r.value) for r in rs), 3), day, rs) for day, rs in by_day.items()]
+        high_first = leaf.op in (">", ">=")
+        days.sort(key=lambda d: (-d[0] if high_first else d[0], d[1]))
+        n = leaf.on_days or 1
+        m.complete = len(days) >= n
+        chosen = days[:n] if m.complete else days
+        value = chosen[-1][0]
+        ev = Evidence(leaf.concept or "", value, readings[-1].unit, max(d[1] for d in chosen).isoformat(),
+                      tuple(r.source for d in sorted(chosen, key=lambda d: d[1]) for r in d[2]), "day-mean",
+                      note=f"day-means {', '.join(f'{d[1].isoformat()}: {d[0]:g}' for d in sorted(chosen, key=lambda d: d[1]))}"
+                      f"; {len(days)} day(s) measured")
+        self.fact(m, key, value, ev)
         return m
 
     # --- 2./3. matching ------------------------------------------------------------------------
@@ -187,13 +202,10 @@ class _Evaluation:
             return LeafResult(UNKNOWN, missing=m.missing or "absent")
         if not m.facts:
             return LeafResult(UNKNOWN, missing=m.missing or "absent")
-        if leaf.on_days is not None:
-            met = len({m.evidence[i].time for i in hits})
-            if met >= leaf.on_days:
-                return LeafResult(TRUE, evidence)
-            if met + max(0, leaf.on_days - m.days) >= leaf.on_days:
-                return LeafResult(UNKNOWN, evidence, missing="too-few-days")
-            return LeafResult(FALSE, evidence)
+        if leaf.on_days is not None and not m.complete:
+            # Every measured day meets the test but too few days were measured: more readings decide.
+            return LeafResult(UNKNOWN, evidence, missing="too-few-days") if hits else \
+                LeafResult(FALSE, tuple(m.evidence.values()))
         if cl.derived:
             fact = m.facts[0]
             exact = fact["v"] == fact["vmax"]

@@ -18,7 +18,7 @@ class ConceptSet:
     _exact: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
     _prefix: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
     _value_exact: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
-    _max_prefix: int = 0
+    _max_prefix: Mapping[str, int] = field(default_factory=dict, repr=False)  # system -> longest prefix
 
     @classmethod
     def build(cls, source: ConceptsFile, sha256: str) -> ConceptSet:
@@ -31,7 +31,9 @@ class ConceptSet:
                 table.setdefault((coding.system, coding.code.upper()), []).append(concept.id)
             for coding in concept.value_codes:
                 values.setdefault((coding.system, coding.code.upper()), []).append(concept.id)
-        longest = max((len(code) for _, code in prefix), default=0)
+        longest: dict[str, int] = {}
+        for system, code in prefix:
+            longest[system] = max(longest.get(system, 0), len(code))
         return cls(
             source=source, by_id={c.id: c for c in source.concepts}, sha256=sha256,
             _exact={k: tuple(v) for k, v in exact.items()}, _prefix={k: tuple(v) for k, v in prefix.items()},
@@ -56,10 +58,11 @@ class ConceptSet:
             code = coding.get("code")
             if not isinstance(code, str) or not code:
                 continue
-            system = self.system(coding.get("system") if isinstance(coding.get("system"), str) else None)
+            raw_system = coding.get("system")
+            system = self.system(raw_system if isinstance(raw_system, str) else None)
             code = code.strip().upper()
             found.extend(exact.get((system, code), ()))
-            if prefix:
-                for end in range(1, min(len(code), self._max_prefix) + 1):
-                    found.extend(prefix.get((system, code[:end]), ()))
-        return tuple(dict.fromkeys(found))
+            longest = self._max_prefix.get(system, 0) if prefix else 0
+            for end in range(1, min(len(code), longest) + 1):
+                found.extend(prefix.get((system, code[:end]), ()))
+        return tuple(dict.fromkeys(found)) if len(found) > 1 else tuple(found)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Reading:
+# Readings, presences and notes are NamedTuples: immutable like the frozen dataclasses elsewhere, and
+# several times cheaper to create, which matters at thousands per bundle.
+class Reading(NamedTuple):
     """One value of a concept: a measurement in the canonical unit, or a coded/boolean value."""
 
     concept: str
@@ -22,8 +24,7 @@ class Reading:
         return self.time.date() if self.time else None
 
 
-@dataclass(frozen=True)
-class Presence:
+class Presence(NamedTuple):
     """A coded concept present in the record (a condition, drug, allergy, symptom or finding)."""
 
     concept: str
@@ -31,8 +32,7 @@ class Presence:
     source: str
 
 
-@dataclass(frozen=True)
-class IntakeNote:
+class IntakeNote(NamedTuple):
     """A value that was read but could not be used: it becomes a data gap if a rule needs the concept."""
 
     concept: str

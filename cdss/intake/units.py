@@ -50,13 +50,30 @@ def _same_unit(a: str, b: str) -> bool:
     return a.strip() == b.strip()
 
 
-@lru_cache(maxsize=4096)
+_conversions: dict[tuple[str, str, str | None], Linear | UnknownUnit] = {}
+
+
 def conversion(unit: str, concept: Concept) -> Linear:
-    """The linear map from `unit` to the concept's canonical unit.
+    """The linear map from `unit` to the concept's canonical unit (worked out once per unit and concept).
 
     Raises:
         UnknownUnit: the unit is not UCUM or is not convertible for this concept.
     """
+    key = (unit, concept.id, concept.unit)
+    found = _conversions.get(key)
+    if found is None:
+        try:
+            found = _conversion(unit, concept)
+        except UnknownUnit as exc:
+            found = exc
+        if len(_conversions) < 100_000:  # bounded: units come from outside
+            _conversions[key] = found
+    if isinstance(found, UnknownUnit):
+        raise found
+    return found
+
+
+def _conversion(unit: str, concept: Concept) -> Linear:
     canonical = concept.unit
     if canonical is None:
         raise UnknownUnit(f"concept {concept.id!r} has no canonical unit")
@@ -95,5 +112,9 @@ def _linear(convert) -> Linear:  # noqa: ANN001
 
 
 def to_canonical(value: float, unit: str, concept: Concept) -> float:
-    """`value` in `unit`, expressed in the concept's canonical unit (rounded to 6 significant places)."""
-    return float(f"{conversion(unit, concept).apply(value):.6g}")
+    """`value` in `unit`, expressed in the concept's canonical unit (rounded to 6 decimal places, so that
+    float noise of a conversion never decides a threshold)."""
+    linear = conversion(unit, concept)
+    if linear.scale == 1.0 and linear.offset == 0.0:
+        return float(value)
+    return round(linear.apply(value), 6)

@@ -193,8 +193,8 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
                 if leaf.concept not in names:
                     problems.problems.append(doc.problem(
                         (*sub, "concept"), f"unknown concept {leaf.concept!r}", "unknown-concept",
-                        hint=(did_you_mean(leaf.concept, names) or "") +
-                        " Concepts are declared in catalogue/concepts/ or the pack's `derived`"))
+                        hint=" ".join(filter(None, [did_you_mean(leaf.concept, names), "concepts are declared in "
+                                                    "catalogue/concepts/ or in the pack's `derived`"]))))
                     continue
                 concept = concepts.by_id.get(leaf.concept)
                 if concept is not None and concept.kind not in ("quantity", "demographic"):
@@ -235,7 +235,8 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
         if disease and catalogue is not None and catalogue.get(disease) is None:
             problems.problems.append(doc.problem(
                 (*loc, "then", "disease"), f"unknown disease {disease!r}", "unknown-disease",
-                hint=(did_you_mean(disease, catalogue.ids()) or "") + f" (catalogue {catalogue.id})"))
+                hint=" ".join(filter(None, [did_you_mean(disease, catalogue.ids()),
+                                            f"see `cdss catalogue search` (catalogue {catalogue.id})"]))))
     problems.raise_if_any()
     digest = _hash(dump_for_hash(meta), [dump_for_hash(d) for d, _, _ in derived],
                    [dump_for_hash(r) for r, _, _ in rule_docs])

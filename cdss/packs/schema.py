@@ -190,6 +190,8 @@ class Leaf(Model):
             raise ValueError("`in` needs a list `value`")
         if self.on_days is not None and self.stat != "latest":
             raise ValueError("`on_days` counts day-means; it does not combine with `stat`")
+        if self.on_days is not None and self.op not in (">", ">=", "<", "<="):
+            raise ValueError("`on_days` needs an ordering `op` (>, >=, <, <=)")
         if self.last_n is not None and self.stat not in ("mean", "min", "max"):
             raise ValueError("`last_n` goes with stat mean, min or max")
         return self

@@ -95,3 +95,23 @@ def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: d
                        "onsetDateTime": when, "subject": {"reference": f"Patient/{patient_id}"}}
         entries.append({"fullUrl": f"urn:uuid:{rid}", "resource": res})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def synthetic_bundle(resources: int, *, concepts: ConceptSet, now: dt.datetime, seed: int = 0) -> dict[str, Any]:
+    """A deterministic bundle of about `resources` resources for benchmarks: a patient with years of blood
+    pressure, glucose and weight readings (values drawn from the concepts' plausible ranges), a few
+    conditions and drugs. Values are arbitrary, not clinical scenarios."""
+    import random
+
+    rnd = random.Random(seed)
+    measured = [c for c in ("sbp", "dbp", "glucose", "body_weight", "heart_rate", "egfr") if c in concepts.by_id]
+    coded = [c.id for c in concepts.source.concepts if c.kind in ("condition", "medication") and c.codes][:8]
+    facts: list[CaseFact] = [CaseFact(has=c, days_ago=rnd.uniform(0, 2000)) for c in coded[: max(0, resources // 50)]]
+    while len(facts) < resources - 1:
+        cid = rnd.choice(measured)
+        low, high = concepts.by_id[cid].plausible or (0.0, 100.0)
+        mid, spread = (low + high) / 2, (high - low) / 6
+        facts.append(CaseFact(concept=cid, value=round(min(high, max(low, rnd.gauss(mid, spread))), 1),
+                              days_ago=round(rnd.uniform(0, 1500), 2)))
+    return bundle_from_facts(facts, concepts=concepts, now=now, age_years=rnd.randint(30, 90),
+                             sex=rnd.choice(["male", "female"]), patient_id=f"bench-{seed}")

@@ -91,7 +91,7 @@ def test_evaluate_naive_time_is_refused(registry):
 
 def test_evaluate_pack_larger_than_one_ruleset_is_split(tmp_path: Path, now):
     """A pack with more tests than durable-rules can hold in one ruleset (it hangs at ~512) still runs."""
-    src = Path(load_registry(bundled=True).select([HTN])[0].path)
+    src = Path(__file__).resolve().parents[3] / "pathways" / HTN
     dst = tmp_path / "big"
     shutil.copytree(src, dst)
     (dst / "cases").exists() and shutil.rmtree(dst / "cases")

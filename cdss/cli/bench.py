@@ -1,0 +1,83 @@
+"""CLI: `cdss bench`: how fast intake and evaluation are, against plain `json.loads` of the same bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import statistics
+import time
+import tracemalloc
+from enum import StrEnum
+
+import typer
+
+from cdss.cli import app, fail
+from cdss.errors import CdssError
+
+
+class BenchFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+@app.command("bench")
+def bench_command(
+    sizes: str = typer.Option("50,500,5000", "--sizes", help="Bundle sizes (resources), comma-separated."),
+    repeat: int = typer.Option(30, "--repeat", min=3, help="Timed evaluations per size."),
+    fmt: BenchFormat = typer.Option(BenchFormat.text, "--format", help="text or json."),
+) -> None:
+    """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
+    ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON)."""
+    from cdss.engine.evaluate import evaluate
+    from cdss.packs.registry import default_registry
+    from cdss.testing.factories import synthetic_bundle
+
+    try:
+        counts = [int(s) for s in sizes.split(",") if s.strip()]
+        registry = default_registry()
+    except ValueError:
+        typer.echo(f"cdss: --sizes: not a list of numbers (got {sizes!r}) [bad-sizes]", err=True)
+        raise typer.Exit(2) from None
+    except CdssError as exc:
+        fail(exc, 1)
+    now = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+    cases = []
+    with typer.progressbar(counts, label="benchmarking", file=None if fmt is BenchFormat.text else open("/dev/null", "w")) as bar:  # noqa: SIM115
+        for n in bar:
+            data = json.dumps(synthetic_bundle(n, concepts=registry.concepts, now=now)).encode()
+            evaluate(data, now=now, registry=registry)  # warm-up: compile packs, convert units once
+            loads, whole = [], []
+            gc.collect()
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                json.loads(data)
+                t1 = time.perf_counter()
+                evaluate(data, now=now, registry=registry)
+                t2 = time.perf_counter()
+                loads.append((t1 - t0) * 1000)
+                whole.append((t2 - t1) * 1000)
+            tracemalloc.start()
+            evaluate(data, now=now, registry=registry)
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            p50, loads_ms = statistics.median(whole), statistics.median(loads)
+            cases.append({"resources": n, "bytes": len(data), "p50_ms": round(p50, 3),
+                          "p99_ms": round(_quantile(whole, 0.99), 3), "json_loads_ms": round(loads_ms, 3),
+                          "ratio": round(p50 / loads_ms, 2), "per_second": round(1000 / p50, 1),
+                          "peak_mb": round(peak, 2)})
+    packs = [p.key for p in registry.select()]
+    if fmt is BenchFormat.json:
+        typer.echo(json.dumps({"packs": packs, "repeat": repeat, "cases": cases}, indent=2))
+        return
+    typer.echo(f"packs: {', '.join(packs)}; {repeat} timed runs per size, one core")
+    typer.echo(f"{'resources':>9} {'bytes':>9} {'p50 ms':>8} {'p99 ms':>8} {'loads ms':>9} {'ratio':>6} "
+               f"{'per s':>7} {'peak MB':>8}")
+    for c in cases:
+        typer.echo(f"{c['resources']:>9} {c['bytes']:>9} {c['p50_ms']:>8} {c['p99_ms']:>8} {c['json_loads_ms']:>9} "
+                   f"{c['ratio']:>6} {c['per_second']:>7} {c['peak_mb']:>8}")

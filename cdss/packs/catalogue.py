@@ -50,8 +50,6 @@ ICD10_WHO = re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$")
 ICD10_CN_CLINICAL_V2 = re.compile(r"^[A-Z][0-9]{2}\.[0-9x][0-9]{2}(x[0-9]{3})?$")
 GBT15657_DISEASE = re.compile(r"^A[0-9]{2}(\.[0-9]{2}){0,3}$")
 GBT15657_SYNDROME = re.compile(r"^B[0-9]{2}(\.[0-9]{2})*$")
-# GB/T 15657-2021 chapter of temporary diagnostic terms (临时诊断用术语): never a diagnosis.
-GBT15657_TEMPORARY_CHAPTER = "A17"
 
 BUNDLED_CATALOGUE_ID = "community-basic-2023"
 # Rule kinds that `rule_coverage` counts per disease.
@@ -79,14 +77,6 @@ class Codes(Model):
         description="国家临床版 2.0 extension code, only where known exactly, e.g. `I10.x00x002`.")
     gbt15657: str | None = Field(default=None, pattern=GBT15657_DISEASE.pattern,
                                  description="GB/T 15657-2021 disease code (TCM), never A17.")
-
-    @field_validator("gbt15657")
-    @classmethod
-    def _not_temporary(cls, value: str | None) -> str | None:
-        if value and value.split(".")[0] == GBT15657_TEMPORARY_CHAPTER:
-            raise ValueError(f"GB/T 15657-2021 chapter {GBT15657_TEMPORARY_CHAPTER} holds temporary terms "
-                             f"(临时诊断用术语) that must not be used as a diagnosis (got {value!r})")
-        return value
 
 
 class Provenance(Model):
@@ -200,6 +190,7 @@ def load_catalogue(folder: Path) -> Catalogue:
         PackError: schema problems, duplicate ids or codes, with file:line:col.
     """
     meta = validate(CataloguePackFile, read_yaml(folder / "pack.yaml"))
+    table = load_tcm_code_table()
     problems = ProblemList()
     seen_codes: dict[tuple[str, str], str] = {}
     diseases: list[Disease] = []
@@ -223,6 +214,9 @@ def load_catalogue(folder: Path) -> Catalogue:
                 problems.problems.append(doc.problem(
                     ("diseases", i, "department"), f"unknown department {d.department!r}",
                     "unknown-department", hint=hint))
+            why = table.check_disease(d.codes.gbt15657) if d.codes.gbt15657 else None
+            if why:
+                problems.problems.append(doc.problem(("diseases", i, "codes", "gbt15657"), why[0], why[1]))
             if d.code:
                 key = (d.kind, d.code)
                 if key in seen_codes:
@@ -288,9 +282,9 @@ class TcmCodeTable:
         if entry is None:
             return (f"GB/T 15657-2021 disease code {code!r} is not in catalogue/codesystems/"
                     "gbt15657-2021_tcm_diseases.tsv", "unknown-tcm-code")
-        if entry.temporary or code.split(".")[0] == GBT15657_TEMPORARY_CHAPTER:
-            return (f"{code!r} ({entry.name}) is a temporary term of chapter {GBT15657_TEMPORARY_CHAPTER} "
-                    "(临时诊断用术语), not a diagnosis", "temporary-tcm-code")
+        if entry.temporary:  # the table's temporary_term column (the chapter of 临时诊断用术语)
+            return (f"{code!r} ({entry.name}) is a temporary diagnostic term (临时诊断用术语), not a diagnosis",
+                    "temporary-tcm-code")
         return None
 
 

@@ -299,13 +299,13 @@ def _row_codes(row: Row, kind: str, problems: ProblemList, table: TcmCodeTable) 
         else:
             problems.problems.append(row.problem(
                 column_of["icd10"], "malformed ICD-10 code", "malformed-icd10", got=icd,
-                expected="WHO form like 'I10' or 'J18.9', or 国家临床版 2.0 form like 'E11.900' or "
+                expected="WHO form like 'I10' or 'J18.9', or 国家临床版 2.0 form like 'E11.900' or "  # clinical-literal-ok: format example
                          "'I10.x00x002'"))
             icd = ""
     if clinical and not ICD10_CN_CLINICAL_V2.match(clinical):
         problems.problems.append(row.problem("icd10_cn_clinical_v2", "malformed 国家临床版 2.0 code",
                                              "malformed-icd10", got=clinical,
-                                             expected="a form like 'E11.900' or 'I10.x00x002'"))
+                                             expected="a form like 'E11.900' or 'I10.x00x002'"))  # clinical-literal-ok: format example
         clinical = ""
     if gbt:
         why = table.check_disease(gbt)

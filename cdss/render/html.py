@@ -1,0 +1,352 @@
+"""Render: helpers for the clinician panel's HTML (labels, grouping, condition trees, pack diffs).
+
+Decides nothing: every clinical word on a page comes from the evaluation, the packs or the catalogue.
+What lives here are the panel's own UI labels, Chinese first with English beside, and shapes that the
+Jinja2 templates of ``service/templates`` walk. Evaluations are read in their JSON form
+(``Evaluation.to_json()``), so that one stored by any channel renders the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdss.engine.evaluate import describe
+from cdss.packs.registry import Pack
+from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER, AllOf, AnyOf, Condition, NotOf
+
+LANGS = ("zh", "en")
+
+# Names of the values the engine emits (urgency, kind, evidence, data-gap reason, outcome, statistic).
+URGENCY = {
+    "emergency": {"zh": "紧急", "en": "Emergency"},
+    "urgent": {"zh": "尽快", "en": "Urgent"},
+    "routine": {"zh": "常规", "en": "Routine"},
+    "info": {"zh": "提示", "en": "For information"},
+}
+KIND = {
+    "diagnosis": {"zh": "诊断", "en": "Diagnosis"},
+    "treatment": {"zh": "治疗", "en": "Treatment"},
+    "referral": {"zh": "转诊", "en": "Referral"},
+    "pathway": {"zh": "路径随访", "en": "Pathway step"},
+    "medication": {"zh": "用药警示", "en": "Medication alert"},
+    "screening": {"zh": "筛查", "en": "Screening"},
+    "public-health": {"zh": "公共卫生", "en": "Public health"},
+}
+EVIDENCE = {
+    "verified": {"zh": "已核实", "en": "Verified"},
+    "secondary": {"zh": "二手来源", "en": "Secondary source"},
+    "unverified": {"zh": "未核实", "en": "Unverified"},
+}
+EVIDENCE_HELP = {
+    "verified": {"zh": "规则已与指南原文逐字核对", "en": "checked against the source text"},
+    "secondary": {"zh": "规则依据转述或综述，未见原文", "en": "taken from a secondary source, not the original"},
+    "unverified": {"zh": "规则尚未与出处核对，请谨慎参考", "en": "not yet checked against its source; use with care"},
+}
+REASON = {
+    "absent": {"zh": "无记录", "en": "absent"},
+    "stale": {"zh": "已过期", "en": "too old"},
+    "unknown-unit": {"zh": "单位无法识别", "en": "unknown unit"},
+    "implausible": {"zh": "数值不合理", "en": "implausible value"},
+    "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
+    "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
+    "no-value": {"zh": "无数值", "en": "no value"},
+}
+OUTCOME = {
+    "true": {"zh": "满足", "en": "met", "mark": "✔"},
+    "false": {"zh": "不满足", "en": "not met", "mark": "✘"},
+    "unknown": {"zh": "未知", "en": "unknown", "mark": "?"},
+}
+COMBINATOR = {
+    "all": {"zh": "以下全部满足", "en": "all of"},
+    "any": {"zh": "以下任一满足", "en": "any of"},
+    "not": {"zh": "以下不成立", "en": "not"},
+}
+STAT = {
+    "latest": {"zh": "最近一次", "en": "latest"},
+    "mean": {"zh": "平均", "en": "mean"},
+    "min": {"zh": "最低", "en": "min"},
+    "max": {"zh": "最高", "en": "max"},
+    "count": {"zh": "次数", "en": "count"},
+    "days_since": {"zh": "距今天数", "en": "days since"},
+    "day-mean": {"zh": "日均", "en": "day mean"},
+    "present": {"zh": "存在", "en": "present"},
+    "sum": {"zh": "总分", "en": "sum"},
+}
+STATUS = {
+    "active": {"zh": "生效", "en": "active"},
+    "draft": {"zh": "草稿", "en": "draft"},
+    "retired": {"zh": "已停用", "en": "retired"},
+}
+DISEASE_KIND = {"western": {"zh": "西医", "en": "Western"}, "tcm": {"zh": "中医", "en": "TCM"}}
+ROLE = {
+    "recognise-and-refer": {"zh": "识别并转诊", "en": "recognise and refer"},
+    "diagnose-and-treat": {"zh": "诊断并治疗", "en": "diagnose and treat"},
+    "long-term-manage": {"zh": "长期管理", "en": "long-term management"},
+}
+PROVENANCE = {"official": {"zh": "官方", "en": "official"}, "reconstructed": {"zh": "重建草稿", "en": "reconstructed"}}
+
+# The panel's own words.
+UI = {
+    "app": {"zh": "社区临床决策支持", "en": "Community clinical decision support"},
+    "skip": {"zh": "跳到主要内容", "en": "Skip to main content"},
+    "nav_evaluate": {"zh": "评估", "en": "Evaluate"},
+    "nav_catalogue": {"zh": "病种目录", "en": "Disease catalogue"},
+    "nav_packs": {"zh": "规则包", "en": "Rule packs"},
+    "switch_lang": {"zh": "English", "en": "中文"},
+    "evaluate_title": {"zh": "评估患者数据", "en": "Evaluate a patient"},
+    "sample": {"zh": "样例患者", "en": "Sample patient"},
+    "sample_none": {"zh": "（不使用样例）", "en": "(no sample)"},
+    "sample_help": {"zh": "样例为虚构患者；按其数据包时间（Bundle.timestamp）评估。",
+                    "en": "Samples are fictitious patients, evaluated at their Bundle.timestamp."},
+    "sample_download": {"zh": "查看样例 JSON", "en": "View sample JSON"},
+    "paste": {"zh": "粘贴 FHIR Bundle（JSON）", "en": "Paste a FHIR Bundle (JSON)"},
+    "upload": {"zh": "或上传 JSON 文件", "en": "or upload a JSON file"},
+    "source_help": {"zh": "优先顺序：上传的文件、粘贴的文本、样例患者。",
+                    "en": "Used in this order: uploaded file, pasted text, sample patient."},
+    "at": {"zh": "评估时间", "en": "Evaluation time"},
+    "at_help": {"zh": "留空为当前时间（样例为其数据包时间）；格式 2026-11-22T09:00，未写时区按北京时间 +08:00。",
+                "en": "Empty: now (samples: their bundle time). Format 2026-11-22T09:00; without an offset, "
+                      "+08:00 (Beijing time) is assumed."},
+    "packs_choice": {"zh": "规则包版本", "en": "Pack versions"},
+    "pack_default": {"zh": "默认（生效版本）", "en": "default (active version)"},
+    "submit": {"zh": "评估", "en": "Evaluate"},
+    "error_title": {"zh": "无法评估", "en": "Could not evaluate"},
+    "error_lead": {"zh": "数据未能读取，未生成任何建议。请修正后重试：",
+                   "en": "The data could not be read and no advice was given. Please correct it and retry:"},
+    "advice": {"zh": "建议", "en": "Advice"},
+    "no_advice": {"zh": "无建议。请同时查看下方“缺少的数据”。", "en": "No advice. Check the data gaps below too."},
+    "patient": {"zh": "患者", "en": "Patient"},
+    "time": {"zh": "评估时间", "en": "Evaluated at"},
+    "packs": {"zh": "规则包", "en": "Packs"},
+    "evaluation_id": {"zh": "评估编号", "en": "Evaluation id"},
+    "why": {"zh": "依据（为什么给出此建议）", "en": "Rationale (why this advice)"},
+    "permalink": {"zh": "永久链接", "en": "Permalink"},
+    "rule": {"zh": "规则", "en": "Rule"},
+    "kind": {"zh": "类别", "en": "Kind"},
+    "disease": {"zh": "病种", "en": "Disease"},
+    "detail": {"zh": "说明", "en": "Detail"},
+    "conditions": {"zh": "条件与事实", "en": "Conditions and facts"},
+    "concept": {"zh": "指标", "en": "Measure"},
+    "value": {"zh": "数值", "en": "Value"},
+    "stat": {"zh": "取值方式", "en": "Statistic"},
+    "when": {"zh": "时间", "en": "Time"},
+    "source": {"zh": "来源记录", "en": "Source record"},
+    "note": {"zh": "备注", "en": "Note"},
+    "citation": {"zh": "出处", "en": "Source"},
+    "evidence": {"zh": "证据", "en": "Evidence"},
+    "gaps": {"zh": "缺少的数据", "en": "Data gaps"},
+    "gaps_help": {"zh": "以下数据缺失或不可用，相关规则无法判断；这不代表没有问题。",
+                  "en": "These data were missing or unusable, so the rules below could not decide; this does "
+                        "not mean there is no problem."},
+    "reason": {"zh": "原因", "en": "Reason"},
+    "urgency": {"zh": "紧急程度", "en": "Urgency"},
+    "rules": {"zh": "规则", "en": "Rules"},
+    "notes": {"zh": "注意", "en": "Notes"},
+    "trends": {"zh": "趋势", "en": "Trends"},
+    "trends_help": {"zh": "虚线为所评估规则使用的阈值；红色为已触发规则的阈值；竖线为评估时间。",
+                    "en": "Dashed lines are thresholds of the evaluated rules; red ones belong to rules that "
+                          "fired; the vertical line is the evaluation time."},
+    "trends_partial": {"zh": "原始数据未保留在本服务进程中，趋势只显示依据中引用的数值。",
+                       "en": "The original data are not kept in this service process; the trends show only "
+                             "the values the rationale cites."},
+    "trends_none": {"zh": "没有可绘制的数值。", "en": "No values to chart."},
+    "threshold": {"zh": "规则阈值", "en": "rule threshold"},
+    "off_chart": {"zh": "图外阈值", "en": "thresholds off chart"},
+    "other_measures": {"zh": "其他测量", "en": "Other measures"},
+    "not_found": {"zh": "未找到", "en": "Not found"},
+    "not_found_evaluation": {"zh": "没有此评估记录（可能已超过保存期限，或编号有误）。",
+                             "en": "No such evaluation (it may be past the retention period, or the id is wrong)."},
+    "catalogue_title": {"zh": "病种目录", "en": "Disease catalogue"},
+    "search": {"zh": "搜索（名称、别名、编码）", "en": "Search (name, alias, code)"},
+    "all": {"zh": "全部", "en": "all"},
+    "department": {"zh": "科室", "en": "Department"},
+    "disease_kind": {"zh": "中/西医", "en": "Western / TCM"},
+    "filter": {"zh": "筛选", "en": "Filter"},
+    "results": {"zh": "条结果", "en": "results"},
+    "name": {"zh": "名称", "en": "Name"},
+    "codes": {"zh": "编码", "en": "Codes"},
+    "role": {"zh": "社区职责", "en": "Community role"},
+    "provenance": {"zh": "来源说明", "en": "Provenance"},
+    "coverage": {"zh": "规则覆盖", "en": "Rule coverage"},
+    "syndromes": {"zh": "证候", "en": "Syndromes"},
+    "none": {"zh": "无", "en": "none"},
+    "packs_title": {"zh": "规则包", "en": "Rule packs"},
+    "version": {"zh": "版本", "en": "Version"},
+    "status": {"zh": "状态", "en": "Status"},
+    "effective": {"zh": "生效日期", "en": "Effective"},
+    "default_marker": {"zh": "默认运行", "en": "runs by default"},
+    "sources": {"zh": "出处文献", "en": "Sources"},
+    "diff": {"zh": "版本比较", "en": "Compare versions"},
+    "diff_from": {"zh": "从", "en": "From"},
+    "diff_to": {"zh": "到", "en": "To"},
+    "compare": {"zh": "比较", "en": "Compare"},
+    "added": {"zh": "新增", "en": "Added"},
+    "removed": {"zh": "删除", "en": "Removed"},
+    "changed": {"zh": "修改", "en": "Changed"},
+    "unchanged": {"zh": "未变", "en": "Unchanged"},
+    "no_diff": {"zh": "两个版本的规则相同。", "en": "The two versions have the same rules."},
+    "field": {"zh": "字段", "en": "Field"},
+    "before": {"zh": "之前", "en": "Before"},
+    "after": {"zh": "之后", "en": "After"},
+    "limits": {"zh": "本工具仅为辅助决策，不能替代临床判断。规则与出处见“依据”。",
+               "en": "Decision support only; it does not replace clinical judgement. Rules and sources are "
+                     "shown under each rationale."},
+    "csrf": {"zh": "表单已过期或来自其他网站，请刷新本页后重新提交。",
+             "en": "The form expired or came from another site; reload this page and submit again."},
+    "incident": {"zh": "服务内部错误，请将以下编号告知管理员：",
+                 "en": "Internal error; quote this incident id to the operator:"},
+}
+
+
+def text(mapping: Mapping[str, Mapping[str, str]], key: str, lang: str) -> str:
+    """The label of `key` in `lang`, or the key itself when the table has no entry."""
+    entry = mapping.get(key)
+    return entry.get(lang, entry.get("zh", key)) if entry else key
+
+
+def other_lang(lang: str) -> str:
+    return "en" if lang == "zh" else "zh"
+
+
+def group_by_urgency(suggestions: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """Suggestions (JSON form) grouped by urgency, most urgent first; inside a group the engine's order."""
+    groups: dict[str, list[Mapping[str, Any]]] = {u: [] for u in URGENCY_ORDER}
+    for s in suggestions:
+        groups.setdefault(s["urgency"], []).append(s)
+    return [(u, items) for u, items in groups.items() if items]
+
+
+def format_time(iso: str | None) -> str:
+    """`2026-11-22T08:40:00+08:00` -> `2026-11-22 08:40 (+08:00)`; dates stay dates."""
+    if not iso:
+        return ""
+    try:
+        t = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if len(iso) <= 10:
+        return t.date().isoformat()
+    offset = t.strftime("%z")
+    shown = f" ({offset[:3]}:{offset[3:]})" if offset else ""
+    return t.strftime("%Y-%m-%d %H:%M") + shown
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是 yes" if value else "否 no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class ConditionView:
+    """A rule condition as a tree the template walks: `all`/`any`/`not` with items, or a leaf's text."""
+
+    op: str
+    text: str = ""
+    items: tuple[ConditionView, ...] = field(default=())
+
+
+def condition_view(cond: Condition) -> ConditionView:
+    if isinstance(cond, AllOf):
+        return ConditionView("all", items=tuple(condition_view(c) for c in cond.all))
+    if isinstance(cond, AnyOf):
+        return ConditionView("any", items=tuple(condition_view(c) for c in cond.any))
+    if isinstance(cond, NotOf):
+        return ConditionView("not", items=(condition_view(cond.not_),))
+    return ConditionView("leaf", text=describe(cond))
+
+
+def citations(rule: Any) -> tuple[Any, ...]:
+    """A rule's citations as a tuple (the pack format allows one or a list)."""
+    return rule.citation if isinstance(rule.citation, tuple) else (rule.citation,)
+
+
+def rule_sort_key(rule: Any) -> tuple[int, int, str]:
+    """Pack rules shown most urgent first, then by kind, then by id (as suggestions are)."""
+    return (URGENCY_ORDER.index(rule.urgency), KIND_ORDER.index(rule.kind) if rule.kind in KIND_ORDER else 99,
+            rule.full_id)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    rule_id: str
+    title: Mapping[str, str]
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class PackDiff:
+    """Rule-level difference between two versions of a pack."""
+
+    old: str
+    new: str
+    added: tuple[Any, ...]
+    removed: tuple[Any, ...]
+    changed: tuple[RuleChange, ...]
+    meta: tuple[FieldChange, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.meta)
+
+
+def _dump(value: Any) -> Any:
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(value, "model_dump") \
+        else value
+
+
+def _flat(prefix: str, value: Any) -> dict[str, str]:
+    """Nested JSON flattened to dotted paths with JSON-text leaves, for a field-by-field comparison."""
+    if isinstance(value, Mapping) and value:
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            out.update(_flat(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: json.dumps(value, ensure_ascii=False, sort_keys=True)}
+
+
+def _field_changes(before: Any, after: Any, skip: Iterable[str] = ()) -> tuple[FieldChange, ...]:
+    a, b = _flat("", _dump(before)), _flat("", _dump(after))
+    skipped = tuple(skip)
+    return tuple(FieldChange(k, a.get(k, ""), b.get(k, "")) for k in sorted(set(a) | set(b))
+                 if a.get(k) != b.get(k) and not k.startswith(skipped))
+
+
+def diff_packs(old: Pack, new: Pack) -> PackDiff:
+    """Which rules were added, removed or changed (field by field) between two versions of a pack."""
+    before = {r.full_id: r for r in old.rules}
+    after = {r.full_id: r for r in new.rules}
+    changed = []
+    for rid in sorted(set(before) & set(after)):
+        changes = _field_changes(before[rid].rule, after[rid].rule)
+        if changes:
+            changed.append(RuleChange(rid, after[rid].rule.then.title.model_dump(), changes))
+    meta = _field_changes(old.meta, new.meta, skip=("version",))
+    derived = _field_changes({d.id: d.model_dump(mode="json") for d in old.derived},
+                             {d.id: d.model_dump(mode="json") for d in new.derived})
+    return PackDiff(
+        old=old.key, new=new.key,
+        added=tuple(sorted((after[r] for r in set(after) - set(before)), key=rule_sort_key)),
+        removed=tuple(sorted((before[r] for r in set(before) - set(after)), key=rule_sort_key)),
+        changed=tuple(changed),
+        meta=meta + tuple(FieldChange("derived." + c.field, c.before, c.after) for c in derived))
+
+
+def ui_tables() -> dict[str, Mapping[str, Mapping[str, str]]]:
+    """Every label table by name, for the templates (`L.urgency`, `L.ui` ...)."""
+    return {"ui": UI, "urgency": URGENCY, "kind": KIND, "evidence": EVIDENCE, "evidence_help": EVIDENCE_HELP,
+            "reason": REASON, "outcome": OUTCOME, "combinator": COMBINATOR, "stat": STAT, "status": STATUS,
+            "disease_kind": DISEASE_KIND, "role": ROLE, "provenance": PROVENANCE}

@@ -1,0 +1,30 @@
+// Clinician panel: small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+  // A permalink (#suggestion-id) opens that suggestion's rationale and moves focus to it.
+  function openTarget() {
+    var id = decodeURIComponent(window.location.hash.slice(1));
+    if (!id) { return; }
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    var details = el.tagName === "DETAILS" ? el : el.querySelector("details.rationale");
+    if (details) { details.open = true; }
+    if (el.tabIndex < 0 && !el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "-1"); }
+    el.focus({ preventScroll: false });
+  }
+  // Keep the fragment when switching language, so that a permalink stays on its suggestion.
+  function keepHash() {
+    var link = document.getElementById("lang-toggle");
+    if (!link) { return; }
+    link.addEventListener("click", function () {
+      if (window.location.hash) { link.href = link.href.split("#")[0] + window.location.hash; }
+    });
+  }
+  // After a failed submit, move focus to the error list so that it is read first.
+  function focusErrors() {
+    var box = document.getElementById("errors");
+    if (box) { box.focus(); }
+  }
+  document.addEventListener("DOMContentLoaded", function () { openTarget(); keepHash(); focusErrors(); });
+  window.addEventListener("hashchange", openTarget);
+}());

@@ -1,0 +1,175 @@
+"""End to end in a real browser: Debian's headless Chromium, driven by Playwright, against the service run by
+uvicorn on 127.0.0.1. Loads the emergency sample, sees the emergency card first, opens its rationale and
+sees the facts and the citation; keyboard only; tablet width; bad input; English. Screenshots go to
+test-artifacts/ (gitignored). Needs /usr/bin/chromium (`.ci/browser.sh` installs it); skips without it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Debian chromium is not installed at /usr/bin/chromium (run .ci/browser.sh)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
+expect = sync_api.expect
+
+import uvicorn  # noqa: E402
+
+from service.app import create_app  # noqa: E402
+from service.settings import Settings  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app under uvicorn in a thread, on a socket bound before the thread starts (so no waiting)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("panel-data"), auth="off", host="127.0.0.1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")  # type: ignore[attr-defined]
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def shot(page: object, name: str, *, full_page: bool = True) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"panel-{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
+
+
+def evaluate_sample(page: object, base_url: str, sample_label: str) -> None:
+    page.goto(f"{base_url}/panel/")  # type: ignore[attr-defined]
+    page.get_by_label(sample_label).check()  # type: ignore[attr-defined]
+    page.get_by_role("button", name="评估").click()  # type: ignore[attr-defined]
+    expect(page).to_have_url(re.compile(r"/panel/evaluations/[0-9a-f]+"))
+
+
+def test_panel_emergency_sample_shows_emergency_first_with_rationale_facts_and_citation(page, base_url) -> None:
+    page.goto(f"{base_url}/panel/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("评估患者数据")
+    shot(page, "1-evaluate")
+    evaluate_sample(page, base_url, "王建国：今日血压 196/122 mmHg 伴剧烈头痛")
+
+    first_card = page.locator("article.card").first
+    expect(first_card).to_have_class(re.compile(r"\burgency-emergency\b"))
+    expect(page.locator("section.group").first.get_by_role("heading", level=2)).to_contain_text("紧急")
+    expect(page.get_by_role("alert").first).to_contain_text("紧急")
+    shot(page, "2-advice", full_page=False)
+
+    first_card.locator("summary").click()
+    rationale = first_card.locator("details.rationale")
+    expect(rationale).to_have_attribute("open", "")
+    facts = rationale.locator("table.facts").first
+    expect(facts).to_be_visible()
+    expect(facts).to_contain_text("196")
+    expect(facts).to_contain_text("mm[Hg]")
+    expect(facts).to_contain_text("Observation/")
+    expect(rationale.locator("ul.citations li").first).to_contain_text("指南")
+    expect(rationale.locator(".badge.evidence").first).to_be_visible()
+    expect(rationale.locator("dl.meta")).to_contain_text("htn-community@")
+    first_card.scroll_into_view_if_needed()
+    shot(page, "3-rationale", full_page=False)
+
+    # The permalink (the one CDS Hooks cards use) opens the same rationale.
+    href = rationale.locator("a.permalink").get_attribute("href")
+    assert href is not None and re.search(r"^/panel/evaluations/[0-9a-f]+#[0-9a-f]+$", href), href
+    page.goto(base_url + href)
+    expect(page.locator(f"[id='{href.split('#')[1]}'] details.rationale")).to_have_attribute("open", "")
+
+    page.locator("#trends").scroll_into_view_if_needed()
+    expect(page.locator("#trends svg.trend").first).to_be_visible()
+    expect(page.locator("#trends svg.trend .threshold.fired").first).to_be_attached()
+    page.locator("#trends").screenshot(path=str(ARTIFACTS / "panel-4-trends.png"))
+
+
+def test_panel_keyboard_only_evaluate_and_open_rationale(page, base_url) -> None:
+    page.goto(f"{base_url}/panel/")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip")).to_be_focused()
+    page.get_by_label("王建国：今日血压 196/122 mmHg 伴剧烈头痛").focus()
+    page.keyboard.press("Space")
+    page.get_by_label("评估时间").focus()
+    page.keyboard.press("Enter")  # implicit submission
+    expect(page).to_have_url(re.compile(r"/panel/evaluations/[0-9a-f]+"))
+    summary = page.locator("article.card").first.locator("summary")
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if summary.evaluate("el => el === document.activeElement"):
+            break
+    expect(summary).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("article.card").first.locator("details.rationale")).to_have_attribute("open", "")
+    shot(page, "5-keyboard", full_page=False)
+
+
+def test_panel_tablet_width_has_no_page_overflow_and_cjk_font(page, base_url) -> None:
+    page.set_viewport_size({"width": 768, "height": 1024})
+    evaluate_sample(page, base_url, "王建国：今日血压 196/122 mmHg 伴剧烈头痛")
+    page.locator("article.card").first.locator("summary").click()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px at tablet width"
+    assert page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"', '紧急')"), \
+        "no CJK font: install fonts-noto-cjk (.ci/browser.sh)"
+    shot(page, "6-tablet", full_page=False)
+
+
+def test_panel_bad_input_shows_message_not_trace(page, base_url) -> None:
+    page.goto(f"{base_url}/panel/")
+    page.get_by_label("粘贴 FHIR Bundle（JSON）").fill("this is not JSON")
+    page.get_by_role("button", name="评估").click()
+    alert = page.locator("#errors")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("无法评估")
+    expect(alert).to_contain_text("not-json")
+    expect(page.locator("body")).not_to_contain_text("Traceback")
+    expect(page.get_by_label("粘贴 FHIR Bundle（JSON）")).to_have_value("this is not JSON")
+    shot(page, "7-bad-input", full_page=False)
+
+
+def test_panel_english_toggle_and_catalogue_and_packs(page, base_url) -> None:
+    evaluate_sample(page, base_url, "王建国：今日血压 196/122 mmHg 伴剧烈头痛")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Advice")
+    expect(page.locator("section.group").first.get_by_role("heading", level=2)).to_contain_text("Emergency")
+    page.get_by_role("link", name="Disease catalogue").click()
+    page.get_by_label("Search (name, alias, code)").fill("I10")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.catalogue tbody tr").first).to_contain_text("I10")
+    shot(page, "8-catalogue-en", full_page=False)
+    page.get_by_role("link", name="Rule packs").click()
+    page.get_by_role("link", name="中文").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("规则包")
+    shot(page, "9-packs", full_page=False)

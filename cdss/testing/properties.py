@@ -42,7 +42,7 @@ from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, PropertySpec
 from cdss.render.text import render_text
 from cdss.testing.factories import CaseFact
-from cdss.testing.strategies import GenPatient, pack_focus, patients, rule_witnesses, value_range
+from cdss.testing.strategies import GenPatient, pack_focus, patients, rule_witnesses, step_for, value_range
 
 Status = Literal["passed", "failed", "warning"]
 DEFAULT_EXAMPLES = 25
@@ -191,24 +191,45 @@ def _monotone(checker: _Checker, prule: PackRule, concept: str, up: bool, exampl
     else:
         lo, hi = value_range(c, pack_focus(checker.pack).quantities.get(concept, ()))
     span = hi - lo
+    thresholds = sorted(pack_focus(checker.pack).quantities.get(concept, set()) | pack_focus(checker.pack).ages
+                        if concept == "age_years" else pack_focus(checker.pack).quantities.get(concept, set()))
     deltas = st.one_of(st.sampled_from([1.0, 5.0, 10.0, 20.0, 50.0]), st.floats(0, span).map(lambda v: round(v, 1)))
     exercised = [0]
+
+    def shifts(patient: GenPatient, delta: float) -> list[float]:
+        """The drawn shift, plus shifts that carry the readings across each threshold of the pack and to the
+        end of the range: a wrong comparison is found even with few examples."""
+        values = [float(patient.age_years or 0)] if concept == "age_years" else \
+            [f.value for f in patient.facts if f.concept == concept and f.value is not None and f.unit is None]
+        out = [delta]
+        if values:
+            v = max(values) if up else min(values)
+            for t in thresholds:
+                step = 1.0 if concept == "age_years" else step_for(t)
+                targets = (t, t + step) if up else (t, t - step)
+                out += [abs(x - v) for x in targets if (x > v if up else x < v)]
+            out.append(abs((hi if up else lo) - v))
+        return sorted({round(d, 6) for d in out if d >= 0})
 
     def check(args: tuple[GenPatient, float]) -> str | None:
         patient, delta = args
         if prule.full_id not in checker.fired(patient):
             return None
         exercised[0] += 1
-        moved = _shift(patient, concept, delta if up else -delta, lo, hi)
-        if prule.full_id not in checker.fired(moved):
-            verb = "raising" if up else "lowering"
-            return f"{verb} {concept} by {delta:g} stops the rule firing"
+        for d in shifts(patient, delta):
+            moved = _shift(patient, concept, d if up else -d, lo, hi)
+            if prule.full_id not in checker.fired(moved):
+                verb = "raising" if up else "lowering"
+                failing_delta[0] = d
+                return f"{verb} {concept} by {d:g} stops the rule firing"
         return None
 
+    failing_delta = [0.0]
     found = _run(st.tuples(rule_witnesses(checker.registry.concepts, checker.pack, prule), deltas), check, examples)
     if found:
-        (patient, delta), message = found
-        moved = _shift(patient, concept, delta if up else -delta, lo, hi)
+        (patient, _delta), message = found
+        d = failing_delta[0]  # set by the last (shrunk) failing run
+        moved = _shift(patient, concept, d if up else -d, lo, hi)
         return PropertyResult(key, f"{name} {concept}", prule.full_id, "failed", message, examples,
                               checker.counterexample(patient, moved))
     if not exercised[0]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,6 +23,14 @@ STAMP = VENV / ".cdss-installed"
 USAGE = """usage: python3 dev.py serve [cdss serve options]   set up, then run the service on its defaults
        python3 dev.py test [pytest options]         set up, then run the whole test suite
        python3 dev.py cdss ARGS...                  set up, then run any cdss command"""
+
+# The test suite also runs against a real PostgreSQL and drives a real Chromium. These scripts install
+# them from Debian's packages when missing (as root) and start a throwaway PostgreSQL on loopback; where
+# that is impossible they warn, and the tests that need them skip with the reason (under CI they fail).
+SERVICES = (
+    'bash .ci/browser.sh || echo "dev.py: WARNING: no browser; the panel browser test will skip" >&2; '
+    '. .ci/postgres.sh; trap cdss_pg_stop EXIT; "$@"'
+)
 
 
 def ensure_venv() -> None:
@@ -51,6 +60,8 @@ def main(argv: list[str]) -> int:
         args = [str(BIN / "cdss"), "serve", *rest]
     elif command == "test":
         args = [str(BIN / "python"), "-m", "pytest", *rest]
+        if shutil.which("bash"):
+            args = ["bash", "-c", SERVICES, "dev.py", *args]
     else:
         args = [str(BIN / "cdss"), *rest]
     return subprocess.run(args, cwd=ROOT).returncode

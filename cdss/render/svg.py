@@ -78,7 +78,7 @@ def collect_thresholds(packs: Iterable[Pack], fired_rules: Iterable[str] = ()) -
                 for leaf, _ in walk_leaves(part.when):
                     _add(found, leaf, users)
     out: dict[str, list[Threshold]] = {}
-    for (concept, op, value), rules in sorted(found.items()):
+    for (concept, op, value), rules in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
         out.setdefault(concept, []).append(
             Threshold(concept, op, value, tuple(sorted(rules)), fired=bool(rules & fired)))
     return out

@@ -31,9 +31,21 @@ def bench_command(
     sizes: str = typer.Option("50,500,5000", "--sizes", help="Bundle sizes (resources), comma-separated."),
     repeat: int = typer.Option(30, "--repeat", min=3, help="Timed evaluations per size."),
     fmt: BenchFormat = typer.Option(BenchFormat.text, "--format", help="text or json."),
+    http: bool = typer.Option(False, "--http", help="Load-test the real server over loopback HTTP instead "
+                                                    "(cdss/cli/bench_http.py)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="With --http: server worker processes."),
+    concurrency: str = typer.Option("1,8,32", "--concurrency", help="With --http: concurrent clients, "
+                                                                     "comma-separated levels."),
+    requests: int = typer.Option(200, "--requests", min=1, help="With --http: requests per level."),
 ) -> None:
     """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
-    ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON)."""
+    ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON).
+    With --http: requests per second and p50 / p99 latency of POST /fhir/$evaluate on a real server."""
+    if http:
+        from cdss.cli.bench_http import run_http_bench
+
+        run_http_bench(workers=workers, concurrency=concurrency, requests=requests, fmt=fmt.value)
+        return
     from cdss.engine.evaluate import evaluate
     from cdss.packs.registry import default_registry
     from cdss.testing.factories import synthetic_bundle

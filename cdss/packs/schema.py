@@ -326,5 +326,6 @@ class PackFile(Model):
 
 
 def dump_for_hash(model: BaseModel) -> Any:
-    """The model as plain data, the basis of a content hash (independent of YAML layout and comments)."""
-    return model.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+    """The model as plain data, the basis of a content hash: independent of YAML layout and comments, and
+    of fields left at their defaults, so that adding an optional field to the format changes no hash."""
+    return model.model_dump(mode="json", by_alias=True, exclude_defaults=True)

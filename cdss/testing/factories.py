@@ -60,7 +60,10 @@ def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: d
     """
     patient: dict[str, Any] = {"resourceType": "Patient", "id": patient_id}
     if age_years is not None:
-        birth = now.date().replace(year=now.date().year - int(age_years))
+        today = now.date()
+        years = today.year - int(age_years)
+        # 29 February has no twin in most years: such a birthday falls on 28 February.
+        birth = today.replace(year=years, day=28) if (today.month, today.day) == (2, 29) else today.replace(year=years)
         patient["birthDate"] = (birth - dt.timedelta(days=int((age_years % 1) * 365))).isoformat()
     if sex is not None:
         patient["gender"] = sex

@@ -114,3 +114,12 @@ def test_evaluate_pack_larger_than_one_ruleset_is_split(tmp_path: Path, now):
     fired = {s.rule_id for s in result.suggestions if s.rule_id.startswith("big-pack/screening/")}
     # SBP today is 196: thresholds 100 .. 196 fire (385 of them), none above.
     assert len(fired) == sum(1 for i in range(600) if 100 + i * 0.25 <= 196)
+
+
+def test_bundle_from_facts_on_29_february_gives_the_right_age(registry):
+    from cdss.intake.bundle import read_bundle
+    from cdss.testing.factories import bundle_from_facts
+
+    leap = dt.datetime(2028, 2, 29, 9, 0, tzinfo=dt.UTC)
+    facts = read_bundle(bundle_from_facts([], concepts=registry.concepts, now=leap, age_years=40), registry.concepts)
+    assert facts.age_years(leap) == 40

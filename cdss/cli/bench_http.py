@@ -108,11 +108,11 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class Server:
     """`cdss serve` in a subprocess of its own process group, on loopback, auth off, data in a temporary folder."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, data: Path | None = None) -> None:
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
-        self.data = Path(tempfile.mkdtemp(prefix="cdss-bench-http-"))
+        self.data = data or Path(tempfile.mkdtemp(prefix="cdss-bench-http-"))
         self.log_path = self.data / "server.log"
 
     @property
@@ -137,27 +137,39 @@ class Server:
             return ""
 
     def wait_ready(self, client: httpx.Client) -> dict[str, Any]:
-        """The /healthz body once it answers 200, polling at most READY_ATTEMPTS times.
+        """The /healthz body once the server is ready, polling at most READY_ATTEMPTS times.
+
+        Ready means: uvicorn's log says it bound *our* port (so /healthz is not answered by another process
+        that took the port meanwhile), every worker logged "Application startup complete", none logged a
+        failed startup, and /healthz answers 200.
 
         Raises:
-            BenchError: the server exited or did not become ready.
+            BenchError: the server exited, a worker failed to start, or it did not become ready.
         """
         assert self.proc is not None
         for _ in range(READY_ATTEMPTS):
-            if self.proc.poll() is not None:
-                raise BenchError(f"the server exited with code {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                resp = client.get(f"{self.url}/healthz", timeout=2.0)
-                if resp.status_code == 200:
-                    return resp.json()
-            except httpx.TransportError:
-                pass
+            log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+            if self.proc.poll() is not None or "Application startup failed" in log:
+                raise BenchError(f"the server failed to start (exit code {self.proc.poll()}):\n{self.log_tail()}")
+            if (f"running on {self.url}" in log
+                    and log.count("Application startup complete") >= self.workers):
+                try:
+                    resp = client.get(f"{self.url}/healthz", timeout=2.0)
+                    if resp.status_code == 200:
+                        return resp.json()
+                except httpx.TransportError:
+                    pass
             time.sleep(READY_INTERVAL_S)
         raise BenchError(f"the server was not ready after {READY_ATTEMPTS} polls of /healthz:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """Stop the server and every worker (SIGTERM, then SIGKILL to the group), remove the data folder.
         Idempotent."""
+        self.halt()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server and every worker, keeping the data folder. Idempotent."""
         proc, self.proc = self.proc, None
         if proc is not None:
             atexit.unregister(self.stop)
@@ -173,26 +185,37 @@ class Server:
             if group_alive(proc.pid):  # a worker outlived the supervisor
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(self.data, ignore_errors=True)
 
 
-def start_server(workers: int) -> Server:
-    """A ready server, trying a new port when the chosen one was taken meanwhile.
+def start_server(workers: int, progress=lambda msg: None) -> Server:
+    """A ready server, trying again (at most START_ATTEMPTS starts) when the chosen port was taken meanwhile,
+    or when workers raced each other creating the audit tables of the fresh database (the next start reuses
+    the now initialised data folder; the race is reported on stderr each time it happens).
 
     Raises:
         BenchError: the server did not start.
     """
+    data = None
     for attempt in range(START_ATTEMPTS):
-        server = Server(workers)
+        server = Server(workers, data)
         try:
             server.start()
             with httpx.Client(trust_env=False) as client:
                 health = server.wait_ready(client)
         except BaseException as exc:
-            in_use = isinstance(exc, BenchError) and "address already in use" in str(exc).lower()
-            server.stop()
-            if in_use and attempt + 1 < START_ATTEMPTS:
+            server.halt()
+            text = server.log_path.read_text(errors="replace").lower() if isinstance(exc, BenchError) else ""
+            if attempt + 1 < START_ATTEMPTS and "address already in use" in text:
+                server.stop()
                 continue
+            if attempt + 1 < START_ATTEMPTS and "already exists" in text:
+                progress("WARNING: a worker failed to start: the workers raced creating the audit tables "
+                         "of the fresh database (service/storage.py Storage.create); starting again on the "
+                         "same data folder")
+                data = server.data
+                server.log_path.unlink(missing_ok=True)
+                continue
+            server.stop()
             raise
         if health.get("auth") != "off":
             server.stop()
@@ -252,7 +275,9 @@ async def _warm_up(url: str, body: bytes, workers: int) -> None:
         resp = await client.post(url, content=body, headers={"content-type": FHIR_JSON, "accept": FHIR_JSON})
         if resp.status_code != 200 or resp.json().get("resourceType") != "Bundle":
             raise BenchError(f"POST /fhir/$evaluate answered {resp.status_code}: {resp.text[:500]}")
-    await run_case(url, body, concurrency=workers, requests=2 * workers)
+    case, problems = await run_case(url, body, concurrency=workers, requests=2 * workers)
+    if case.errors:
+        raise BenchError(f"{case.errors} warm-up request(s) failed: {problems[0]}")
 
 
 def benchmark_body() -> bytes:
@@ -285,7 +310,7 @@ def run(workers: int, levels: list[int], requests: int, progress=lambda msg: Non
     body = benchmark_body()
     progress(f"starting cdss serve on {HOST} with {workers} worker(s), auth off")
     t0 = time.perf_counter()
-    server = start_server(workers)
+    server = start_server(workers, progress)
     try:
         url = f"{server.url}/fhir/$evaluate"
         progress(f"ready after {time.perf_counter() - t0:.1f} s at {server.url}; warming up")
@@ -297,7 +322,11 @@ def run(workers: int, levels: list[int], requests: int, progress=lambda msg: Non
             for problem in problems:
                 progress(f"  error: {problem}")
             progress(f"  {case.rps} req/s, p50 {case.p50_ms} ms, p99 {case.p99_ms} ms, {case.errors} error(s)")
+            if server.proc is None or server.proc.poll() is not None:
+                raise BenchError(f"the server stopped during the run:\n{server.log_tail()}")
             cases.append(asdict(case))
+        if any(c["errors"] for c in cases):
+            progress(f"server log (last lines):\n{server.log_tail(30)}")
     finally:
         server.stop()
         progress("server stopped")

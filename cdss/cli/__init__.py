@@ -39,7 +39,7 @@ def _register() -> None:
     # Each group registers its commands on `app` when imported.
     from cdss.cli import evaluate  # noqa: F401
 
-    for optional in ("catalogue", "pack", "serve", "bench"):
+    for optional in ("catalogue", "pack", "serve", "bench", "reference"):
         try:
             __import__(f"cdss.cli.{optional}")
         except ModuleNotFoundError as exc:

@@ -51,7 +51,7 @@ class _QuietHost(_durable.Host):
 
 @dataclass
 class _Collector:
-    firings: list[tuple[str, int]]
+    firings: list[tuple[str, str, int]]
 
 
 _host: _QuietHost | None = None
@@ -66,10 +66,10 @@ def _get_host() -> _QuietHost:
     return _host
 
 
-def _action(rule_name: str):  # noqa: ANN202
+def _action(ruleset_name: str, rule_name: str):  # noqa: ANN202
     def run(c: Any) -> None:  # defect 7: the closure knows which rule fired
         if _current is not None:
-            _current.firings.append((rule_name, int(c.m["id"])))
+            _current.firings.append((ruleset_name, rule_name, int(c.m["id"])))
     return run
 
 
@@ -88,7 +88,8 @@ class Ruleset:
         with _LOCK:
             if self.name in _registered:
                 return
-            definition = {name: {"all": [{"m": cond}], "run": _action(name)} for name, cond in self.rules.items()}
+            definition = {name: {"all": [{"m": cond}], "run": _action(self.name, name)}
+                          for name, cond in self.rules.items()}
             try:
                 _get_host().register_rulesets({self.name: definition})
             except Exception as exc:
@@ -97,8 +98,8 @@ class Ruleset:
             _registered.add(self.name)
 
 
-def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, int]]:
-    """Assert facts into fresh sessions of the given rulesets; return (rule name, fact id) firings.
+def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, str, int]]:
+    """Assert facts into fresh sessions of the given rulesets; return (ruleset, rule, fact id) firings.
 
     Each fact must carry a unique integer "id". Sessions are deleted before returning (defect 3).
 

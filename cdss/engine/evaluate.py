@@ -20,6 +20,7 @@ from typing import Any
 
 from cdss.engine import durable
 from cdss.engine.compile import CompiledLeaf, CompiledPack, Tree, compile_pack
+from cdss.engine.durable import Ruleset
 from cdss.engine.results import (
     Citation,
     ConditionTrace,
@@ -48,6 +49,16 @@ class Measure:
     evidence: dict[int, Evidence] = field(default_factory=dict)
     missing: str | None = None  # absent | stale | unknown-unit | implausible, when there is no fact
     complete: bool = True  # day measures: False when fewer days were measured than the test needs
+
+
+@dataclass
+class _PackRun:
+    """One pack's progress through an evaluation: its tests' outcomes, derived facts and their traces."""
+
+    cp: CompiledPack
+    leaves: dict[int, LeafResult] = field(default_factory=dict)
+    parts_trace: dict[str, tuple[ConditionTrace, ...]] = field(default_factory=dict)
+    derived_facts: dict[str, Measure] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,25 +181,15 @@ class _Evaluation:
         m.complete = len(days) >= n
         chosen = days[:n] if m.complete else days
         value = chosen[-1][0]
-        ev = Evidence(leaf.concept or "", value, readings[-1].unit, max(d[1] for d in chosen).isoformat(),
-                      tuple(r.source for d in sorted(chosen, key=lambda d: d[1]) for r in d[2]), "day-mean",
-                      note=f"day-means {', '.join(f'{d[1].isoformat()}: {d[0]:g}' for d in sorted(chosen, key=lambda d: d[1]))}"
-                      f"; {len(days)} day(s) measured")
+        by_date = sorted(chosen, key=lambda d: d[1])
+        listed = ", ".join(f"{d[1].isoformat()}: {d[0]:g}" for d in by_date)
+        ev = Evidence(leaf.concept or "", value, readings[-1].unit, by_date[-1][1].isoformat(),
+                      tuple(r.source for d in by_date for r in d[2]), "day-mean",
+                      note=f"day-means {listed}; {len(days)} day(s) measured")
         self.fact(m, key, value, ev)
         return m
 
-    # --- 2./3. matching ------------------------------------------------------------------------
-    def run_stage(self, cp: CompiledPack, stage: int, facts_by_key: Mapping[str, list[dict]]) -> dict[str, set[int]]:
-        """Match facts against the stage's rulesets; rule name -> ids of the facts that met it."""
-        work = []
-        for ruleset in cp.rulesets.get(stage, []):
-            keys = cp.keys_by_ruleset[ruleset.name]
-            work.append((ruleset, [f for k in sorted(keys) for f in facts_by_key.get(k, ())]))
-        fired: dict[str, set[int]] = {}
-        for name, fid in durable.run(work):
-            fired.setdefault(name, set()).add(fid)
-        return fired
-
+    # --- 2./3. matching ---------------------------------------------------------------------------
     def leaf_result(self, cl: CompiledLeaf, fired: Mapping[str, set[int]], m: Measure) -> LeafResult:
         leaf = cl.leaf
         hits = sorted(fired.get(f"L{cl.index}", ()))
@@ -260,31 +261,54 @@ class _Evaluation:
             return self.unknown_leaves(tree[1], cp, leaves)
         return [cl for t in tree[1] for cl in self.unknown_leaves(t, cp, leaves)]
 
-    # --- the whole pack --------------------------------------------------------------------------
-    def run_pack(self, pack: Pack) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
-        cp = compile_pack(pack)
-        leaves: dict[int, LeafResult] = {}
-        parts_trace: dict[str, tuple[ConditionTrace, ...]] = {}
-        derived_facts: dict[str, Measure] = {}
-        for stage in cp.stages or [0]:
-            stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
-            if stage > 0:
+    # --- all packs, stage by stage ------------------------------------------------------------------
+    def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
+        """Match every pack's tests, one engine run per stage for all packs together, then decide the rules."""
+        runs = [_PackRun(compile_pack(p)) for p in packs]
+        for stage in sorted({s for run in runs for s in run.cp.stages}):
+            work: list[tuple[Ruleset, list[dict]]] = []
+            staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
+            for run in runs:
+                cp = run.cp
+                if stage not in cp.rulesets:
+                    continue
                 for d in cp.derived_order:
-                    if cp.derived_stage[d.id] == stage and d.id not in derived_facts:
-                        derived_facts[d.id] = self.derive(d, cp, leaves, parts_trace)
-            measures = {cl.key: (derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key))
-                        for cl in stage_leaves}
-            facts_by_key = {k: m.facts for k, m in measures.items()}
-            fired = self.run_stage(cp, stage, facts_by_key)
-            for cl in stage_leaves:
-                leaves[cl.index] = self.leaf_result(cl, fired, measures[cl.key])
+                    if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts:
+                        run.derived_facts[d.id] = self.derive(d, cp, run.leaves, run.parts_trace)
+                stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
+                measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
+                            for cl in stage_leaves}
+                for ruleset in cp.rulesets[stage]:
+                    keys = cp.keys_by_ruleset[ruleset.name]
+                    work.append((ruleset, [f for k in sorted(keys) for f in measures[k].facts]))
+                staged.append((run, stage_leaves, measures))
+            fired: dict[str, dict[str, set[int]]] = {}
+            for ruleset_name, rule_name, fid in durable.run(work):
+                fired.setdefault(ruleset_name, {}).setdefault(rule_name, set()).add(fid)
+            for run, stage_leaves, measures in staged:
+                by_rule = {rule: ids for rs in run.cp.rulesets[stage] for rule, ids in fired.get(rs.name, {}).items()}
+                for cl in stage_leaves:
+                    run.leaves[cl.index] = self.leaf_result(cl, by_rule, measures[cl.key])
+        suggestions: list[Suggestion] = []
+        gaps: list[tuple[str, str, str, str]] = []
+        notes: list[str] = []
+        for run in runs:
+            s, g, n = self.decide(run)
+            suggestions.extend(s)
+            gaps.extend(g)
+            notes.extend(n)
+        return suggestions, gaps, notes
+
+    def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
+        """One pack's rules from its tests' outcomes: suggestions, data gaps, contradiction notes."""
+        cp, pack, leaves = run.cp, run.cp.pack, run.leaves
         suggestions: list[Suggestion] = []
         gaps: list[tuple[str, str, str, str]] = []
         fired_slugs: dict[str, str] = {}
         for prule, tree in zip(pack.rules, cp.rule_trees, strict=True):
             outcome = self.combine(tree, leaves)
             if outcome == TRUE:
-                suggestion = self.suggest(pack, prule, tree, cp, leaves, parts_trace)
+                suggestion = self.suggest(pack, prule, tree, cp, leaves, run.parts_trace)
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
             elif outcome == UNKNOWN and prule.rule.gaps == "report":
@@ -381,11 +405,10 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     suggestions: list[Suggestion] = []
     gap_rows: list[tuple[str, str, str, str]] = []
     notes: list[str] = []
-    for pack in packs:
-        s, g, n = state.run_pack(pack)
-        suggestions.extend(s)
-        gap_rows.extend(g)
-        notes.extend(n)
+    s, g, n = state.run_packs(packs)
+    suggestions.extend(s)
+    gap_rows.extend(g)
+    notes.extend(n)
     return Evaluation(
         patient=facts.patient, now=now, packs=tuple(PackStamp(p.id, p.version, p.sha256) for p in packs),
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from cdss.errors import IntakeError, Problem
 from cdss.intake.concepts import ConceptSet
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
@@ -180,7 +182,7 @@ def parse_json(data: bytes | str | Mapping[str, Any], source_name: str | None = 
     if isinstance(data, Mapping):
         return data
     try:
-        return json.loads(data)
+        return orjson.loads(data)  # several times faster than json.loads; same errors (a subclass)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
         raise IntakeError(Problem(f"not valid JSON ({where}: {getattr(exc, 'msg', exc)})", "not-json",

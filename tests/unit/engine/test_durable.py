@@ -26,13 +26,13 @@ def test_run_fact_matching_no_rule_is_not_an_error():
 def test_run_repeated_identical_fact_is_not_an_error():
     rs = _ruleset("t-repeated")
     fired = durable.run([(rs, [{"id": 1, "k": "a", "v": 5}, {"id": 1, "k": "a", "v": 5}])])
-    assert fired == [("L0", 1)]
+    assert fired == [("t-repeated", "L0", 1)]
 
 
 def test_run_action_records_its_own_rule_name():
     rs = _ruleset("t-identity", 3)
     fired = durable.run([(rs, [{"id": 7, "k": "a", "v": 1}])])
-    assert sorted(fired) == [("L0", 7), ("L1", 7)]
+    assert sorted(fired) == [("t-identity", "L0", 7), ("t-identity", "L1", 7)]
 
 
 def test_run_deletes_session_state_after_each_run():
@@ -47,7 +47,7 @@ def test_register_same_ruleset_twice_is_harmless():
     rs = _ruleset("t-twice")
     rs.register()
     rs.register()
-    assert durable.run([(rs, [{"id": 1, "k": "a", "v": 0}])]) == [("L0", 1)]
+    assert durable.run([(rs, [{"id": 1, "k": "a", "v": 0}])]) == [("t-twice", "L0", 1)]
 
 
 def test_register_refuses_an_oversized_ruleset():

@@ -4,33 +4,17 @@ from the specification (tests/fixtures/hooks), requests copied from other projec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from service.deps import Engine
-from tests.unit.service.support import BASE_URL, HOOKS, load_hook, open_client
+from tests.unit.service.support import BASE_URL, HOOKS, load_hook
 
 SAMPLES = sorted((HOOKS / "samples").glob("*.json"))
 HOOK_SERVICE = {"patient-view": "cdss-patient-view", "encounter-start": "cdss-encounter-start",
                 "order-select": "cdss-order-select", "order-sign": "cdss-order-sign"}
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    import cdss
-    from cdss.packs.registry import default_registry
-
-    return Engine(default_registry(), cdss.evaluate)
-
-
-@pytest.fixture()
-def client(tmp_path: Path, engine: Engine) -> Iterator[TestClient]:
-    with open_client(tmp_path, engine=engine) as c:
-        yield c
 
 
 def no_empty(value: Any) -> bool:

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from fhir.resources import get_fhir_model_class as r5_model
 from fhir.resources.R4B import get_fhir_model_class as r4b_model
 
-from service.deps import Engine
-from tests.unit.service.support import load_hook, open_client
+from tests.unit.service.support import load_hook
 
 FHIR_JSON = "application/fhir+json"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    import cdss
-    from cdss.packs.registry import default_registry
-
-    return Engine(default_registry(), cdss.evaluate)
-
-
-@pytest.fixture()
-def client(tmp_path: Path, engine: Engine) -> Iterator[TestClient]:
-    with open_client(tmp_path, engine=engine) as c:
-        yield c
 
 
 def severe_bp_bundle() -> dict:

@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -140,9 +140,8 @@ def _page(request: Request, template: str, context: Mapping[str, Any], *, status
           lang: str | None = None) -> HTMLResponse:
     lang = lang or _lang(request)
     other = H.other_lang(lang)
-    ctx = {"request": request, "lang": lang, "other_lang": other,
-           "lang_url": str(request.url.include_query_params(lang=other).path) + "?" +
-           str(request.url.include_query_params(lang=other).query),
+    toggled = request.url.include_query_params(lang=other)
+    ctx = {"request": request, "lang": lang, "other_lang": other, "lang_url": f"{toggled.path}?{toggled.query}",
            "q": (lambda **kw: _query(lang, **kw)),
            "u": (lambda key: H.text(H.UI, key, lang)),
            "lab": (lambda table, key: H.text(H.ui_tables()[table], key, lang)),
@@ -153,8 +152,6 @@ def _page(request: Request, template: str, context: Mapping[str, Any], *, status
 
 def _query(lang: str, **params: Any) -> str:
     """`?lang=en&x=1` for links that keep the language (zh is the default and is left out)."""
-    from urllib.parse import urlencode
-
     items = [(k, v) for k, v in params.items() if v not in (None, "")]
     if lang != "zh":
         items.append(("lang", lang))
@@ -459,7 +456,8 @@ def packs_page(request: Request, engine: EngineDep) -> HTMLResponse:
     return _page(request, "packs.html", {"packs": _pack_choices(engine)})
 
 
-def _pack_or_404(request: Request, engine: Any, pack_id: str, version: str | None) -> Any:
+def _pack_version(engine: Any, pack_id: str, version: str | None) -> Any:
+    """The pack at `version` (default: the version that runs by default, else the newest), or None."""
     versions = engine.registry.versions(pack_id)
     if not versions:
         return None
@@ -472,7 +470,7 @@ def _pack_or_404(request: Request, engine: Any, pack_id: str, version: str | Non
 @router.get("/packs/{pack_id}", response_class=HTMLResponse)
 def pack_page(pack_id: str, request: Request, engine: EngineDep, version: str = "") -> HTMLResponse:
     """One version of a pack (default: the one that runs by default) with its rules and sources."""
-    pack = _pack_or_404(request, engine, pack_id, version)
+    pack = _pack_version(engine, pack_id, version)
     if pack is None:
         lang = _lang(request)
         return _page(request, "not_found.html", {"message": H.text(H.UI, "not_found", lang),

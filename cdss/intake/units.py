@@ -112,9 +112,9 @@ def _linear(convert) -> Linear:  # noqa: ANN001
 
 
 def to_canonical(value: float, unit: str, concept: Concept) -> float:
-    """`value` in `unit`, expressed in the concept's canonical unit (rounded to 6 decimal places, so that
-    float noise of a conversion never decides a threshold)."""
+    """`value` in `unit`, expressed in the concept's canonical unit, rounded to 4 decimal places (finer
+    than any threshold or laboratory precision), so that float noise of a conversion never decides one."""
     linear = conversion(unit, concept)
     if linear.scale == 1.0 and linear.offset == 0.0:
         return float(value)
-    return round(linear.apply(value), 6)
+    return round(linear.apply(value), 4)

@@ -7,7 +7,6 @@ applying the retention period) and an HTTP client for fhirServer and ``jku`` cal
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +21,7 @@ from service import errors
 from service.auth import TokenVerifier
 from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
-from service.routes import cds_hooks, fhir, health, packs
+from service.routes import cds_hooks, fhir, health, packs, panel
 from service.settings import Settings, load_settings
 from service.storage import Storage
 
@@ -85,20 +84,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(cds_hooks.router)
     app.include_router(fhir.router)
     app.include_router(packs.router)
-    panel = _optional("service.routes.panel")
-    if panel is not None:
+    if settings.panel_enabled:
         app.include_router(panel.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
 
 
 def _version() -> str:

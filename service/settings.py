@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     auth: Literal["on", "off", "auto"] = Field(
         default="auto", description="JWT bearer tokens as CDS Hooks requires. `auto`: on when issuers are "
                                     "configured, otherwise off on a loopback host and refused elsewhere.")
+    panel: Literal["on", "off", "auto"] = Field(
+        default="auto", description="The clinician web panel (/panel/), which has no login of its own. `auto`: on "
+                                    "while auth is off (local use), off once JWT auth is on; set `on` only "
+                                    "behind a gateway that authenticates clinicians.")
     auth_issuers: dict[str, IssuerConfig] = Field(
         default_factory=dict, description="Trusted issuers (JSON object: iss -> {jwks | jwks_file, jku}).")
     auth_algorithms: tuple[str, ...] = Field(default=("ES384", "RS384", "ES256", "RS256", "ES512", "RS512"),
@@ -96,6 +100,12 @@ class Settings(BaseSettings):
             raise ValueError(f"algorithms {bad!r} are not allowed (CDS Hooks forbids `none` and HMAC); "
                              f"choose from {', '.join(ASYMMETRIC_ALGORITHMS)}")
         return value
+
+    @property
+    def panel_enabled(self) -> bool:
+        if self.panel == "auto":
+            return not self.auth_enabled
+        return self.panel == "on"
 
     @property
     def public_url(self) -> str:

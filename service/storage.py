@@ -30,10 +30,11 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 metadata = MetaData()
 
@@ -106,9 +107,21 @@ class Storage:
         self._writes = 0
 
     def create(self, now: dt.datetime) -> None:
-        """Create missing tables and apply the retention period."""
-        metadata.create_all(self.engine)
+        """Create missing tables and apply the retention period.
+
+        Several worker processes start at once on a fresh database: both may see a table missing and one
+        then fails with "already exists". That is the outcome wanted, so the creation is simply checked again.
+        """
+        try:
+            metadata.create_all(self.engine)
+        except (OperationalError, ProgrammingError):
+            if not self._tables_exist():  # a real failure, not another worker's head start
+                raise
         self.purge(now)
+
+    def _tables_exist(self) -> bool:
+        existing = set(inspect(self.engine).get_table_names())
+        return all(table.name in existing for table in metadata.sorted_tables)
 
     def close(self) -> None:
         self.engine.dispose()

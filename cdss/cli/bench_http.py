@@ -188,9 +188,7 @@ class Server:
 
 
 def start_server(workers: int, progress=lambda msg: None) -> Server:
-    """A ready server, trying again (at most START_ATTEMPTS starts) when the chosen port was taken meanwhile,
-    or when workers raced each other creating the audit tables of the fresh database (the next start reuses
-    the now initialised data folder; the race is reported on stderr each time it happens).
+    """A ready server, trying again (at most START_ATTEMPTS starts) when the chosen port was taken meanwhile.
 
     Raises:
         BenchError: the server did not start.
@@ -207,13 +205,6 @@ def start_server(workers: int, progress=lambda msg: None) -> Server:
             text = server.log_path.read_text(errors="replace").lower() if isinstance(exc, BenchError) else ""
             if attempt + 1 < START_ATTEMPTS and "address already in use" in text:
                 server.stop()
-                continue
-            if attempt + 1 < START_ATTEMPTS and "already exists" in text:
-                progress("WARNING: a worker failed to start: the workers raced creating the audit tables "
-                         "of the fresh database (service/storage.py Storage.create); starting again on the "
-                         "same data folder")
-                data = server.data
-                server.log_path.unlink(missing_ok=True)
                 continue
             server.stop()
             raise

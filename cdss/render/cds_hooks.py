@@ -62,14 +62,15 @@ class RenderedCards:
     index: tuple[CardIndex, ...]
 
 
-def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str,
+def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
         evaluation: a cdss Evaluation.
         hook_instance: the request's hookInstance (card uuids derive from it).
-        panel_url: base URL of the rationale panel; links go to ``{panel_url}/evaluations/{id}#{sid}``.
+        panel_url: base URL of the rationale panel; links go to ``{panel_url}/evaluations/{id}#{sid}``
+            (None: the panel is off, cards carry no link).
         draft_orders: the hook's draft orders by reference ("MedicationRequest/1"); a medication
             suggestion whose facts come from one of them proposes deleting it.
     """
@@ -92,8 +93,9 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str,
             card["selectionBehavior"] = "at-most-one" if len(suggestions) == 1 else "any"
             card["overrideReasons"] = [{"system": OVERRIDE_SYSTEM, "code": c, "display": d}
                                        for c, d in OVERRIDE_REASONS]
-        card["links"] = [{"label": "推理依据 / Rationale", "type": "absolute",
-                          "url": f"{panel_url}/evaluations/{evaluation.id}#{s.id}"}]
+        if panel_url:
+            card["links"] = [{"label": "推理依据 / Rationale", "type": "absolute",
+                              "url": f"{panel_url}/evaluations/{evaluation.id}#{s.id}"}]
         cards.append(prune(card))
         index.append(CardIndex(card_uuid, s.id, tuple(x["uuid"] for x in suggestions)))
 
@@ -108,7 +110,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str,
             "indicator": "warning",
             "source": {"label": "数据核查 / Data check"},
             "links": [{"label": "推理依据 / Rationale", "type": "absolute",
-                       "url": f"{panel_url}/evaluations/{evaluation.id}#data-gaps"}],
+                       "url": f"{panel_url}/evaluations/{evaluation.id}#data-gaps"}] if panel_url else [],
         }))
         index.append(CardIndex(card_uuid, None, ()))
     return RenderedCards({"cards": cards}, tuple(index))

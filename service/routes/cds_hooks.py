@@ -186,7 +186,7 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
     pins = tuple(pack or ()) or settings.default_packs
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
     rendered = render_cards(evaluation, hook_instance=call.hookInstance,
-                            panel_url=f"{settings.public_url}/panel",
+                            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled else None,
                             draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None)
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,

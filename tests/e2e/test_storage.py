@@ -86,3 +86,21 @@ def test_patient_reference_is_stored_only_as_a_hash(tmp_path: Path, database_url
         import hmac
 
         assert row["patient_sha256"] == hmac.new(b"s3cret", b"Patient/htn-1", hashlib.sha256).hexdigest()
+
+
+def test_storage_create_when_another_worker_created_the_tables_first(tmp_path: Path, database_url: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers start together on a fresh database: the one that loses the race to create the tables must
+    start normally, not fail with 'table ... already exists' (which stopped `cdss serve --workers 2`)."""
+    from sqlalchemy.exc import OperationalError
+
+    url = database_url or f"sqlite:///{tmp_path / 'race.sqlite3'}"
+    Storage(url, retention_days=30).create(NOW)  # the other worker, first
+    late = Storage(url, retention_days=30)
+
+    def create_all_as_the_loser(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("CREATE TABLE evaluations", {}, Exception("table evaluations already exists"))
+
+    monkeypatch.setattr(metadata, "create_all", create_all_as_the_loser)
+    late.create(NOW)  # must not raise
+    late.close()

@@ -19,8 +19,12 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
 9. A catch-all rule matching every fact hangs the engine on assert: there is none here.
 10. One fact matching more than 64 rules of a ruleset fails the assert (error 303) and runs no action:
     `compile` puts at most MAX_RULES_PER_MEASURE rules testing the same measure into one ruleset.
-11. `delete_state` on a session that no fact ever matched aborts the whole process (SIGABRT): the
-    adapter deletes only the sessions in which at least one fact was handled (no state exists otherwise).
+11. Sessions are fragile to delete. `delete_state` on a session that holds no state aborts the process
+    (SIGABRT); on a session whose facts passed a rule's first test but fired no rule it corrupts the heap
+    (free(): invalid pointer); and a session left undeleted stays for ever: after 1,024 of them the engine
+    fails with MemoryError, having grown by megabytes per evaluation. Only a session in which a rule fired
+    deletes cleanly. So every ruleset has a sentinel rule, and every session starts with the sentinel fact,
+    which fires it; then every session asserted into is deleted. The sentinel's firing is not reported.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ import itertools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from durable import engine as _durable
 
 from cdss.errors import EngineError
 
-MAX_RULES_PER_RULESET = 200  # defect 1: hangs at ~512
+MAX_RULES_PER_RULESET = 200  # defect 1: hangs at ~512 (one more rule is the sentinel)
+SENTINEL_KEY = "__session__"  # defect 11: the fact that makes every session deletable
+SENTINEL_RULE = "S"
 MAX_RULES_PER_MEASURE = 60  # defect 10: one fact may match at most 64 rules of a ruleset
 
 _LOCK = threading.RLock()
@@ -68,28 +75,37 @@ def _get_host() -> _QuietHost:
 
 def _action(ruleset_name: str, rule_name: str):  # noqa: ANN202
     def run(c: Any) -> None:  # defect 7: the closure knows which rule fired
-        if _current is not None:
+        if _current is not None and rule_name != SENTINEL_RULE:
             _current.firings.append((ruleset_name, rule_name, int(c.m["id"])))
     return run
 
 
 @dataclass(frozen=True)
 class Ruleset:
-    """A named durable-rules ruleset: rule name -> durable condition (the JSON form of durable.lang)."""
+    """A named durable-rules ruleset: rule name -> durable condition (the JSON form of durable.lang).
+
+    Every condition is `{"$and": [{"k": KEY}, ...]}` or `{"k": KEY}`: the measure key is tested first.
+    """
 
     name: str
     rules: Mapping[str, Mapping[str, Any]]
 
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """The measure keys the rules test."""
+        return frozenset((cond["$and"][0] if "$and" in cond else cond)["k"] for cond in self.rules.values())
+
     def register(self) -> None:
         """Register with the engine once per process (defect 5)."""
-        if len(self.rules) > MAX_RULES_PER_RULESET:
+        if len(self.rules) > MAX_RULES_PER_RULESET or SENTINEL_RULE in self.rules:
             raise EngineError.one(f"ruleset {self.name!r} has {len(self.rules)} rules", "ruleset-too-large",
                                   expected=f"at most {MAX_RULES_PER_RULESET}; split it")
         with _LOCK:
             if self.name in _registered:
                 return
+            conditions = {**self.rules, SENTINEL_RULE: {"k": SENTINEL_KEY}}
             definition = {name: {"all": [{"m": cond}], "run": _action(self.name, name)}
-                          for name, cond in self.rules.items()}
+                          for name, cond in conditions.items()}
             try:
                 _get_host().register_rulesets({self.name: definition})
             except Exception as exc:
@@ -116,20 +132,22 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
         try:
             for ruleset, facts in rulesets:
                 ruleset.register()
+                facts = [f for f in facts if f["k"] in ruleset.keys]  # the others would match nothing
+                if not facts:
+                    continue
+                host.assert_fact(ruleset.name, {"sid": sid, "id": 0, "k": SENTINEL_KEY})  # defect 11
+                with_state.append(ruleset.name)
                 for fact in facts:
-                    message = dict(fact, sid=sid)
                     try:
-                        host.assert_fact(ruleset.name, message)
+                        host.assert_fact(ruleset.name, dict(fact, sid=sid))
                     except (_durable.MessageNotHandledException, _durable.MessageObservedException):
-                        continue  # defect 4: not an error
-                    if not with_state or with_state[-1] != ruleset.name:
-                        with_state.append(ruleset.name)
+                        pass  # defect 4: not an error
         except EngineError:
             raise
         except Exception as exc:
             raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
         finally:
             _current = None
-            for name in with_state:  # defect 11: only sessions that hold state
+            for name in with_state:  # defect 11: exactly the sessions that hold state
                 host.delete_state(name, sid)
     return collector.firings

@@ -78,3 +78,16 @@ def test_run_one_fact_matching_over_64_rules_is_a_defect_compile_avoids():
     # ... which is why compile keeps at most MAX_RULES_PER_MEASURE rules per measure in a ruleset
     # (test_evaluate_pack_larger_than_one_ruleset_is_split runs 600 tests on one measure).
     assert durable.MAX_RULES_PER_MEASURE <= 64
+
+
+def test_run_many_sessions_where_facts_fire_nothing_neither_leak_nor_crash():
+    # Defect 11: without the sentinel, each such session stays (MemoryError after 1,024) or, if deleted,
+    # corrupts the heap. The test would crash the process or raise before the fix.
+    rs = _ruleset("t-partial", 3)
+    for _ in range(1100):
+        assert durable.run([(rs, [{"id": 1, "k": "a", "v": -1}])]) == []
+
+
+def test_run_ignores_facts_of_keys_the_ruleset_does_not_test():
+    rs = _ruleset("t-keys")
+    assert durable.run([(rs, [{"id": 1, "k": "other", "v": 5}, {"id": 2, "k": "a", "v": 5}])]) == [("t-keys", "L0", 2)]

@@ -123,3 +123,18 @@ def test_bundle_from_facts_on_29_february_gives_the_right_age(registry):
     leap = dt.datetime(2028, 2, 29, 9, 0, tzinfo=dt.UTC)
     facts = read_bundle(bundle_from_facts([], concepts=registry.concepts, now=leap, age_years=40), registry.concepts)
     assert facts.age_years(leap) == 40
+
+
+def test_evaluate_more_than_1024_times_in_one_process(now):
+    """Regression: sessions whose facts fired no rule used to stay in durable-rules, which failed with
+    MemoryError after 1,024 evaluations (a long-running service would have stopped advising)."""
+    from cdss.engine.evaluate import evaluate_facts
+    from cdss.intake.bundle import read_bundle
+
+    registry = load_registry([Path(__file__).resolve().parents[3] / "pathways" / "paediatric-danger-signs"],
+                             bundled=False)
+    facts = read_bundle(load_bundle("healthy-adult.json"), registry.concepts)
+    packs = registry.select()
+    results = {json.dumps(evaluate_facts(facts, now=now, registry=registry, packs=packs).to_json())
+               for _ in range(1100)}
+    assert len(results) == 1

@@ -30,7 +30,6 @@ from sqlalchemy import (
     delete,
     event,
     insert,
-    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -112,16 +111,15 @@ class Storage:
         Several worker processes start at once on a fresh database: both may see a table missing and one
         then fails with "already exists". That is the outcome wanted, so the creation is simply checked again.
         """
-        try:
-            metadata.create_all(self.engine)
-        except (OperationalError, ProgrammingError):
-            if not self._tables_exist():  # a real failure, not another worker's head start
-                raise
+        # Each try skips the tables that exist by then, so one more try per table always suffices.
+        for attempt in range(len(metadata.sorted_tables) + 1):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (OperationalError, ProgrammingError):
+                if attempt == len(metadata.sorted_tables):
+                    raise
         self.purge(now)
-
-    def _tables_exist(self) -> bool:
-        existing = set(inspect(self.engine).get_table_names())
-        return all(table.name in existing for table in metadata.sorted_tables)
 
     def close(self) -> None:
         self.engine.dispose()

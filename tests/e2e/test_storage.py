@@ -98,9 +98,15 @@ def test_storage_create_when_another_worker_created_the_tables_first(tmp_path: P
     Storage(url, retention_days=30).create(NOW)  # the other worker, first
     late = Storage(url, retention_days=30)
 
+    real_create_all, calls = metadata.create_all, []
+
     def create_all_as_the_loser(*args: Any, **kwargs: Any) -> None:
-        raise OperationalError("CREATE TABLE evaluations", {}, Exception("table evaluations already exists"))
+        calls.append(1)
+        if len(calls) == 1:  # saw the table missing, then the other worker created it first
+            raise OperationalError("CREATE TABLE evaluations", {}, Exception("table evaluations already exists"))
+        real_create_all(*args, **kwargs)
 
     monkeypatch.setattr(metadata, "create_all", create_all_as_the_loser)
     late.create(NOW)  # must not raise
+    assert len(calls) == 2
     late.close()

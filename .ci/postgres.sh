@@ -23,7 +23,7 @@ cdss_pg_start() {
   run=()
   if [ "$(id -u)" = 0 ]; then  # initdb refuses to run as root
     chown postgres:postgres "$data"
-    run=(runuser -u postgres --)
+    run=(runuser -u postgres -- env -C /)  # from /: the postgres user may not enter the work folder
   fi
   if ! "${run[@]}" "$bin/initdb" -D "$data" -A trust -U postgres -E UTF8 >/dev/null \
      || ! "${run[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \

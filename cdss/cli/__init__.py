@@ -7,6 +7,7 @@ Messages go to stderr; a traceback only with --debug.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 
 import typer
 
@@ -21,6 +22,13 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+
+
+class OutputFormat(StrEnum):
+    """`--format` of every command that prints data: text for a person, json for a program."""
+
+    text = "text"
+    json = "json"
 
 
 @app.callback()

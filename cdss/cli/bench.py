@@ -6,19 +6,14 @@ import datetime as dt
 import gc
 import json
 import statistics
+import sys
 import time
 import tracemalloc
-from enum import StrEnum
 
 import typer
 
-from cdss.cli import app, fail
+from cdss.cli import OutputFormat, app, fail
 from cdss.errors import CdssError
-
-
-class BenchFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -30,7 +25,7 @@ def _quantile(values: list[float], q: float) -> float:
 def bench_command(
     sizes: str = typer.Option("50,500,5000", "--sizes", help="Bundle sizes (resources), comma-separated."),
     repeat: int = typer.Option(30, "--repeat", min=3, help="Timed evaluations per size."),
-    fmt: BenchFormat = typer.Option(BenchFormat.text, "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
     http: bool = typer.Option(False, "--http", help="Load-test the real server over loopback HTTP instead "
                                                     "(cdss/cli/bench_http.py)."),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="With --http: server worker processes."),
@@ -60,7 +55,7 @@ def bench_command(
         fail(exc, 1)
     now = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
     cases = []
-    with typer.progressbar(counts, label="benchmarking", file=None if fmt is BenchFormat.text else open("/dev/null", "w")) as bar:  # noqa: SIM115
+    with typer.progressbar(counts, label="benchmarking", file=sys.stderr) as bar:  # progress on stderr
         for n in bar:
             data = json.dumps(synthetic_bundle(n, concepts=registry.concepts, now=now)).encode()
             evaluate(data, now=now, registry=registry)  # warm-up: compile packs, convert units once
@@ -84,7 +79,7 @@ def bench_command(
                           "ratio": round(p50 / loads_ms, 2), "per_second": round(1000 / p50, 1),
                           "peak_mb": round(peak, 2)})
     packs = [p.key for p in registry.select()]
-    if fmt is BenchFormat.json:
+    if fmt is OutputFormat.json:
         typer.echo(json.dumps({"packs": packs, "repeat": repeat, "cases": cases}, indent=2))
         return
     typer.echo(f"packs: {', '.join(packs)}; {repeat} timed runs per size, one core")

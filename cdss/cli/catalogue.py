@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from cdss.cli import app, fail
+from cdss.cli import OutputFormat, app, fail
 from cdss.errors import ConfigError, PackError
 from cdss.packs.catalogue import (
     COVERAGE_KINDS,
@@ -37,11 +37,6 @@ app.add_typer(catalogue_app, name="catalogue")
 class KindOpt(StrEnum):
     western = "western"
     tcm = "tcm"
-
-
-class FormatOpt(StrEnum):
-    text = "text"
-    json = "json"
 
 
 class ExportFormat(StrEnum):
@@ -67,7 +62,7 @@ CatalogueDirOpt = typer.Option(None, "--catalogue", help="Catalogue folder (defa
 KindOption = typer.Option(None, "--kind", help="Only western (西医) or tcm (中医) entries.")
 DepartmentOption = typer.Option(None, "--department", help="Only entries of this department or "
                                                            "sub-department, e.g. 内科, 呼吸.")
-FormatOption = typer.Option(FormatOpt.text, "--format", help="text (Chinese first) or json.")
+FormatOption = typer.Option(OutputFormat.text, "--format", help="text (Chinese first) or json.")
 ImportFileArg = typer.Argument(..., help="The official list as .csv (UTF-8) or .xlsx.")
 ImportVersionOpt = typer.Option(..., "--version", help="Semver of the new catalogue version, e.g. 1.0.0.")
 ImportOutOpt = typer.Option(None, "--out", file_okay=False,
@@ -125,8 +120,8 @@ def _text_line(d: Disease) -> str:
     return f"{d.id:<34} {d.code or '-':<16} {d.name.zh}  {d.name.en}  ({dept}; {d.role}){mark}"
 
 
-def _print_list(cat: Catalogue, found: list[Disease], fmt: FormatOpt) -> None:
-    if fmt is FormatOpt.json:
+def _print_list(cat: Catalogue, found: list[Disease], fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
         _echo_json([disease_json(d) for d in found])
         return
     typer.echo(_banner(cat))
@@ -137,7 +132,7 @@ def _print_list(cat: Catalogue, found: list[Disease], fmt: FormatOpt) -> None:
 
 @catalogue_app.command("list")
 def list_cmd(kind: KindOpt | None = KindOption, department: str | None = DepartmentOption,
-             fmt: FormatOpt = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
+             fmt: OutputFormat = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
     """List catalogue entries (all, or of one kind or department)."""
     cat = _load(catalogue)
     _print_list(cat, cat.search("", kind.value if kind else None, department), fmt)
@@ -146,7 +141,7 @@ def list_cmd(kind: KindOpt | None = KindOption, department: str | None = Departm
 @catalogue_app.command("search")
 def search_cmd(text: str = typer.Argument(..., help="Part of a Chinese or English name, alias, id or code."),
                kind: KindOpt | None = KindOption, department: str | None = DepartmentOption,
-               fmt: FormatOpt = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
+               fmt: OutputFormat = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
     """Search entries by Chinese or English name, alias, id or code (case-insensitive)."""
     cat = _load(catalogue)
     _print_list(cat, cat.search(text, kind.value if kind else None, department), fmt)
@@ -154,7 +149,7 @@ def search_cmd(text: str = typer.Argument(..., help="Part of a Chinese or Englis
 
 @catalogue_app.command("show")
 def show_cmd(disease_id: str = typer.Argument(..., metavar="ID", help="Entry id, e.g. hypertension."),
-             fmt: FormatOpt = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
+             fmt: OutputFormat = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
     """Show one entry with its codes, syndromes, provenance and note."""
     cat = _load(catalogue)
     d = cat.get(disease_id)
@@ -162,7 +157,7 @@ def show_cmd(disease_id: str = typer.Argument(..., metavar="ID", help="Entry id,
         fail(ConfigError.one(f"unknown disease id {disease_id!r}", "unknown-disease", field="ID",
                              hint=unknown_disease_hint(cat, disease_id)), 2)
         return
-    if fmt is FormatOpt.json:
+    if fmt is OutputFormat.json:
         _echo_json(disease_json(d, full=True))
         return
     lines = [
@@ -201,7 +196,7 @@ def rule_pairs(catalogue_dir: Path | None) -> list[tuple[str, str, str | None]]:
 
 
 @catalogue_app.command("coverage")
-def coverage_cmd(fmt: FormatOpt = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
+def coverage_cmd(fmt: OutputFormat = FormatOption, catalogue: Path | None = CatalogueDirOpt) -> None:
     """For each disease: how many diagnosis / treatment / referral / pathway / medication rules point at
     it; totals and the uncovered list."""
     cat = _load(catalogue)
@@ -211,7 +206,7 @@ def coverage_cmd(fmt: FormatOpt = FormatOption, catalogue: Path | None = Catalog
         fail(exc, 1)
         return
     report = rule_coverage(cat, rules)
-    if fmt is FormatOpt.json:
+    if fmt is OutputFormat.json:
         _echo_json(report)
         return
     typer.echo(_banner(cat))
@@ -241,7 +236,7 @@ def import_cmd(
     status: StatusOpt = ImportStatusOpt,
     kind: KindOpt | None = ImportKindOpt,
     effective: str | None = ImportEffectiveOpt,
-    fmt: FormatOpt = FormatOption,
+    fmt: OutputFormat = FormatOption,
     catalogue: Path | None = CatalogueDirOpt,
 ) -> None:
     """Import an official list as a new catalogue version: check every row, write the folder, print the diff
@@ -293,7 +288,7 @@ def import_cmd(
         typer.echo(f"cdss: warning: rules could not be loaded, so rules losing their disease are not listed "
                    f"({str(exc).splitlines()[0]})", err=True)
         losing = None
-    if fmt is FormatOpt.json:
+    if fmt is OutputFormat.json:
         _echo_json({"written": str(target), "catalogue": f"{written.id}@{written.version}",
                     "entries": len(written.diseases), "diff": diff.to_dict(), "rules_losing_disease": losing})
         return

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
 
-from cdss.cli import app, fail
+from cdss.cli import OutputFormat, app, fail
 from cdss.errors import CdssError, ConfigError
-
-
-class Format(str, Enum):
-    json = "json"
-    text = "text"
 
 
 def parse_now(value: str | None) -> dt.datetime:
@@ -35,7 +29,7 @@ def evaluate_command(
     file: str = typer.Argument(..., metavar="FILE|-", help="FHIR Bundle (JSON) to evaluate; - reads stdin."),
     now: str | None = typer.Option(None, "--now", help="Evaluation time, ISO-8601 (default: now). Ages, "
                                    "windows and staleness count from it."),
-    fmt: Format = typer.Option(Format.json, "--format", help="json (the stable contract) or text."),
+    fmt: OutputFormat = typer.Option(OutputFormat.json, "--format", help="json (the stable contract) or text."),
     pack: list[str] = typer.Option([], "--pack", metavar="ID[@VERSION]", help="Run this pack version "
                                    "instead of the newest active one; repeatable."),
     packs_dir: list[Path] = typer.Option([], "--packs-dir", help="Also load the packs below this folder; "
@@ -63,4 +57,4 @@ def evaluate_command(
         result = evaluate(data, now=when, registry=registry, pins=pack, source_name=name)
     except CdssError as exc:
         fail(exc, 2)
-    typer.echo(render_json(result) if fmt is Format.json else render_text(result), nl=False)
+    typer.echo(render_json(result) if fmt is OutputFormat.json else render_text(result), nl=False)

@@ -19,17 +19,12 @@ import typer
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from cdss.cli import app, fail
+from cdss.cli import OutputFormat, app, fail
 from cdss.errors import CdssError, ConfigError, PackError, Problem
 
 pack_app = typer.Typer(help="Validate, test, diff and publish rule packs (the guideline editor's toolkit).",
                        no_args_is_help=True)
 app.add_typer(pack_app, name="pack")
-
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
 
 
 class SchemaFormat(StrEnum):
@@ -71,7 +66,7 @@ def _print_problems(problems: tuple[Problem, ...] | list[Problem], prefix: str =
 @pack_app.command("validate")
 def validate_command(
     path: Path = typer.Argument(..., help="A pack folder (with pack.yaml), or a folder of packs."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text (problems on stderr) or json (stdout)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (problems on stderr) or json (stdout)."),
     lock: Path | None = typer.Option(None, "--lock", help="Lock file of published versions (default: the nearest "
                                      "PUBLISHED.lock above the pack)."),
     no_lock: bool = typer.Option(False, "--no-lock", help="Do not check version discipline."),
@@ -92,7 +87,7 @@ def validate_command(
     except CdssError as exc:
         fail(exc, 1)
     ok = all(r.ok for r in reports)
-    if fmt is Format.json:
+    if fmt is OutputFormat.json:
         _echo_json({"ok": ok, "packs": [r.to_json() for r in reports]})
     else:
         for r in reports:
@@ -150,7 +145,7 @@ def _indent(text: str, pad: str) -> list[str]:
 @pack_app.command("test")
 def test_command(
     path: Path = typer.Argument(..., help="A pack folder, or a folder of packs."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text (a report) or json (for CI)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (a report) or json (for CI)."),
     examples: int = typer.Option(25, "--examples", min=1, max=10000, help="Generated patients per property."),
     no_properties: bool = typer.Option(False, "--no-properties", help="Run the example cases only."),
     strict_reachability: bool = typer.Option(False, "--strict-reachability", help="A rule that fires for no "
@@ -220,7 +215,7 @@ def test_command(
                     lines.append(format_counterexample(p.counterexample, "         "))
         lines.append(f"  result: {'PASSED' if ok else 'FAILED'}")
         lines.append("")
-    if fmt is Format.json:
+    if fmt is OutputFormat.json:
         _echo_json({"ok": all_ok, "packs": reports})
     else:
         typer.echo("\n".join(lines).rstrip())
@@ -233,7 +228,7 @@ def test_command(
 def diff_command(
     old: Path = typer.Argument(..., help="The old pack folder."),
     new: Path = typer.Argument(..., help="The new pack folder."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text (side by side) or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (side by side) or json."),
     generated: int = typer.Option(60, "--patients", min=0, max=10000, help="Generated patients to compare "
                                   "(0: example cases only)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when the advice of any patient differs."),
@@ -256,7 +251,7 @@ def diff_command(
         fail(exc, 2)
     except CdssError as exc:
         fail(exc, 1)
-    if fmt is Format.json:
+    if fmt is OutputFormat.json:
         _echo_json(result.to_json())
     else:
         typer.echo(render_diff(result), nl=False)

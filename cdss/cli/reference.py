@@ -39,7 +39,8 @@ def _param_row(param) -> str:  # noqa: ANN001 - a click parameter
     if isinstance(default, StrEnum):
         shown = f" (default: `{default.value}`)"
     required = " **required**" if param.required else ""
-    return f"| {name} | {help_text.strip()}{shown}{required} |"
+    cells = (name, f"{help_text.strip()}{shown}{required}")
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"  # a pipe would end the cell
 
 
 def cli_markdown() -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from cdss.engine.durable import MAX_RULES_PER_MEASURE, MAX_RULES_PER_RULESET, Ruleset
 from cdss.errors import PackError
-from cdss.packs.registry import Pack
+from cdss.packs.registry import Pack, walk_leaves
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
 
 _DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
@@ -85,16 +85,8 @@ def to_tree(cond: Condition, index: dict[Leaf, int]) -> Tree:
 
 
 def leaves_of(cond: Condition) -> Iterator[Leaf]:
-    if isinstance(cond, AllOf):
-        for c in cond.all:
-            yield from leaves_of(c)
-    elif isinstance(cond, AnyOf):
-        for c in cond.any:
-            yield from leaves_of(c)
-    elif isinstance(cond, NotOf):
-        yield from leaves_of(cond.not_)
-    else:
-        yield cond
+    """Every leaf of a condition tree (the registry's walk, without positions)."""
+    return (leaf for leaf, _ in walk_leaves(cond))
 
 
 def _derived_stages(derived: tuple[Derived, ...]) -> dict[str, int]:

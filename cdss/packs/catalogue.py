@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from cdss.errors import PackError, ProblemList, did_you_mean
 from cdss.packs.loader import read_yaml, validate

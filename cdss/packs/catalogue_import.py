@@ -91,6 +91,10 @@ UNASSIGNED_DEPARTMENT = "未分科"
 LIST_SPLIT = re.compile(r"\s*[;；、|]\s*")
 SUPPORTED_SUFFIXES = (".csv", ".xlsx")
 
+# Examples of the code *formats* shown in error messages (not codes the rules use).
+WHO_EXAMPLES = "'I10' or 'J18.9'"  # clinical-literal-ok: format example
+CN_EXAMPLES = "'E11.900' or 'I10.x00x002'"  # clinical-literal-ok: format example
+
 
 def _norm_header(text: Any) -> str:
     text = unicodedata.normalize("NFKC", str(text or "")).lower()
@@ -299,13 +303,12 @@ def _row_codes(row: Row, kind: str, problems: ProblemList, table: TcmCodeTable) 
         else:
             problems.problems.append(row.problem(
                 column_of["icd10"], "malformed ICD-10 code", "malformed-icd10", got=icd,
-                expected="WHO form like 'I10' or 'J18.9', or 国家临床版 2.0 form like 'E11.900' or "  # clinical-literal-ok: format example
-                         "'I10.x00x002'"))
+                expected=f"WHO form like {WHO_EXAMPLES}, or 国家临床版 2.0 form like {CN_EXAMPLES}"))
             icd = ""
     if clinical and not ICD10_CN_CLINICAL_V2.match(clinical):
         problems.problems.append(row.problem("icd10_cn_clinical_v2", "malformed 国家临床版 2.0 code",
                                              "malformed-icd10", got=clinical,
-                                             expected="a form like 'E11.900' or 'I10.x00x002'"))  # clinical-literal-ok: format example
+                                             expected=f"a form like {CN_EXAMPLES}"))
         clinical = ""
     if gbt:
         why = table.check_disease(gbt)

@@ -38,9 +38,9 @@ from pydantic import Field, model_validator
 
 from cdss.engine.evaluate import evaluate_facts
 from cdss.engine.results import Evaluation, Suggestion
-from cdss.errors import CdssError, PackError
+from cdss.errors import CdssError, PackError, Problem
 from cdss.intake.bundle import read_bundle
-from cdss.packs.loader import read_yaml, validate
+from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.registry import Pack, Registry
 from cdss.packs.schema import Kind, Model, Urgency
 from cdss.testing.factories import CaseFact, bundle_from_facts
@@ -121,20 +121,50 @@ class CaseResult:
         return f"{self.pack}::{Path(self.file).stem}::{self.case.id}"
 
 
-def load_cases(path: Path) -> list[tuple[Case, int | None]]:
-    """Cases of one file with their line numbers.
+@dataclass(frozen=True)
+class CaseFile:
+    """A case file as read: its YAML (for positions) and its cases with their line numbers."""
+
+    path: Path
+    doc: YamlDoc
+    cases: tuple[tuple[Case, int | None], ...]
+
+
+def read_case_file(path: Path) -> CaseFile:
+    """Read and check one case file.
 
     Raises:
         PackError: schema problems, with file:line:col.
     """
     doc = read_yaml(path)
     model = validate(CasesFile, doc)
-    return [(case, doc.position(("cases", i))[0]) for i, case in enumerate(model.cases)]
+    return CaseFile(path, doc, tuple((case, doc.position(("cases", i))[0]) for i, case in enumerate(model.cases)))
+
+
+def load_cases(path: Path) -> list[tuple[Case, int | None]]:
+    """Cases of one file with their line numbers.
+
+    Raises:
+        PackError: schema problems, with file:line:col.
+    """
+    return list(read_case_file(path).cases)
 
 
 def case_files(pack: Pack) -> list[Path]:
     folder = pack.path / "cases" if pack.path else None
     return sorted(folder.glob("*.yaml")) if folder and folder.is_dir() else []
+
+
+def read_pack_cases(pack: Pack) -> tuple[list[CaseFile], list[Problem]]:
+    """Every case file of a pack, each read once, and the problems of those that do not validate."""
+    files: list[CaseFile] = []
+    problems: list[Problem] = []
+    for path in case_files(pack):
+        try:
+            files.append(read_case_file(path))
+        except PackError as exc:
+            problems.extend(exc.problems)
+    return files, problems
 
 
 def case_bundle(case: Case, file: Path, registry: Registry) -> dict:
@@ -182,16 +212,7 @@ def run_pack_cases(pack: Pack, registry: Registry) -> list[CaseResult]:
     Raises:
         PackError: a case file is invalid.
     """
-    results = []
-    problems = []
-    for file in case_files(pack):
-        try:
-            loaded = load_cases(file)
-        except PackError as exc:
-            problems.extend(exc.problems)
-            continue
-        for case, line in loaded:
-            results.append(run_case(case, file, line, pack, registry))
+    files, problems = read_pack_cases(pack)
     if problems:
         raise PackError(problems)
-    return results
+    return [run_case(case, f.path, line, pack, registry) for f in files for case, line in f.cases]

@@ -22,7 +22,7 @@ from cdss.errors import CdssError, PackError
 from cdss.intake.bundle import read_bundle
 from cdss.packs.registry import Pack, Registry
 from cdss.packs.schema import dump_for_hash
-from cdss.testing.cases import case_bundle, case_files, load_cases
+from cdss.testing.cases import case_bundle, read_pack_cases
 from cdss.testing.properties import evaluation_time
 from cdss.testing.strategies import GenPatient, patients, rule_witnesses
 
@@ -159,13 +159,6 @@ def _evaluate(bundle: dict, now: dt.datetime, pack: Pack, registry: Registry) ->
         return (f"error: {exc}",)
 
 
-def _cases_or_none(file: Any) -> list:
-    try:
-        return load_cases(file)
-    except PackError:
-        return []  # reported by the loop below
-
-
 def _sample(strategy: st.SearchStrategy, n: int) -> list[Any]:
     """`n` values of a strategy, the same on every run (derandomised)."""
     out: list[Any] = []
@@ -193,16 +186,13 @@ def behaviour_diff(diff: PackDiff, old: Pack, new: Pack, registry: Registry, *, 
         PackError: a case file of either version is invalid.
     """
     seen: set[tuple[str, str]] = set()
-    problems = []
-    new_cases = {(f.name, c.id) for f in case_files(new) for c, _ in _cases_or_none(f)}
-    for pack in (new, old):
-        for file in case_files(pack):
-            try:
-                cases = load_cases(file)
-            except PackError as exc:
-                problems.extend(exc.problems)
-                continue
-            for case, _line in cases:
+    (new_files, problems), (old_files, old_problems) = read_pack_cases(new), read_pack_cases(old)
+    problems += old_problems
+    new_cases = {(f.path.name, c.id) for f in new_files for c, _ in f.cases}
+    for files in (new_files, old_files):
+        for f in files:
+            file = f.path
+            for case, _line in f.cases:
                 key = (file.name, case.id)
                 if key in seen:
                     continue

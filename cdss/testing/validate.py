@@ -27,7 +27,7 @@ from cdss.errors import ConfigError, PackError, Problem, did_you_mean
 from cdss.packs.loader import YamlDoc, display_path, read_yaml, validate
 from cdss.packs.registry import Pack, Registry, load_pack
 from cdss.packs.schema import PackFile, RulesFile
-from cdss.testing.cases import case_files, load_cases
+from cdss.testing.cases import read_pack_cases
 
 LOCK_NAME = "PUBLISHED.lock"
 _LOCK_KEY = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*@\S+$")
@@ -209,16 +209,13 @@ def extra_problems(pack: Pack, registry: Registry) -> tuple[list[Problem], list[
         problems.extend(Problem(p.message, p.code, file=meta_doc.shown, field=p.field, hint=p.hint)
                         for p in exc.problems)
 
-    for path in case_files(pack):
-        try:
-            cases = load_cases(path)
-        except PackError as exc:
-            problems.extend(exc.problems)
-            continue
-        doc = read_yaml(path)
+    case_files, case_problems = read_pack_cases(pack)
+    problems.extend(case_problems)
+    full_ids = {r.full_id for r in pack.rules}
+    for case_file in case_files:
+        doc = case_file.doc
         seen: set[str] = set()
-        full_ids = {r.full_id for r in pack.rules}
-        for i, (case, _line) in enumerate(cases):
+        for i, (case, _line) in enumerate(case_file.cases):
             if case.id in seen:
                 problems.append(doc.problem(("cases", i, "id"), f"duplicate case id {case.id!r}", "duplicate-id"))
             seen.add(case.id)

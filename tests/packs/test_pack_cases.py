@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from cdss.errors import PackError
 from cdss.packs.registry import default_registry
 from cdss.render.text import render_text
-from cdss.testing.cases import load_cases, case_files, run_case
+from cdss.testing.cases import case_files, read_pack_cases, run_case
 
 
 def _all_cases():
     registry = default_registry()
     for pack in registry.all():
-        for file in case_files(pack):
-            for case, line in load_cases(file):
-                yield pytest.param(pack, file, case, line, id=f"{pack.id}/{file.stem}/{case.id}")
+        files, problems = read_pack_cases(pack)
+        if problems:
+            raise PackError(problems)
+        for f in files:
+            for case, line in f.cases:
+                yield pytest.param(pack, f.path, case, line, id=f"{pack.id}/{f.path.stem}/{case.id}")
 
 
 @pytest.mark.parametrize("pack, file, case, line", list(_all_cases()))

@@ -6,7 +6,7 @@
 
 Each fact becomes the resource an EHR would send: a quantity an Observation with a UCUM valueQuantity
 (coded with the concept's first code), a condition or symptom a Condition, a drug a MedicationStatement,
-an allergy an AllergyIntolerance. Codes come from the concept's value set, never from this module.
+an allergy an AllergyIntolerance, an encounter concept an Encounter. Codes come from the concept's value set, never from this module.
 """
 
 from __future__ import annotations
@@ -90,6 +90,12 @@ def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: d
             elif kind == "allergy":
                 res = {"resourceType": "AllergyIntolerance", "id": rid, "code": {"coding": [coding]},
                        "recordedDate": when, "patient": {"reference": f"Patient/{patient_id}"}}
+            elif kind == "encounter":
+                # A class code (v3 ActCode) goes in `class`, anything else in `type`; the visit ends at `when`.
+                place = {"class": coding} if coding["system"].endswith("v3-ActCode") else \
+                    {"type": [{"coding": [coding]}]}
+                res = {"resourceType": "Encounter", "id": rid, "status": fact.status or "finished", **place,
+                       "period": {"start": when, "end": when}, "subject": {"reference": f"Patient/{patient_id}"}}
             elif kind == "finding":
                 res = {"resourceType": "Observation", "id": rid, "status": fact.status or "final",
                        "code": {"coding": [coding]}, "effectiveDateTime": when, "valueBoolean": True}

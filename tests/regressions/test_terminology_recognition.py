@@ -89,3 +89,25 @@ def test_essential_hypertension_gets_the_same_advice_as_hypertension(registry):
             res["code"]["coding"] = [{"system": SCT, "code": "59621000", "display": "Essential hypertension"}]
     a, b = evaluate(base, now=NOW, registry=registry), evaluate(essential, now=NOW, registry=registry)
     assert a.suggestions and [s.id for s in a.suggestions] == [s.id for s in b.suggestions]
+
+
+def test_unrecognised_lists_what_intake_read_and_skips_what_it_did_not(registry):
+    local = "urn:example:his"
+    resolved = _condition(local, "OLD-1")
+    resolved["clinicalStatus"] = {"coding": [{"code": "resolved"}]}
+    panel = {"resourceType": "Observation", "id": "bp", "status": "final",
+             "effectiveDateTime": "2026-11-20T08:00:00+08:00",
+             "code": {"coding": [{"system": local, "code": "BP-PANEL"}]},
+             "component": [
+                 {"code": {"coding": [{"system": LNC, "code": "8480-6"}]},
+                  "valueQuantity": {"value": 130, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org",
+                                    "code": "mm[Hg]"}},
+                 {"code": {"coding": [{"system": local, "code": "MAP"}]},
+                  "valueQuantity": {"value": 95, "unit": "mm[Hg]"}}]}
+    both = {"resourceType": "Condition", "id": "c2", "clinicalStatus": {"coding": [{"code": "active"}]},
+            "code": {"coding": [{"system": local, "code": "GXY"}, {"system": ICD, "code": "I10"}]}}
+    facts = read_bundle(_bundle(PATIENT, resolved, panel, both, _condition(local, "NEW-1")), registry.concepts)
+    # resolved: not read, not listed; the panel is understood through its SBP component, its unknown
+    # component is listed; a concept of which one coding is known is understood
+    assert [(u.resource_type, u.code) for u in facts.unrecognised] == [
+        ("Condition", "NEW-1"), ("Observation.component", "MAP")]

@@ -18,7 +18,9 @@ import orjson
 
 from cdss.errors import IntakeError, Problem
 from cdss.intake.concepts import ConceptSet
+from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
+from cdss.intake.questionnaire import read_questionnaire_response
 from cdss.intake.units import UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
@@ -40,6 +42,9 @@ class _Reader:
         self.readings: dict[str, list[Reading]] = {}
         self.present: dict[str, list[Presence]] = {}
         self.notes: list[IntakeNote] = []
+
+    def add_presence(self, concept: str, time: dt.datetime | None, ref: str) -> None:
+        self.present.setdefault(concept, []).append(Presence(concept, time, ref))
 
     def fail(self, path: str, message: str, code: str, **extra: Any) -> IntakeError:
         return IntakeError(Problem(message, code, file=self.source_name, field=path, **extra))
@@ -234,6 +239,10 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             reader.medication(res, path, ref)
         elif rtype == "AllergyIntolerance":
             reader.allergy(res, path, ref)
+        elif rtype == "Encounter":
+            read_encounter(reader, res, path, ref)
+        elif rtype == "QuestionnaireResponse":
+            read_questionnaire_response(reader, res, path, ref)
     if not patients:
         raise reader.fail("Bundle.entry", "no Patient resource in the bundle", "no-patient",
                           hint="include the Patient the data belong to")

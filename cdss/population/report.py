@@ -72,7 +72,7 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
                                                                          "centre"]
         chart = bar_chart_svg([label(r["group"]["ref"]) for r in [rows[0], *teams]],
                               [r["value"] for r in [rows[0], *teams]],
-                              f"{first['title']['zh']} / {first['title']['en']}")
+                              f"{first['title']['zh']}\n{first['title']['en']}")
         sections.append({"id": ind_id, "title": first["title"], "formula": first["formula"],
                          "citation": first["citation"], "evidence": first["evidence"], "chart": chart,
                          "rows": [{**r, "label": label(r["group"]["ref"]),

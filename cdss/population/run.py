@@ -66,19 +66,23 @@ def run_batch(inputs: list[str], out: Path, *, now: dt.datetime, period: Period,
     Worker(config)  # fail fast (unknown pins, bad packs) before any work
     t0 = time.perf_counter()
     sink = Sink(out, definitions)
-    session = None
+    session = counter = None
     with tempfile.TemporaryDirectory(prefix="cdss-batch-") as tmp:
         if engine == "spark":
             from cdss.population.spark import run_spark
 
-            records, errors, shared, session = run_spark(files, config, workers)
+            records, errors, shared, (session, counter) = run_spark(files, config, workers)
         else:
             from cdss.population.local import run_local
 
             records, errors, shared = run_local(files, config, Path(tmp), workers, size, progress)
+        evaluations = 0
         try:
             for record in records:
                 sink.add(record)
+                evaluations += 1
+            if counter is not None:
+                evaluations = counter.value
         finally:
             if session is not None:
                 session.stop()
@@ -89,4 +93,4 @@ def run_batch(inputs: list[str], out: Path, *, now: dt.datetime, period: Period,
     write_report(out, summary)
     seconds = time.perf_counter() - t0
     return {**summary, "seconds": round(seconds, 3), "bytes": size, "files": len(files), "engine": engine,
-            "workers": workers}
+            "workers": workers, "evaluations": evaluations}

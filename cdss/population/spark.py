@@ -34,7 +34,8 @@ def _session(partitions: int):  # noqa: ANN202
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("cdss-batch").config("spark.ui.enabled", "false") \
-        .config("spark.default.parallelism", str(partitions))
+        .config("spark.default.parallelism", str(partitions)) \
+        .config("spark.ui.showConsoleProgress", "true" if sys.stderr.isatty() else "false")
     if not SparkConf().contains("spark.master"):  # spark-submit sets the master; alone we run local[*]
         builder = builder.master("local[*]")
     return builder.getOrCreate()
@@ -45,16 +46,17 @@ def _read(task: tuple[str, int, int]) -> Iterator[tuple[str, str, bytes]]:
         yield item.kind, item.key, item.payload
 
 
-def _evaluate(config_json: str, groups: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, str]]:
+def _evaluate(config_json: str, groups: Iterator[tuple[str, Any]], counter: Any) -> Iterator[tuple[str, str]]:
     w = worker(JobConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(config_json).items()}))
     for key, resources in groups:
+        counter.add(1)
         yield key, w.record(key, list(resources))
 
 
 def run_spark(files: list[Path], config: JobConfig,
               workers: int) -> tuple[Iterator[dict[str, Any]], list[dict], dict[str, dict], Any]:
-    """The records in patient order, the input errors, the shared resources, and the session (stop it when
-    the records have been consumed)."""
+    """The records in patient order, the input errors, the shared resources, and (the session, the count of
+    patient evaluations): stop the session when the records have been consumed."""
     tasks = chunks(files)
     partitions = max(2, workers * 4)
     spark = _session(partitions)
@@ -66,16 +68,20 @@ def run_spark(files: list[Path], config: JobConfig,
     errors = [json.loads(p) for _, _, p in items.filter(lambda t: t[0] == "error").collect()]
     shared = {k: json.loads(p) for _, k, p in items.filter(lambda t: t[0] == "shared").collect()}
     config_json = json.dumps(config.to_json())
-    records = (items.filter(lambda t: t[0] == "resource").map(lambda t: (t[1], t[2]))
-               .groupByKey(partitions)
-               .mapPartitions(lambda groups: _evaluate(config_json, groups))
-               .sortByKey(numPartitions=partitions)
-               .values())
+    counter = sc.accumulator(0)  # patients evaluated (a recomputed stage would count twice)
+    # Kept on disk: sortByKey samples its input (one pass) before it sorts (another); without this each
+    # patient would be evaluated twice.
+    evaluated = (items.filter(lambda t: t[0] == "resource").map(lambda t: (t[1], t[2]))
+                 .groupByKey(partitions)
+                 .mapPartitions(lambda groups: _evaluate(config_json, groups, counter))
+                 .persist(StorageLevel.DISK_ONLY))
+    records = evaluated.sortByKey(numPartitions=partitions).values()
 
     def stream() -> Iterator[dict[str, Any]]:
         for line in records.toLocalIterator():
             yield json.loads(line)
+        evaluated.unpersist()
         items.unpersist()
 
-    return stream(), errors, shared, spark
+    return stream(), errors, shared, (spark, counter)
 

@@ -37,6 +37,9 @@ def batch_command(
                                    "--period, else now)."),
     period: str | None = typer.Option(None, "--period", metavar="START..END", help="The indicators' period "
                                       "(dates, END inclusive); default: the 365 days up to --now."),
+    trend: bool = typer.Option(False, "--trend", help="Also compute the indicators at the end of each calendar "
+                               "quarter of the period (a rolling year each; one more pass per quarter) into "
+                               "trend.json and the report's trend charts."),
     pack: list[str] = typer.Option([], "--pack", metavar="ID[@VERSION]", help="Run this pack version "
                                    "instead of the newest active one; repeatable."),
     packs_dir: list[Path] = typer.Option([], "--packs-dir", help="Also load the packs below this folder; "
@@ -65,7 +68,7 @@ def batch_command(
                       transient=True, disable=not sys.stderr.isatty()) as progress:
             summary = run_batch(inputs, out, now=when, period=span, engine=engine.value, workers=cores,
                                 pins=tuple(pack), packs_dirs=tuple(str(p) for p in packs_dir),
-                                progress=progress if engine is Engine.local else None)
+                                progress=progress if engine is Engine.local else None, trend=trend)
     except CdssError as exc:
         fail(exc, 2)
     rate = summary["patients"] / summary["seconds"] if summary["seconds"] else 0.0

@@ -51,6 +51,43 @@ def bar_chart_svg(labels: list[str], values: list[float | None], title: str) -> 
     return text[text.index("<svg"):]
 
 
+def line_chart_svg(dates: list[str], series: dict[str, list[float | None]], title: str) -> str:
+    """Rates (0-100%) over time, one line per group, as SVG text; deterministic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"font.sans-serif": CJK_FONTS, "font.family": "sans-serif", "svg.fonttype": "path",
+                                "svg.hashsalt": "cdss-report", "axes.unicode_minus": False}):
+        fig, ax = plt.subplots(figsize=(6.5, 3.2))
+        for name, values in series.items():
+            ax.plot(dates, [v * 100 if v is not None else float("nan") for v in values], marker="o", label=name)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _trend_chart(points: list[dict[str, Any]], ind_id: str, title: str, label) -> str:  # noqa: ANN001
+    dates = [p["at"] for p in points]
+    refs: dict[tuple[str, str | None], list[float | None]] = {}
+    for n, point in enumerate(points):
+        for row in point["indicators"]:
+            if row["id"] == ind_id and row["group"]["level"] in ("overall", "team"):
+                key = (row["group"]["level"], row["group"]["ref"])
+                refs.setdefault(key, [None] * len(points))[n] = row["value"]
+    series = {label(ref): values for (_, ref), values in sorted(refs.items(), key=lambda k: (k[0][0] != "overall",
+                                                                                            k[0][1] or ""))}
+    return line_chart_svg(dates, series, title)
+
+
 def write_report(out: Path, summary: dict[str, Any]) -> Path:
     """Write report.html into the output folder from the run's summary and indicators."""
     indicators = summary["indicators"]["indicators"]
@@ -73,7 +110,9 @@ def write_report(out: Path, summary: dict[str, Any]) -> Path:
         chart = bar_chart_svg([label(r["group"]["ref"]) for r in [rows[0], *teams]],
                               [r["value"] for r in [rows[0], *teams]],
                               f"{first['title']['zh']}\n{first['title']['en']}")
-        sections.append({"id": ind_id, "title": first["title"], "formula": first["formula"],
+        trend = _trend_chart(summary["trend"], ind_id, f"{first['title']['zh']}（季度趋势）\n{first['title']['en']} "
+                             "(quarterly trend)", label) if summary.get("trend") else None
+        sections.append({"id": ind_id, "title": first["title"], "formula": first["formula"], "trend": trend,
                          "citation": first["citation"], "evidence": first["evidence"], "chart": chart,
                          "rows": [{**r, "label": label(r["group"]["ref"]),
                                    "level_title": LEVEL_TITLE[r["group"]["level"]]}

@@ -49,7 +49,10 @@ def test_elderly_report_refuses_a_resident_under_65():
 def test_report_renders_offline_in_headless_chromium(tmp_path: Path):
     sync_api = pytest.importorskip("playwright.sync_api")
     export = write_bulk_export(tmp_path / "in", 40, concepts=default_registry().concepts, now=NOW, seed=3)
-    run_batch([str(export)], tmp_path / "out", now=NOW, period=parse_period(None, NOW), workers=1)
+    run_batch([str(export)], tmp_path / "out", now=NOW, period=parse_period("2026-04-01..2026-12-01", NOW),
+              workers=1, trend=True)
+    points = json.loads((tmp_path / "out" / "trend.json").read_text())["points"]
+    assert [p["at"] for p in points] == ["2026-06-30", "2026-09-30", "2026-12-01"]
     indicators = json.loads((tmp_path / "out" / "indicators.json").read_text())["indicators"]
     requests: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
@@ -60,6 +63,7 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path):
         page.goto((tmp_path / "out" / "report.html").as_uri())
         sync_api.expect(page.locator("h1")).to_contain_text("人群健康管理报告")
         assert page.locator(".chart svg").count() == len({i["id"] for i in indicators})
+        assert page.locator(".trend svg").count() == len({i["id"] for i in indicators})
         overall = page.locator("#indicators-overall tr")
         assert overall.count() == 1 + len({i["id"] for i in indicators})
         assert page.locator("section.doctor").count() >= 1

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["service", "cdss.cli", "cdss.testing", "cdss.render", "cdss.engine", "cdss.intake", "cdss.packs",
-          "cdss.errors"]
+LAYERS = ["service", "cdss.cli", "cdss.testing", "cdss.population", "cdss.render", "cdss.engine", "cdss.intake",
+          "cdss.packs", "cdss.errors"]
 # A layer may import itself and the layers after it. Intake reads codes through the value sets of the
 # packs (intake -> packs.schema); the registry builds intake's concept index when it loads them.
 ALLOWED_UP = {("cdss.packs", "cdss.intake")}

@@ -32,10 +32,21 @@ def bench_command(
     concurrency: str = typer.Option("1,8,32", "--concurrency", help="With --http: concurrent clients, "
                                                                      "comma-separated levels."),
     requests: int = typer.Option(200, "--requests", min=1, help="With --http: requests per level."),
+    batch: bool = typer.Option(False, "--batch", help="Benchmark `cdss batch` instead: patients/s, MB/s per "
+                                                      "core and peak memory on generated populations "
+                                                      "(--population) and the Synthea samples "
+                                                      "(cdss/cli/bench_batch.py)."),
+    population: str = typer.Option("1000,10000", "--population", help="With --batch: generated population "
+                                                                     "sizes, comma-separated."),
 ) -> None:
     """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
     ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON).
     With --http: requests per second and p50 / p99 latency of POST /fhir/$evaluate on a real server."""
+    if batch:
+        from cdss.cli.bench_batch import run_batch_bench
+
+        run_batch_bench(population, 0 if workers == 1 else workers, fmt.value)
+        return
     if http:
         from cdss.cli.bench_http import run_http_bench
 

@@ -131,6 +131,8 @@ class _Evaluation:
                                                           (self.facts.patient,), "latest"))
             return m
 
+        if leaf.stat == "count" and self.registry.concepts.by_id[concept].kind not in ("quantity", "demographic"):
+            return self.count_presences(concept, key, in_window, m)
         readings: Sequence[Reading] = self.facts.readings.get(concept, ())
         kept_r = [r for r in readings if in_window(r.time)]
         if not kept_r:
@@ -161,6 +163,18 @@ class _Evaluation:
             self.fact(m, key, value, Evidence(concept, value, unit, _iso(used[-1].time),
                                               tuple(r.source for r in used), stat,
                                               note=f"{len(used)} readings"))
+        return m
+
+    def count_presences(self, concept: str, key: str, in_window, m: Measure) -> Measure:  # noqa: ANN001
+        """`count` of a coded concept (e.g. follow-up visits in a year): how many distinct resources record it
+        in the window. Zero is a fact for a closed-world concept (no visit recorded = none), else absent."""
+        items = self.facts.present.get(concept, ())
+        kept = list(dict.fromkeys(p.source for p in items if in_window(p.time)))
+        if not kept and not self.registry.concepts.by_id[concept].absent_means_false:
+            m.missing = "stale" if items else "absent"
+            return m
+        last = max((p.time for p in items if in_window(p.time) and p.time), default=None)
+        self.fact(m, key, len(kept), Evidence(concept, len(kept), None, _iso(last), tuple(kept), "count"))
         return m
 
     def day_measure(self, leaf: Leaf, key: str, readings: Sequence[Reading], m: Measure) -> Measure:

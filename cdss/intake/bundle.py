@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from cdss.errors import IntakeError, Problem
+from cdss.intake.careteam import read_careteam
 from cdss.intake.concepts import ConceptSet
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
@@ -260,6 +261,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             read_encounter(reader, res, path, ref)
         elif rtype == "QuestionnaireResponse":
             read_questionnaire_response(reader, res, path, ref)
+        elif rtype == "CareTeam":
+            read_careteam(reader, res, path, ref)
     if not patients:
         raise reader.fail("Bundle.entry", "no Patient resource in the bundle", "no-patient",
                           hint="include the Patient the data belong to")

@@ -197,7 +197,7 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
                                                     "catalogue/concepts/ or in the pack's `derived`"]))))
                     continue
                 concept = concepts.by_id.get(leaf.concept)
-                if concept is not None and concept.kind not in ("quantity", "demographic"):
+                if concept is not None and concept.kind not in ("quantity", "demographic") and leaf.stat != "count":
                     problems.problems.append(doc.problem(
                         (*sub, "concept"), f"{leaf.concept!r} is a coded concept ({concept.kind})",
                         "not-a-quantity", hint=f"test its presence with `has: {leaf.concept}`"))

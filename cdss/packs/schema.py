@@ -170,8 +170,9 @@ class Leaf(Model):
         default=None, description="Threshold in the concept's canonical unit, or a code/label; a list "
                                   "with `in`.")
     stat: Stat = Field(default="latest", description="Which reading(s): `latest`, `mean`/`min`/`max` of the "
-                                                     "last `last_n`, `count` of readings, `days_since` the "
-                                                     "latest one.")
+                                                     "last `last_n`, `count` of readings (of a coded concept: of "
+                                                     "the resources recording it, e.g. visits), "
+                                                     "`days_since` the latest one.")
     last_n: int | None = Field(default=None, ge=1, le=50, description="With mean/min/max: how many of the "
                                                                       "most recent readings.")
     within_days: int | None = Field(default=None, ge=0, description="Only readings this recent count; "

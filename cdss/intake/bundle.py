@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 
 from cdss.errors import IntakeError, Problem
-from cdss.intake.concepts import ConceptSet
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
-from cdss.intake.units import UnknownUnit, to_canonical
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.units import UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
                 "history", "document", "message"}

@@ -38,7 +38,8 @@ from pydantic import Field
 
 from cdss.errors import PackError, ProblemList, did_you_mean
 from cdss.packs.loader import read_yaml, validate
-from cdss.packs.schema import PACK_ID, SEMVER, SLUG, Model, Source, Status, Text, dump_for_hash
+from cdss.packs.schema import dump_for_hash
+from cdss.vocab.model import PACK_ID, SEMVER, SLUG, Model, Source, Status, Text
 
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 # No public FHIR URI exists for GB/T 15657-2021; this project-local URI says so by its form.

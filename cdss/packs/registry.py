@@ -17,14 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from cdss.errors import EngineError, PackError, Problem, ProblemList, did_you_mean
-from cdss.intake.concepts import ConceptSet
 from cdss.packs.catalogue import Catalogue, load_catalogue
 from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.schema import (
     AllOf,
     AnyOf,
-    ConceptsFile,
-    ConceptsPart,
     Condition,
     Derived,
     Leaf,
@@ -32,9 +29,11 @@ from cdss.packs.schema import (
     PackFile,
     Rule,
     RulesFile,
-    Source,
     dump_for_hash,
 )
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.dictionary import ConceptsFile, ConceptsPart
+from cdss.vocab.model import Source
 
 BUNDLED_CATALOGUE = "community-basic-2023"
 

@@ -42,8 +42,9 @@ from cdss.errors import CdssError, PackError, Problem
 from cdss.intake.bundle import read_bundle
 from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.registry import Pack, Registry
-from cdss.packs.schema import Kind, Model, Urgency
+from cdss.packs.schema import Kind, Urgency
 from cdss.testing.factories import CaseFact, bundle_from_facts
+from cdss.vocab.model import Model
 
 
 class CasePatient(Model):

@@ -1,11 +1,11 @@
-"""Intake: codes -> concepts, through the value sets of catalogue/concepts.yaml (nothing clinical in here)."""
+"""Vocabulary: codes -> concepts, through the value sets of catalogue/concepts.yaml (nothing clinical in here)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from cdss.packs.schema import Concept, ConceptsFile
+from cdss.vocab.dictionary import Concept, ConceptsFile
 
 
 @dataclass(frozen=True)

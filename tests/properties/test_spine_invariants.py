@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cdss.engine.evaluate import evaluate
-from cdss.intake.units import to_canonical
 from cdss.packs.registry import default_registry, load_registry
 from cdss.packs.schema import URGENCY_ORDER
 from cdss.testing.factories import CaseFact, bundle_from_facts
+from cdss.vocab.units import to_canonical
 from tests.conftest import NOW
 
 REGISTRY = default_registry()  # all bundled packs

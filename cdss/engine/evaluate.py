@@ -4,7 +4,8 @@ One evaluation:
 1. measures: each concept the pack's tests need is summarised once (latest, mean of last n, day means in
    a window, presence ...) into facts with the readings behind them (the only place derived facts are
    computed);
-2. durable-rules matches the facts against every test of the pack (stage 0), in a fresh session;
+2. a matcher (durable-rules by default, `cdss.engine.matcher`) matches the facts against every test of
+   the pack (stage 0);
 3. derived facts (scores, grades) are summed from their parts and matched in later stages;
 4. each rule's condition is combined with three-valued logic (true / false / unknown): true gives a
    Suggestion with its rationale, unknown gives DataGaps (what is missing, which rule needs it).
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine import durable
-from cdss.engine.compile import CompiledLeaf, CompiledPack, Tree, compile_pack
-from cdss.engine.durable import Ruleset
+from cdss.engine.compile import CompiledLeaf, CompiledPack, Tree, compile_pack, derived_key
+from cdss.engine.durable import DurableMatcher
+from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
 from cdss.engine.results import (
     Citation,
     ConditionTrace,
@@ -45,7 +46,7 @@ TRUE, FALSE, UNKNOWN = "true", "false", "unknown"
 class Measure:
     """A concept summarised one way, as facts for the engine, with the evidence behind each fact."""
 
-    facts: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
     evidence: dict[int, Evidence] = field(default_factory=dict)
     missing: str | None = None  # absent | stale | unknown-unit | implausible, when there is no fact
     complete: bool = True  # day measures: False when fewer days were measured than the test needs
@@ -75,18 +76,19 @@ def _iso(t: dt.datetime | None) -> str | None:
 class _Evaluation:
     """The state of one evaluation of one patient (all packs)."""
 
-    def __init__(self, facts: PatientFacts, now: dt.datetime, registry: Registry):
+    def __init__(self, facts: PatientFacts, now: dt.datetime, registry: Registry, matcher: Matcher):
         self.facts = facts
         self.now = now
         self.registry = registry
+        self.matcher = matcher
         self.measures: dict[str, Measure] = {}
         self.next_id = 1
 
     # --- 1. measures ---------------------------------------------------------------------------
-    def fact(self, m: Measure, key: str, value: Any, ev: Evidence, **extra: Any) -> None:
+    def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
         fid = self.next_id
         self.next_id += 1
-        m.facts.append({"id": fid, "k": key, "v": value, **extra})
+        m.facts.append(Fact(fid, key, value, upper))
         m.evidence[fid] = ev
 
     def missing_reason(self, concept: str) -> str:
@@ -190,9 +192,9 @@ class _Evaluation:
         return m
 
     # --- 2./3. matching ---------------------------------------------------------------------------
-    def leaf_result(self, cl: CompiledLeaf, fired: Mapping[str, set[int]], m: Measure) -> LeafResult:
+    def leaf_result(self, cl: CompiledLeaf, fired: Mapping[LeafTestId, set[int]], m: Measure) -> LeafResult:
         leaf = cl.leaf
-        hits = sorted(fired.get(f"L{cl.index}", ()))
+        hits = sorted(fired.get(LeafTestId(cl.index), ()))
         evidence = tuple(m.evidence[i] for i in hits)
         if leaf.has is not None:
             if hits:
@@ -209,8 +211,8 @@ class _Evaluation:
                 LeafResult(FALSE, tuple(m.evidence.values()))
         if cl.derived:
             fact = m.facts[0]
-            exact = fact["v"] == fact["vmax"]
-            possible = bool(fired.get(f"P{cl.index}"))
+            exact = fact.value == fact.upper
+            possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
                 return LeafResult(TRUE, evidence)
             if not exact and (possible or leaf.op in ("==", "!=", "in")):
@@ -263,14 +265,14 @@ class _Evaluation:
 
     # --- all packs, stage by stage ------------------------------------------------------------------
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
-        """Match every pack's tests, one engine run per stage for all packs together, then decide the rules."""
+        """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
         runs = [_PackRun(compile_pack(p)) for p in packs]
         for stage in sorted({s for run in runs for s in run.cp.stages}):
-            work: list[tuple[Ruleset, list[dict]]] = []
+            work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
             for run in runs:
                 cp = run.cp
-                if stage not in cp.rulesets:
+                if stage not in cp.groups:
                     continue
                 for d in cp.derived_order:
                     if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts:
@@ -278,17 +280,16 @@ class _Evaluation:
                 stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
                 measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
                             for cl in stage_leaves}
-                for ruleset in cp.rulesets[stage]:
-                    keys = cp.keys_by_ruleset[ruleset.name]
-                    work.append((ruleset, [f for k in sorted(keys) for f in measures[k].facts]))
+                group = cp.groups[stage]
+                work.append((group, [f for k in sorted(group.keys) for f in measures[k].facts]))
                 staged.append((run, stage_leaves, measures))
-            fired: dict[str, dict[str, set[int]]] = {}
-            for ruleset_name, rule_name, fid in durable.run(work):
-                fired.setdefault(ruleset_name, {}).setdefault(rule_name, set()).add(fid)
+            fired: dict[str, dict[LeafTestId, set[int]]] = {}
+            for firing in self.matcher.match(work):
+                fired.setdefault(firing.group, {}).setdefault(firing.test, set()).add(firing.fact)
             for run, stage_leaves, measures in staged:
-                by_rule = {rule: ids for rs in run.cp.rulesets[stage] for rule, ids in fired.get(rs.name, {}).items()}
+                by_test = fired.get(run.cp.groups[stage].name, {})
                 for cl in stage_leaves:
-                    run.leaves[cl.index] = self.leaf_result(cl, by_rule, measures[cl.key])
+                    run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
         suggestions: list[Suggestion] = []
         gaps: list[tuple[str, str, str, str]] = []
         notes: list[str] = []
@@ -347,7 +348,7 @@ class _Evaluation:
         parts_trace[d.id] = tuple(traces)
         m = Measure()
         note = None if lo == hi else f"{len(unknown_points)} part(s) unknown: between {lo:g} and {hi:g}"
-        self.fact(m, f"{d.id}|latest|nNone|wNone", lo, Evidence(d.id, lo, None, None, (), d.combine, note), vmax=hi)
+        self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
 
     def suggest(self, pack: Pack, prule, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult],  # noqa: ANN001
@@ -396,12 +397,13 @@ def describe(leaf: Leaf) -> str:
 
 
 def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
-                   packs: Sequence[Pack]) -> Evaluation:
-    """Evaluate already-read patient facts with the given packs."""
+                   packs: Sequence[Pack], matcher: Matcher | None = None) -> Evaluation:
+    """Evaluate already-read patient facts with the given packs (matched by durable-rules unless another
+    `matcher` is given; every matcher gives the same result)."""
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
-    state = _Evaluation(facts, now, registry)
+    state = _Evaluation(facts, now, registry, matcher or DurableMatcher())
     suggestions: list[Suggestion] = []
     gap_rows: list[tuple[str, str, str, str]] = []
     notes: list[str] = []
@@ -435,7 +437,7 @@ def _gaps(rows: list[tuple[str, str, str, str]], registry: Registry, packs: Sequ
 
 
 def evaluate(bundle: bytes | str | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
-             pins: Sequence[str] = (), source_name: str | None = None) -> Evaluation:
+             pins: Sequence[str] = (), source_name: str | None = None, matcher: Matcher | None = None) -> Evaluation:
     """Evaluate a FHIR Bundle against the selected packs.
 
     Args:
@@ -444,6 +446,7 @@ def evaluate(bundle: bytes | str | Mapping[str, Any], *, now: dt.datetime, regis
         registry: loaded concepts, catalogue and packs (see `load_registry`).
         pins: pack pins `id` or `id@version`; default: the newest active version of each pack.
         source_name: shown in error messages (e.g. the file name).
+        matcher: which facts meet which tests (default: durable-rules); every matcher gives the same result.
 
     Raises:
         IntakeError: the bundle is unusable (not JSON, not a Bundle, no Patient ...).
@@ -452,4 +455,4 @@ def evaluate(bundle: bytes | str | Mapping[str, Any], *, now: dt.datetime, regis
     """
     packs = registry.select(pins)
     facts = read_bundle(bundle, registry.concepts, source_name=source_name)
-    return evaluate_facts(facts, now=now, registry=registry, packs=packs)
+    return evaluate_facts(facts, now=now, registry=registry, packs=packs, matcher=matcher)

@@ -59,7 +59,7 @@ def _matcher(name: str):  # noqa: ANN202 - the engine's Matcher, imported late (
     return matcher_named(name)
 
 
-def _run(seed: str, matcher: str | None) -> dict[str, str]:
+def _run(seed: str, matcher: str) -> dict[str, str]:
     code = ("import json, sys; from tests.regressions.test_golden_evaluations import evaluate_all; "
             f"json.dump(evaluate_all({matcher!r}), sys.stdout)")
     env = {**os.environ, "PYTHONHASHSEED": seed}
@@ -68,8 +68,8 @@ def _run(seed: str, matcher: str | None) -> dict[str, str]:
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize(("seed", "matcher"), [("0", None), ("4242", None)])
-def test_evaluations_are_byte_identical_to_the_golden_files(seed: str, matcher: str | None):
+@pytest.mark.parametrize(("seed", "matcher"), [("0", "durable"), ("4242", "durable"), ("4242", "plain")])
+def test_evaluations_are_byte_identical_to_the_golden_files(seed: str, matcher: str):
     got = _run(seed, matcher)
     expected = {p.stem: p.read_text(encoding="utf-8") for p in sorted((GOLDEN / "expected").glob("*.json"))}
     assert sorted(got) == sorted(expected), "golden bundles and expected files differ"

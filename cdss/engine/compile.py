@@ -44,6 +44,7 @@ class CompiledLeaf:
     key: str
     stage: int
     derived: bool  # tests a derived fact (has lower and upper bounds)
+    text: str = ""  # the leaf as a clinician reads it (`describe`)
 
 
 @dataclass
@@ -56,26 +57,65 @@ class CompiledPack:
     derived_order: list[Derived] = field(default_factory=list)
     derived_stage: dict[str, int] = field(default_factory=dict)
     groups: dict[int, StageTests] = field(default_factory=dict)  # stage -> the tests of that stage
-    rule_trees: list[Tree] = field(default_factory=list)  # aligned with pack.rules
-    part_trees: dict[str, list[Tree]] = field(default_factory=dict)  # derived id -> one per part
+    rule_trees: list[Node] = field(default_factory=list)  # aligned with pack.rules
+    part_trees: dict[str, list[Node]] = field(default_factory=dict)  # derived id -> one per part
 
     @property
     def stages(self) -> list[int]:
         return sorted(self.groups)
 
 
-# A condition with its leaves replaced by leaf indexes: ("all", [..]), ("any", [..]), ("not", t), ("leaf", i).
-Tree = tuple
+@dataclass(frozen=True)
+class LeafNode:
+    """A leaf of a condition: the index of its test in `CompiledPack.leaves`."""
+
+    index: int
 
 
-def to_tree(cond: Condition, index: dict[Leaf, int]) -> Tree:
+@dataclass(frozen=True)
+class AllNode:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyNode:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class NotNode:
+    item: Node
+
+
+# A condition with its leaves replaced by leaf indexes, walked once per rule by `cdss.engine.decide`.
+Node = LeafNode | AllNode | AnyNode | NotNode
+
+
+def to_node(cond: Condition, index: dict[Leaf, int]) -> Node:
     if isinstance(cond, AllOf):
-        return ("all", tuple(to_tree(c, index) for c in cond.all))
+        return AllNode(tuple(to_node(c, index) for c in cond.all))
     if isinstance(cond, AnyOf):
-        return ("any", tuple(to_tree(c, index) for c in cond.any))
+        return AnyNode(tuple(to_node(c, index) for c in cond.any))
     if isinstance(cond, NotOf):
-        return ("not", to_tree(cond.not_, index))
-    return ("leaf", index[cond])
+        return NotNode(to_node(cond.not_, index))
+    return LeafNode(index[cond])
+
+
+def describe(leaf: Leaf) -> str:
+    """A leaf as a short formula a clinician can read: `sbp latest >= 180 (within 90 d)`."""
+    if leaf.has is not None:
+        text = f"has {leaf.has}"
+    else:
+        value = "[" + ", ".join(str(v) for v in leaf.value) + "]" if isinstance(leaf.value, tuple) else \
+            f"{leaf.value:g}" if isinstance(leaf.value, float) else str(leaf.value)
+        if leaf.on_days is not None:
+            text = f"{leaf.concept} day-mean {leaf.op} {value} on >= {leaf.on_days} days"
+        else:
+            stat = leaf.stat + (f" of last {leaf.last_n}" if leaf.last_n else "")
+            text = f"{leaf.concept} {stat} {leaf.op} {value}"
+    if leaf.within_days is not None:
+        text += f" (within {leaf.within_days} d)"
+    return text
 
 
 def leaves_of(cond: Condition) -> Iterator[Leaf]:
@@ -134,7 +174,7 @@ def _compile(pack: Pack) -> CompiledPack:
             return
         is_derived = leaf.concept in out.derived_stage
         stage = out.derived_stage[leaf.concept] if is_derived else 0  # type: ignore[index]
-        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived)
+        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived, describe(leaf))
         out.leaf_index[leaf] = compiled.index
         out.leaves.append(compiled)
 
@@ -146,8 +186,8 @@ def _compile(pack: Pack) -> CompiledPack:
         for leaf in leaves_of(rule.rule.when):
             add(leaf)
 
-    out.rule_trees = [to_tree(r.rule.when, out.leaf_index) for r in pack.rules]
-    out.part_trees = {d.id: [to_tree(p.when, out.leaf_index) for p in d.parts] for d in pack.derived}
+    out.rule_trees = [to_node(r.rule.when, out.leaf_index) for r in pack.rules]
+    out.part_trees = {d.id: [to_node(p.when, out.leaf_index) for p in d.parts] for d in pack.derived}
 
     by_stage: dict[int, list[LeafTest]] = {}
     for cl in out.leaves:

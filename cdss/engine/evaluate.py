@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine.compile import CompiledLeaf, CompiledPack, Tree, compile_pack, derived_key
+from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
+from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
+from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves, walk_facts
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
 from cdss.engine.results import (
@@ -33,13 +35,12 @@ from cdss.engine.results import (
     Suggestion,
     content_id,
 )
+from cdss.engine.truth import Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import PatientFacts, Presence, Reading
-from cdss.packs.registry import Pack, Registry
+from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
-
-TRUE, FALSE, UNKNOWN = "true", "false", "unknown"
 
 
 @dataclass
@@ -60,13 +61,6 @@ class _PackRun:
     leaves: dict[int, LeafResult] = field(default_factory=dict)
     parts_trace: dict[str, tuple[ConditionTrace, ...]] = field(default_factory=dict)
     derived_facts: dict[str, Measure] = field(default_factory=dict)
-
-
-@dataclass
-class LeafResult:
-    outcome: str
-    facts: tuple[Evidence, ...] = ()
-    missing: str | None = None
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -198,73 +192,32 @@ class _Evaluation:
         evidence = tuple(m.evidence[i] for i in hits)
         if leaf.has is not None:
             if hits:
-                return LeafResult(TRUE, evidence)
+                return LeafResult(Truth.TRUE, evidence)
             concept = self.registry.concepts.by_id[leaf.has]
             if concept.absent_means_false:
-                return LeafResult(FALSE)
-            return LeafResult(UNKNOWN, missing=m.missing or "absent")
+                return LeafResult(Truth.FALSE)
+            return LeafResult(Truth.UNKNOWN, missing=m.missing or "absent")
         if not m.facts:
-            return LeafResult(UNKNOWN, missing=m.missing or "absent")
+            return LeafResult(Truth.UNKNOWN, missing=m.missing or "absent")
         if leaf.on_days is not None and not m.complete:
             # Every measured day meets the test but too few days were measured: more readings decide.
-            return LeafResult(UNKNOWN, evidence, missing="too-few-days") if hits else \
-                LeafResult(FALSE, tuple(m.evidence.values()))
+            return LeafResult(Truth.UNKNOWN, evidence, missing="too-few-days") if hits else \
+                LeafResult(Truth.FALSE, tuple(m.evidence.values()))
         if cl.derived:
             fact = m.facts[0]
             exact = fact.value == fact.upper
             possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
-                return LeafResult(TRUE, evidence)
+                return LeafResult(Truth.TRUE, evidence)
             if not exact and (possible or leaf.op in ("==", "!=", "in")):
-                return LeafResult(UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
-            return LeafResult(FALSE, tuple(m.evidence.values()))
+                return LeafResult(Truth.UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
+            return LeafResult(Truth.FALSE, tuple(m.evidence.values()))
         if hits:
-            return LeafResult(TRUE, evidence)
-        return LeafResult(FALSE, tuple(m.evidence.values()))
-
-    # --- 4. combining ---------------------------------------------------------------------------
-    @staticmethod
-    def combine(tree: Tree, leaves: Mapping[int, LeafResult]) -> str:
-        op = tree[0]
-        if op == "leaf":
-            return leaves[tree[1]].outcome
-        if op == "not":
-            inner = _Evaluation.combine(tree[1], leaves)
-            return {TRUE: FALSE, FALSE: TRUE}.get(inner, UNKNOWN)
-        outcomes = [_Evaluation.combine(t, leaves) for t in tree[1]]
-        decisive, other = (FALSE, TRUE) if op == "all" else (TRUE, FALSE)
-        if decisive in outcomes:
-            return decisive
-        return UNKNOWN if UNKNOWN in outcomes else other
-
-    def trace(self, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult],
-              parts: Mapping[str, tuple[ConditionTrace, ...]], only_decisive: bool = True) -> ConditionTrace:
-        outcome = self.combine(tree, leaves)
-        op = tree[0]
-        if op == "leaf":
-            cl = cp.leaves[tree[1]]
-            res = leaves[tree[1]]
-            return ConditionTrace(describe(cl.leaf), res.outcome, res.facts,
-                                  parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
-        if op == "not":
-            return ConditionTrace("not", outcome, (), (self.trace(tree[1], cp, leaves, parts),))
-        children = [self.trace(t, cp, leaves, parts) for t in tree[1]]
-        if only_decisive and op == "any" and outcome == TRUE:
-            children = [c for c in children if c.outcome == TRUE]
-        return ConditionTrace(op, outcome, (), tuple(children))
-
-    def unknown_leaves(self, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult]) -> list[CompiledLeaf]:
-        """The leaves whose missing data keep an unknown (sub)condition from being decided."""
-        if self.combine(tree, leaves) != UNKNOWN:
-            return []
-        if tree[0] == "leaf":
-            return [cp.leaves[tree[1]]]
-        if tree[0] == "not":
-            return self.unknown_leaves(tree[1], cp, leaves)
-        return [cl for t in tree[1] for cl in self.unknown_leaves(t, cp, leaves)]
+            return LeafResult(Truth.TRUE, evidence)
+        return LeafResult(Truth.FALSE, tuple(m.evidence.values()))
 
     # --- all packs, stage by stage ------------------------------------------------------------------
-    def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
+    def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
         runs = [_PackRun(compile_pack(p)) for p in packs]
         for stage in sorted({s for run in runs for s in run.cp.stages}):
@@ -291,7 +244,7 @@ class _Evaluation:
                 for cl in stage_leaves:
                     run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
         suggestions: list[Suggestion] = []
-        gaps: list[tuple[str, str, str, str]] = []
+        gaps: list[GapRow] = []
         notes: list[str] = []
         for run in runs:
             s, g, n = self.decide(run)
@@ -300,45 +253,48 @@ class _Evaluation:
             notes.extend(n)
         return suggestions, gaps, notes
 
-    def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
+    def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """One pack's rules from its tests' outcomes: suggestions, data gaps, contradiction notes."""
         cp, pack, leaves = run.cp, run.cp.pack, run.leaves
         suggestions: list[Suggestion] = []
-        gaps: list[tuple[str, str, str, str]] = []
+        gaps: list[GapRow] = []
         fired_slugs: dict[str, str] = {}
-        for prule, tree in zip(pack.rules, cp.rule_trees, strict=True):
-            outcome = self.combine(tree, leaves)
-            if outcome == TRUE:
-                suggestion = self.suggest(pack, prule, tree, cp, leaves, run.parts_trace)
+        for prule, node in zip(pack.rules, cp.rule_trees, strict=True):
+            decided = decide(node, leaves)
+            if decided.outcome is Truth.TRUE:
+                suggestion = self.suggest(pack, prule, decided, cp, leaves, run.parts_trace)
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
-            elif outcome == UNKNOWN and prule.rule.gaps == "report":
-                for cl in self.unknown_leaves(tree, cp, leaves):
-                    gaps.extend(self.gap_entries(cl, cp, leaves, prule.full_id, prule.urgency))
+            elif decided.outcome is Truth.UNKNOWN and prule.rule.gaps == "report":
+                for index in unknown_leaves(decided):
+                    gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
                  for prule in pack.rules if (a := prule.rule.id) in fired_slugs
                  for b in prule.rule.excludes if b in fired_slugs]
         return suggestions, gaps, notes
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
-                    rule: str, urgency: str) -> list[tuple[str, str, str, str]]:
+                    rule: str, urgency: str) -> list[GapRow]:
         if cl.derived:  # a score is unknown because some of its parts are
             d = next(d for d in cp.pack.derived if d.id == cl.leaf.concept)
             out = []
-            for tree in cp.part_trees[d.id]:
-                for sub in self.unknown_leaves(tree, cp, leaves):
-                    out.extend(self.gap_entries(sub, cp, leaves, rule, urgency))
+            for node in cp.part_trees[d.id]:
+                for index in unknown_leaves(decide(node, leaves)):
+                    out.extend(self.gap_entries(cp.leaves[index], cp, leaves, rule, urgency))
             return out
-        return [(cl.leaf.subject, leaves[cl.index].missing or "absent", rule, urgency)]
+        return [GapRow(cl.leaf.subject, leaves[cl.index].missing or "absent", rule, urgency)]
 
     def derive(self, d: Derived, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                parts_trace: dict[str, tuple[ConditionTrace, ...]]) -> Measure:
         true_points, unknown_points, traces = [], [], []
-        for part, tree in zip(d.parts, cp.part_trees[d.id], strict=True):
-            outcome = self.combine(tree, leaves)
-            t = self.trace(tree, cp, leaves, parts_trace)
-            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {part.points:g}", outcome, (), (t,)))
-            (true_points if outcome == TRUE else unknown_points if outcome == UNKNOWN else []).append(part.points)
+        for part, node in zip(d.parts, cp.part_trees[d.id], strict=True):
+            decided = decide(node, leaves)
+            outcome = decided.outcome
+            t = trace(decided, cp, leaves, parts_trace)
+            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {part.points:g}", outcome.value, (),
+                                         (t,)))
+            (true_points if outcome is Truth.TRUE else unknown_points if outcome is Truth.UNKNOWN else []).append(
+                part.points)
         if d.combine == "sum":
             lo = sum(true_points)
             hi = lo + sum(unknown_points)
@@ -351,10 +307,10 @@ class _Evaluation:
         self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
 
-    def suggest(self, pack: Pack, prule, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult],  # noqa: ANN001
-                parts_trace: Mapping[str, tuple[ConditionTrace, ...]]) -> Suggestion:
+    def suggest(self, pack: Pack, prule: PackRule, decided: Decided, cp: CompiledPack,
+                leaves: Mapping[int, LeafResult], parts_trace: Mapping[str, tuple[ConditionTrace, ...]]) -> Suggestion:
         rule = prule.rule
-        root = self.trace(tree, cp, leaves, parts_trace)
+        root = trace(decided, cp, leaves, parts_trace)
         rationale = root.parts if root.text in ("all", "any") else (root,)
         disease = None
         catalogue = self.registry.catalogue
@@ -363,7 +319,7 @@ class _Evaluation:
         citations = tuple(
             Citation(c.source, (s := pack.source(c.source)).title, s.year, c.section, s.publisher, s.url, c.note)
             for c in rule.citation)
-        evidence_key = sorted({(e.concept, str(e.value), e.source) for t in rationale for e in _walk_facts(t)})
+        evidence_key = sorted({(e.concept, str(e.value), e.source) for t in rationale for e in walk_facts(t)})
         sid = content_id(pack.key, prule.full_id, self.facts.patient, evidence_key)
         return Suggestion(
             id=sid, kind=rule.then.kind, urgency=rule.then.urgency, disease=disease,
@@ -371,29 +327,6 @@ class _Evaluation:
             detail={"zh": rule.then.detail.zh, "en": rule.then.detail.en},
             rule_id=prule.full_id, pack_id=pack.id, pack_version=pack.version, rationale=rationale,
             citations=citations, evidence=rule.evidence)
-
-
-def _walk_facts(trace: ConditionTrace):  # noqa: ANN202
-    yield from trace.facts
-    for p in trace.parts:
-        yield from _walk_facts(p)
-
-
-def describe(leaf: Leaf) -> str:
-    """A leaf as a short formula a clinician can read: `sbp latest >= 180 (within 90 d)`."""
-    if leaf.has is not None:
-        text = f"has {leaf.has}"
-    else:
-        value = "[" + ", ".join(str(v) for v in leaf.value) + "]" if isinstance(leaf.value, tuple) else \
-            f"{leaf.value:g}" if isinstance(leaf.value, float) else str(leaf.value)
-        if leaf.on_days is not None:
-            text = f"{leaf.concept} day-mean {leaf.op} {value} on >= {leaf.on_days} days"
-        else:
-            stat = leaf.stat + (f" of last {leaf.last_n}" if leaf.last_n else "")
-            text = f"{leaf.concept} {stat} {leaf.op} {value}"
-    if leaf.within_days is not None:
-        text += f" (within {leaf.within_days} d)"
-    return text
 
 
 def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
@@ -405,7 +338,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
     state = _Evaluation(facts, now, registry, matcher or DurableMatcher())
     suggestions: list[Suggestion] = []
-    gap_rows: list[tuple[str, str, str, str]] = []
+    gap_rows: list[GapRow] = []
     notes: list[str] = []
     s, g, n = state.run_packs(packs)
     suggestions.extend(s)
@@ -417,7 +350,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))))
 
 
-def _gaps(rows: list[tuple[str, str, str, str]], registry: Registry, packs: Sequence[Pack],
+def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],
           facts: PatientFacts) -> tuple[DataGap, ...]:
     grouped: dict[tuple[str, str], tuple[set[str], list[str]]] = {}
     for concept, reason, rule, urgency in rows:

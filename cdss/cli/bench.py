@@ -32,10 +32,16 @@ def bench_command(
     concurrency: str = typer.Option("1,8,32", "--concurrency", help="With --http: concurrent clients, "
                                                                      "comma-separated levels."),
     requests: int = typer.Option(200, "--requests", min=1, help="With --http: requests per level."),
+    startup: bool = typer.Option(False, "--startup", help="Measure instead the start-up of `cdss evaluate` of a "
+                                 "small bundle with all packs, in fresh processes (CPU seconds): without the "
+                                 "pack cache, filling it, and from it."),
 ) -> None:
     """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
     ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON).
     With --http: requests per second and p50 / p99 latency of POST /fhir/$evaluate on a real server."""
+    if startup:
+        _startup_bench(repeat=min(repeat, 5), fmt=fmt)
+        return
     if http:
         from cdss.cli.bench_http import run_http_bench
 
@@ -88,3 +94,40 @@ def bench_command(
     for c in cases:
         typer.echo(f"{c['resources']:>9} {c['bytes']:>9} {c['p50_ms']:>8} {c['p99_ms']:>8} {c['json_loads_ms']:>9} "
                    f"{c['ratio']:>6} {c['per_second']:>7} {c['peak_mb']:>8}")
+
+
+def _startup_bench(*, repeat: int, fmt: OutputFormat) -> None:
+    """CPU seconds (user + system) of whole `cdss evaluate` processes, cache off / cold / warm."""
+    import os
+    import resource
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from cdss.packs.cache import ENV
+    from cdss.packs.registry import load_registry
+    from cdss.testing.factories import synthetic_bundle
+
+    now = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="cdss-startup-") as tmp:
+        bundle = Path(tmp) / "bundle.json"
+        bundle.write_text(json.dumps(synthetic_bundle(20, concepts=load_registry(bundled=False).concepts, now=now)))
+        command = [sys.executable, "-c", "from cdss.cli import main; main()", "evaluate", str(bundle), "--now",
+                   now.isoformat()]
+
+        def cpu(cache: str) -> float:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(command, env={**os.environ, ENV: cache}, stdout=subprocess.DEVNULL, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 3)
+
+        cache_dir = str(Path(tmp) / "cache")
+        runs = {"no cache": [cpu("off") for _ in range(repeat)], "filling the cache": [cpu(cache_dir)],
+                "from the cache": [cpu(cache_dir) for _ in range(repeat)]}
+    figures = {name: {"median_cpu_s": statistics.median(v), "runs": v} for name, v in runs.items()}
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({"startup": figures}, indent=2))
+        return
+    typer.echo("`cdss evaluate` of a 20-resource bundle with all packs, whole process, CPU seconds (user + system)")
+    for name, f in figures.items():
+        typer.echo(f"{name:>18}: {f['median_cpu_s']:.3f} s (median of {len(f['runs'])})")

@@ -137,10 +137,10 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
         _current = collector
         try:
             for ruleset, facts in rulesets:
-                ruleset.register()
                 facts = [f for f in facts if f["k"] in ruleset.keys]  # the others would match nothing
                 if not facts:
-                    continue
+                    continue  # not even registered: a process registers only the rulesets it uses
+                ruleset.register()
                 host.assert_fact(ruleset.name, {"sid": sid, "id": 0, "k": SENTINEL_KEY})  # defect 11
                 with_state.append(ruleset.name)
                 for fact in facts:

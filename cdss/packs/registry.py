@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cdss.errors import EngineError, PackError, Problem, ProblemList, did_you_mean
+from cdss.packs.cache import cached
 from cdss.packs.catalogue import Catalogue, load_catalogue
 from cdss.packs.check import check_pack
 from cdss.packs.check import walk_leaves as walk_leaves  # where it was first defined; used by engine and render
@@ -253,5 +254,14 @@ def load_registry(pack_dirs: Sequence[Path] = (), *, bundled: bool = True,
 
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
-    """The bundled registry, loaded once per process."""
-    return load_registry()
+    """The bundled registry, loaded once per process (from the pack cache when no file changed)."""
+    return cached("registry", _bundled_inputs(), load_registry)
+
+
+def _bundled_inputs() -> list[Path]:
+    """Every file the bundled registry is built from (the key of the pack cache)."""
+    catalogue = bundled_dir("catalogue")
+    packs = [f for folder in pack_folders(bundled_dir("pathways"))
+             for f in [folder / "pack.yaml", *sorted((folder / "rules").glob("*.yaml"))]]
+    return [*sorted((catalogue / "concepts").glob("*.yaml")),
+            *sorted(p for p in (catalogue / BUNDLED_CATALOGUE).rglob("*") if p.is_file()), *packs]

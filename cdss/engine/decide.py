@@ -74,10 +74,3 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
     if isinstance(node, AnyNode) and decided.outcome is Truth.TRUE:
         items = [t for t in items if t.outcome == Truth.TRUE]
     return ConditionTrace("any" if isinstance(node, AnyNode) else "all", decided.outcome.value, (), tuple(items))
-
-
-def walk_facts(trace: ConditionTrace):  # noqa: ANN201 - a generator of Evidence
-    """Every fact of a trace, depth first."""
-    yield from trace.facts
-    for part in trace.parts:
-        yield from walk_facts(part)

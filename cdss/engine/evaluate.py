@@ -21,7 +21,7 @@ from typing import Any
 
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
-from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves, walk_facts
+from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
 from cdss.engine.results import (
@@ -34,6 +34,7 @@ from cdss.engine.results import (
     PackStamp,
     Suggestion,
     content_id,
+    walk_facts,
 )
 from cdss.engine.truth import Truth
 from cdss.errors import ConfigError

@@ -7,19 +7,12 @@ packs give the same bytes. ``Evaluation.to_json()`` is the public contract of ``
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
-
-
-def content_id(*parts: Any, length: int = 16) -> str:
-    """A short stable id from content (sha256 of its canonical JSON)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+from cdss.vocab.hashing import content_id as content_id  # ids of suggestions; its home is vocab.hashing
 
 
 @dataclass(frozen=True)

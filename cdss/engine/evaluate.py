@@ -348,7 +348,8 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     return Evaluation(
         patient=facts.patient, now=now, packs=tuple(PackStamp(p.id, p.version, p.sha256) for p in packs),
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
-        data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))))
+        data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
+        unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps)
 
 
 def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],

@@ -167,6 +167,9 @@ class Evaluation:
     suggestions: tuple[Suggestion, ...]
     data_gaps: tuple[DataGap, ...]
     notes: tuple[str, ...] = field(default=())
+    # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
+    unrecognised: tuple[Any, ...] = field(default=())
+    concept_maps: tuple[Any, ...] = field(default=())
 
     @property
     def id(self) -> str:
@@ -182,4 +185,6 @@ class Evaluation:
             "suggestions": [s.to_json() for s in self.suggestions],
             "data_gaps": [g.to_json() for g in self.data_gaps],
             "notes": list(self.notes),
+            "unrecognised": [u.to_json() for u in self.unrecognised],
+            "concept_maps": [m.to_json() for m in self.concept_maps],
         }

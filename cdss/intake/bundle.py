@@ -18,12 +18,12 @@ import orjson
 
 from cdss.errors import IntakeError, Problem
 from cdss.intake.careteam import read_careteam
-from cdss.intake.concepts import ConceptSet
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
-from cdss.intake.units import UnknownUnit, to_canonical
 from cdss.intake.unrecognised import Tally
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.units import UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
                 "history", "document", "message"}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cdss.errors import IntakeError, Problem, ProblemList
-from cdss.intake.concepts import ConceptSet
+from cdss.vocab.concepts import ConceptSet
 
 CONCEPT_SYSTEM = "urn:cdss:concept"  # target system whose codes are concept ids
 APPLIED_R4 = {"equivalent", "equal", "wider", "subsumes"}

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from cdss.errors import IntakeError, Problem
-from cdss.intake.concepts import ConceptSet
 from cdss.intake.unrecognised import Tally, UnrecognisedCoding
+from cdss.vocab.concepts import ConceptSet
 
 # File names a folder scan picks up; `.xz` / `.gz` compressed variants are read as well.
 SUFFIXES = (".json", ".ndjson", ".jsonl")

@@ -21,8 +21,8 @@ from typing import Any, Literal
 from rapidfuzz import fuzz, process, utils
 
 from cdss.intake.concept_maps import CONCEPT_SYSTEM
-from cdss.intake.concepts import ConceptSet
 from cdss.intake.unrecognised import UnrecognisedCoding
+from cdss.vocab.concepts import ConceptSet
 
 # Which concept kinds a coding of each resource type may be.
 KINDS = {

@@ -13,8 +13,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from cdss.intake.concepts import ConceptSet
 from cdss.testing.factories import CaseFact, bundle_from_facts
+from cdss.vocab.concepts import ConceptSet
 
 
 def _coding(concepts: ConceptSet, concept_id: str) -> dict[str, str]:

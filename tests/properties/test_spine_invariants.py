@@ -11,10 +11,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cdss.engine.evaluate import evaluate
-from cdss.intake.units import to_canonical
 from cdss.packs.registry import default_registry, load_registry
 from cdss.packs.schema import URGENCY_ORDER
 from cdss.testing.factories import CaseFact, bundle_from_facts
+from cdss.vocab.units import to_canonical
 from tests.conftest import NOW
 
 REGISTRY = default_registry()  # all bundled packs
@@ -80,7 +80,8 @@ def test_raising_bp_never_removes_an_emergency_referral(p, rise):
 
     raised = [f.model_copy(update={"value": f.value + rise}) if f.concept in ("sbp", "dbp") else f for f in p["facts"]]
     # A value raised past the concept's plausible range is an entry error (a data gap), not a higher BP.
-    assume(all(f.value <= HTN_ONLY.concepts.by_id[f.concept].plausible[1] for f in raised if f.concept in ("sbp", "dbp")))
+    ceiling = {c: HTN_ONLY.concepts.by_id[c].plausible[1] for c in ("sbp", "dbp")}
+    assume(all(f.value <= ceiling[f.concept] for f in raised if f.concept in ceiling))
     assert top(raised) <= top(p["facts"])
 
 

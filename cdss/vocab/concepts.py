@@ -1,4 +1,4 @@
-"""Intake: codes -> concepts, through the value sets of catalogue/concepts.yaml (nothing clinical in here)."""
+"""Vocabulary: codes -> concepts, through the value sets of catalogue/concepts.yaml (nothing clinical in here)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdss.packs.schema import Concept, ConceptsFile
+from cdss.vocab.dictionary import Concept, ConceptsFile
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ class TokenVerifier:
             return await self._verify(authorization, audience)
         except AuthFailed as exc:
             log.warning("token refused for %s: %s", audience, exc)
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError) as exc:
             log.warning("token refused for %s: %s: %s", audience, type(exc).__name__, exc)
         raise unauthorized()
 
@@ -113,7 +113,10 @@ class TokenVerifier:
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthFailed("jti is not a string")
-        expires = dt.datetime.fromtimestamp(float(claims["exp"]) + leeway, dt.UTC)
+        # A validly signed `exp` may be absurd (1e20): the replay record needs only to outlive the token's
+        # maximum age, which bounds how long it can be accepted anyway.
+        exp = min(float(claims["exp"]), now + self.settings.auth_max_age_s)
+        expires = dt.datetime.fromtimestamp(exp + leeway, dt.UTC)
         if not self.storage.remember_token(iss, jti, expires, dt.datetime.now(dt.UTC)):
             raise AuthFailed(f"jti {jti!r} replayed")
         return Caller(issuer=iss, subject=claims.get("sub"), tenant=claims.get("tenant"))

@@ -242,7 +242,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     if not isinstance(doc, Mapping) or doc.get("resourceType") != "Bundle":
         got = doc.get("resourceType") if isinstance(doc, Mapping) else type(doc).__name__
         raise reader.fail("resourceType", "not a FHIR Bundle", "not-a-bundle", got=got, expected="'Bundle'")
-    if doc.get("type") not in BUNDLE_TYPES:
+    if not isinstance(doc.get("type"), str) or doc["type"] not in BUNDLE_TYPES:
         raise reader.fail("Bundle.type", "unsupported bundle type", "bad-bundle-type", got=doc.get("type"),
                           expected=" | ".join(sorted(BUNDLE_TYPES)))
     entries = doc.get("entry") or []

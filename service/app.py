@@ -21,9 +21,11 @@ from service import errors
 from service.auth import TokenVerifier
 from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
+from service.packs_check import check_packs
+from service.preflight import check_verifier, open_storage
 from service.routes import cds_hooks, fhir, health, packs, panel
 from service.settings import Settings, load_settings
-from service.storage import Storage
+from service.workers import watch_parent
 
 log = logging.getLogger("cdss.service")
 
@@ -50,15 +52,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.warn_if_open()
-        storage = Storage(settings.db_url, retention_days=settings.retention_days, salt=settings.audit_salt,
-                          data_dir=settings.data_dir)
-        await run_in_threadpool(storage.create, app.state.clock())
+        storage = await run_in_threadpool(open_storage, settings, app.state.clock())
+        check_verifier(settings, storage)
         http = httpx.AsyncClient(transport=http_transport, follow_redirects=False,
                                  timeout=settings.fhir_timeout_s)
         app.state.storage = storage
         app.state.http = http
         app.state.verifier = TokenVerifier(settings, storage, http)
-        app.state.engine = engine or await run_in_threadpool(load_engine)
+        if engine is None:
+            loaded = await run_in_threadpool(load_engine)
+            check_packs(loaded.registry, allow_unpublished=settings.allow_unpublished_packs)
+            app.state.engine = loaded
+        else:
+            app.state.engine = engine
+        if settings.workers > 1:
+            watch_parent()
         log.info("cdss service ready: packs %s, database %s, auth %s",
                  ", ".join(f"{p.id}@{p.version}" for p in app.state.engine.registry.select(())),
                  storage.engine.url.render_as_string(hide_password=True),

@@ -67,8 +67,9 @@ class Settings(BaseSettings):
                                   "SQLite file `cdss.sqlite3` in DATA_DIR.")
     retention_days: int = Field(default=3650, ge=1, le=36500,
                                 description="Audit records older than this are deleted.")
-    audit_salt: str = Field(default="", description="Secret mixed into the stored patient-reference hash "
-                                                    "(HMAC-SHA256); empty: plain SHA-256.")
+    audit_salt: str = Field(default="", description="Secret keying the stored patient-reference hash "
+                                                    "(HMAC-SHA256); empty: the key generated on first start "
+                                                    "in DATA_DIR/audit.key.")
     auth: Literal["on", "off", "auto"] = Field(
         default="auto", description="JWT bearer tokens as CDS Hooks requires. `auto`: on when issuers are "
                                     "configured, otherwise off on a loopback host and refused elsewhere.")
@@ -86,9 +87,30 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10_000_000, ge=1024, description="Largest request body accepted.")
     max_resources: int = Field(default=5000, ge=1, description="Most FHIR resources in one request.")
     fhir_timeout_s: float = Field(default=5.0, gt=0, le=60,
-                                  description="Timeout of each call to an EHR's fhirServer or a jku URL.")
+                                  description="Total time allowed for all fhirServer fetches of one CDS Hooks "
+                                              "call (every query and page together), and for one jku fetch.")
     fhir_max_pages: int = Field(default=10, ge=1, le=100,
                                 description="Most `next` pages followed per prefetch query.")
+    fhir_max_bytes: int = Field(default=20_000_000, ge=1024,
+                                description="Largest answer accepted from one fhirServer or jku GET; a larger "
+                                            "one is cut off and the call answered 412.")
+    fhir_server_allowlist: tuple[str, ...] = Field(
+        default=(), description="Hosts (`host` or `host:port`) a fhirServer URL may name although it is plain "
+                                "http, or resolves to a loopback, link-local or private address, or is this "
+                                "service. Any other such fhirServer is refused (400) and never fetched.")
+    allow_unpublished_packs: bool = Field(
+        default=False, description="Development only: serve packs that are not in pathways/PUBLISHED.lock or "
+                                   "differ from it (logged as warnings). Off: such a pack stops the start.")
+    feedback_max_comment_chars: int = Field(default=2000, ge=1, le=100_000,
+                                            description="Longest feedback `overrideReason.userComment`.")
+    feedback_max_item_bytes: int = Field(default=8192, ge=256,
+                                         description="Largest feedback item (its JSON), extensions included.")
+    feedback_rate_per_minute: int = Field(
+        default=120, ge=1, description="Feedback items accepted per client per minute (per worker process); "
+                                       "more are answered 429 with Retry-After.")
+    cors_origins: tuple[str, ...] = Field(
+        default=(), description="Browser origins (e.g. `https://sandbox.cds-hooks.org`) allowed to call the "
+                                "API cross-origin (CORS); `*` allows any. Empty: no CORS headers.")
     default_packs: tuple[str, ...] = Field(default=(),
                                            description="Pack pins used when a request names none.")
 

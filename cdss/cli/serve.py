@@ -2,7 +2,8 @@
 
 Options become ``CDSS_*`` environment variables so that every worker process builds the same settings
 through ``service.app:create_app`` (uvicorn's factory mode). The settings are checked here first, so an
-unsafe value stops the command with exit code 2 and a readable message instead of a worker traceback.
+unsafe value stops the command with exit code 2 and a readable message instead of a worker traceback; so
+do an unusable data folder or database and a pack that is not the published one (service.preflight).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import typer
 
 from cdss.cli import app, fail
-from cdss.errors import ConfigError
+from cdss.errors import ConfigError, PackError
 
 FACTORY = "service.app:create_app"
 
@@ -37,7 +38,12 @@ def serve(
     settings_module = importlib.import_module("service.settings")
     try:
         settings = settings_module.load_settings()
+        # Data folder, database, audit key, JWT keys and published packs: one line per problem, exit 2.
+        importlib.import_module("service.preflight").preflight(settings)
     except ConfigError as exc:
+        fail(exc)
+        return
+    except PackError as exc:
         fail(exc)
         return
     if not settings.auth_enabled:

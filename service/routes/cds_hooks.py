@@ -8,6 +8,7 @@ orders of ``context.draftOrders`` to the patient's data so the medication checks
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,7 @@ from service.body import json_body, read_json
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
 from service.prefetch import gather
+from service.ratelimit import RateLimiter
 from service.storage import StoredCard
 
 router = APIRouter(tags=["CDS Hooks"])
@@ -201,12 +203,52 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
     """Store accepted / overridden outcomes, with override reasons ("Feedback")."""
     service = _service(service_id)
     body: FeedbackRequest = _parse(FeedbackRequest, await read_json(request, settings.max_body_bytes))
+    client = f"{caller.issuer}|{caller.subject}" if caller.issuer else \
+        (request.client.host if request.client else "unknown")
+    limiter = _limiter(request, settings.feedback_rate_per_minute)
+    if not limiter.take(client, len(body.feedback)):
+        raise ApiError(429, f"more than {settings.feedback_rate_per_minute} feedback items a minute from this "
+                            f"client (CDSS_FEEDBACK_RATE_PER_MINUTE); retry later", code="throttled",
+                       headers={"Retry-After": str(limiter.retry_after(client))})
+    now = clock()
     items = []
-    for item in body.feedback:
+    for i, item in enumerate(body.feedback):
+        at = f"feedback[{i}]"
         if item.outcome == "accepted" and not item.acceptedSuggestions:
             raise ApiError(400, "an accepted outcome needs acceptedSuggestions", code="required",
-                           expression="feedback.acceptedSuggestions")
+                           expression=f"{at}.acceptedSuggestions")
         plain = item.model_dump(mode="json", exclude_none=True)
+        comment = (item.overrideReason.userComment if item.overrideReason else None) or ""
+        if len(comment) > settings.feedback_max_comment_chars:
+            raise ApiError(413, f"userComment of {len(comment)} characters is longer than the limit of "
+                                f"{settings.feedback_max_comment_chars} (CDSS_FEEDBACK_MAX_COMMENT_CHARS)",
+                           code="too-costly", expression=f"{at}.overrideReason.userComment")
+        size = len(json.dumps(plain, ensure_ascii=False).encode())
+        if size > settings.feedback_max_item_bytes:
+            raise ApiError(413, f"a feedback item of {size} bytes is larger than the limit of "
+                                f"{settings.feedback_max_item_bytes} (CDSS_FEEDBACK_MAX_ITEM_BYTES)",
+                           code="too-costly", expression=at)
+        stamp = item.outcomeTimestamp if item.outcomeTimestamp.tzinfo else \
+            item.outcomeTimestamp.replace(tzinfo=dt.UTC)
+        if stamp > now + FEEDBACK_CLOCK_SKEW:
+            raise ApiError(400, f"outcomeTimestamp {item.outcomeTimestamp.isoformat()} is in the future",
+                           code="value", expression=f"{at}.outcomeTimestamp")
         items.append(plain)
-    stored = await run_in_threadpool(storage.record_feedback, service.id, items, now=clock())
+    for i, plain in enumerate(items):
+        if not await run_in_threadpool(storage.is_known_card, plain["card"]):
+            raise ApiError(400, f"card {plain['card']!r} was not issued by this service (or is older than the "
+                                f"retention period); nothing was stored", code="not-found",
+                           expression=f"feedback[{i}].card")
+    stored = await run_in_threadpool(storage.record_feedback, service.id, items, now=now)
     return {"stored": stored}
+
+
+# How far in the future an outcomeTimestamp may be (clients' clocks differ).
+FEEDBACK_CLOCK_SKEW = dt.timedelta(minutes=10)
+
+
+def _limiter(request: Request, per_minute: int) -> RateLimiter:
+    limiter = getattr(request.app.state, "feedback_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.feedback_limiter = RateLimiter(per_minute)
+    return limiter

@@ -9,6 +9,7 @@ URL of the endpoint called), ``exp``, ``iat`` (not in the future, not older than
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -21,6 +22,7 @@ import jwt
 from jwt import PyJWK
 
 from service.errors import ApiError
+from service.outbound import TooLarge, bounded_get
 from service.settings import Settings
 from service.storage import Storage
 
@@ -147,11 +149,14 @@ class TokenVerifier:
         if cached and time.monotonic() - cached[0] < JKU_CACHE_S:
             return cached[1]
         try:
-            response = await self.http.get(url, timeout=self.settings.fhir_timeout_s,
-                                           headers={"Accept": "application/json"})
-            response.raise_for_status()
-            keys = _jwk_list(json.loads(response.content))
-        except (httpx.HTTPError, ValueError) as exc:
+            async with asyncio.timeout(self.settings.fhir_timeout_s):  # total, not per read
+                status, content = await bounded_get(self.http, url, headers={"Accept": "application/json"},
+                                                    max_bytes=self.settings.fhir_max_bytes,
+                                                    timeout_s=self.settings.fhir_timeout_s)
+            if status // 100 != 2:
+                raise ValueError(f"HTTP {status}")
+            keys = _jwk_list(json.loads(content))
+        except (httpx.HTTPError, ValueError, TooLarge, TimeoutError) as exc:
             raise AuthFailed(f"cannot load JWKS from {url}: {exc}") from exc
         self._jku_cache[url] = (time.monotonic(), keys)
         return keys

@@ -20,6 +20,7 @@ from cdss.render.cds_hooks import render_cards
 from service.body import json_body, read_json
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
+from service.outbound import own_addresses, resolve
 from service.prefetch import gather
 from service.ratelimit import RateLimiter
 from service.storage import StoredCard
@@ -183,7 +184,10 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
         raise ApiError(400, f"hook {call.hook!r} sent to the {service.hook!r} service {service.id!r}",
                        code="value", expression="hook")
     data = await gather(call.model_dump(), service.prefetch, http=http, timeout_s=settings.fhir_timeout_s,
-                        max_pages=settings.fhir_max_pages, max_resources=settings.max_resources)
+                        max_pages=settings.fhir_max_pages, max_resources=settings.max_resources,
+                        max_bytes=settings.fhir_max_bytes, allowlist=settings.fhir_server_allowlist,
+                        own=own_addresses(settings.public_url, settings.host, settings.port),
+                        resolver=getattr(request.app.state, "resolver", None) or resolve)
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from service import errors
@@ -88,6 +89,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.clock = clock or utc_now
     app.state.engine = None
     errors.install(app)
+    if settings.cors_origins:
+        # CDS Hooks 2.0: "browser-based CDS Clients will require CORS support" (e.g. the CDS Hooks sandbox).
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
     app.include_router(health.router)
     app.include_router(cds_hooks.router)
     app.include_router(fhir.router)

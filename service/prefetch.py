@@ -252,15 +252,22 @@ async def gather(request: Mapping[str, Any], templates: Mapping[str, str], *, ht
     if ("Patient", pid) not in data.resources:
         # "null means no data": the engine then reports what it misses (age, sex) as data gaps.
         data.add({"resourceType": "Patient", "id": pid})
-    add_drafts(data, context.get("draftOrders"))
+    selections = context.get("selections")
+    add_drafts(data, context.get("draftOrders"),
+               selected=set(selections) if isinstance(selections, list) and request.get("hook") == "order-select"
+               else None)
     if len(data.resources) > max_resources:
         raise ApiError(413, f"{len(data.resources)} resources is more than the limit of {max_resources} "
                             f"(CDSS_MAX_RESOURCES)", code="too-costly")
     return data
 
 
-def add_drafts(data: PatientData, draft_orders: Any) -> None:
-    """Merge context.draftOrders into the data, tagged, and remember the ones that have an id."""
+def add_drafts(data: PatientData, draft_orders: Any, selected: set[str] | None = None) -> None:
+    """Merge context.draftOrders into the data, tagged, and remember the ones that have an id.
+
+    `selected` (order-select's context.selections): only these drafts are checked; the others are
+    orders the clinician selected earlier, already seen by their own order-select call.
+    """
     if draft_orders is None:
         return
     found = resources_of(draft_orders)
@@ -268,6 +275,9 @@ def add_drafts(data: PatientData, draft_orders: Any) -> None:
         raise ApiError(400, "context.draftOrders is not a FHIR Bundle", code="structure",
                        expression="context.draftOrders")
     for resource in found:
+        rid = resource.get("id")
+        if selected is not None and f"{resource.get('resourceType')}/{rid}" not in selected:
+            continue
         tagged = dict(resource)
         meta = dict(tagged.get("meta") or {}) if isinstance(tagged.get("meta"), dict) else {}
         meta["tag"] = [*(meta.get("tag") or []), DRAFT_TAG] if isinstance(meta.get("tag"), list | None) \

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdss.render.fhir import implicated_sources, service_request
+from cdss.render.sources import uri, with_year
 
 CARD_NAMESPACE = uuid.UUID("0c5d1f0e-8a3b-5c2e-b7a4-1d9e6f3a2c47")
 SUMMARY_MAX = 139  # "<140-character summary"
@@ -63,7 +64,8 @@ class RenderedCards:
 
 
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
-                 draft_orders: Mapping[str, Mapping[str, Any]] | None = None) -> RenderedCards:
+                 draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
+                 gap_kinds: frozenset[str] | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -73,6 +75,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             (None: the panel is off, cards carry no link).
         draft_orders: the hook's draft orders by reference ("MedicationRequest/1"); a medication
             suggestion whose facts come from one of them proposes deleting it.
+        gap_kinds: rule kinds whose data gaps may give the (one, grouped) data-gap card; None: any.
     """
     drafts = draft_orders or {}
     cards: list[dict[str, Any]] = []
@@ -99,7 +102,8 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
         cards.append(prune(card))
         index.append(CardIndex(card_uuid, s.id, tuple(x["uuid"] for x in suggestions)))
 
-    gaps = [g for g in evaluation.data_gaps if g.urgency in ("emergency", "urgent")]
+    gaps = [g for g in evaluation.data_gaps if g.urgency in ("emergency", "urgent")
+            and (gap_kinds is None or any(rule_kind(r) in gap_kinds for r in g.rules))]
     if gaps:
         card_uuid = _uuid(hook_instance, evaluation.id, "data-gaps")
         names = "、".join(dict.fromkeys(g.title["zh"] for g in gaps))
@@ -116,6 +120,12 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
     return RenderedCards({"cards": cards}, tuple(index))
 
 
+def rule_kind(rule_id: str) -> str | None:
+    """'htn-community/referral/x' (or 'pack@1.0.0#pack/referral/x') -> 'referral'."""
+    parts = rule_id.rsplit("#", 1)[-1].split("/")
+    return parts[1] if len(parts) >= 3 else None
+
+
 def summary(text: str) -> str:
     """One line of fewer than 140 characters."""
     line = " ".join(text.split())
@@ -129,8 +139,8 @@ def _uuid(*parts: str) -> str:
 def _source(s: Any) -> dict[str, Any]:
     if s.citations:
         c = s.citations[0]
-        label = f"{c.title}（{c.year}）"
-        url = c.url
+        label = with_year(c.title, c.year)
+        url = uri(c.url)
     else:
         label, url = f"{s.pack_id}@{s.pack_version}", None
     return {"label": label, "url": url,
@@ -215,7 +225,7 @@ def _detail(s: Any, evaluation: Any) -> str:
     if s.citations:
         lines += ["", "**来源 / Sources**", ""]
         for c in s.citations:
-            text = f"- {c.title}（{c.year}）{c.section}"
+            text = f"- {with_year(c.title, c.year)}{c.section}"
             if c.publisher:
                 text += f"，{c.publisher}"
             if c.url:

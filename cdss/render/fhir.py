@@ -13,6 +13,8 @@ import re
 import uuid
 from typing import Any, Literal
 
+from cdss.render.sources import uri, with_year
+
 FhirVersion = Literal["R4", "R5"]
 
 # Fixed namespace for the name-based (uuid5) fullUrls of rendered resources.
@@ -211,11 +213,11 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
 
 def _related_artifact(citation: Any, version: FhirVersion) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "citation",
-                           "display": f"{citation.title} ({citation.year}) {citation.section}".strip()}
+                           "display": f"{with_year(citation.title, citation.year, zh=False)} {citation.section}".strip()}
     if citation.url:
         # R4 RelatedArtifact.url; R5 dropped it for document (Attachment).url
         if version == "R4":
-            out["url"] = citation.url
+            out["url"] = uri(citation.url)
         else:
-            out["document"] = {"url": citation.url}
+            out["document"] = {"url": uri(citation.url)}
     return out

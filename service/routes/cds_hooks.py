@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from cdss.render.cds_hooks import render_cards
 from service.body import json_body, read_json
@@ -77,6 +77,19 @@ SERVICES: dict[str, ServiceDefinition] = {s.id: s for s in (
         prefetch=PREFETCH),
 )}
 DRAFT_HOOKS = {"order-select", "order-sign"}
+# Context fields the hooks' specifications (cds-hooks-library, hooks v1.0/1.1) mark REQUIRED.
+REQUIRED_CONTEXT = {
+    "patient-view": ("userId", "patientId"),
+    "encounter-start": ("userId", "patientId"),
+    "order-select": ("userId", "patientId", "selections", "draftOrders"),
+    "order-sign": ("userId", "patientId", "draftOrders"),
+}
+# Kinds of advice each hook is for: data gaps of other rules give no card there (an order-sign of an
+# antibiotic is no place to ask for a blood pressure).
+GAP_KINDS: dict[str, frozenset[str] | None] = {
+    "patient-view": None, "encounter-start": None,
+    "order-select": frozenset({"medication"}), "order-sign": frozenset({"medication"}),
+}
 
 
 class DiscoveryResponse(BaseModel):
@@ -90,7 +103,7 @@ class FhirAuthorization(BaseModel):
 
     access_token: str = Field(min_length=1)
     token_type: str | None = None
-    expires_in: int | None = None
+    expires_in: StrictInt | StrictFloat | None = None  # the spec says integer; any JSON number is taken
     scope: str | None = None
     subject: str | None = None
     patient: str | None = None
@@ -154,6 +167,27 @@ def _service(service_id: str) -> ServiceDefinition:
     return service
 
 
+def check_context(hook: str, context: dict[str, Any]) -> None:
+    """The hook's REQUIRED context fields are present (400 naming the first one missing); order-select's
+    `selections` is a list of references to draft orders.
+
+    Raises:
+        ApiError: 400.
+    """
+    for name in REQUIRED_CONTEXT.get(hook, ()):
+        if context.get(name) in (None, "", [], {}):
+            raise ApiError(400, f"context.{name} is required for the {hook} hook", code="required",
+                           expression=f"context.{name}")
+    if not isinstance(context.get("userId"), str):
+        raise ApiError(400, "context.userId must be a string such as 'Practitioner/123'", code="value",
+                       expression="context.userId")
+    if hook == "order-select":
+        selections = context["selections"]
+        if not isinstance(selections, list) or not all(isinstance(x, str) and x for x in selections):
+            raise ApiError(400, "context.selections must be a list of references such as "
+                                "'MedicationRequest/123'", code="value", expression="context.selections")
+
+
 def _parse(model: type[BaseModel], body: Any) -> Any:
     try:
         return model.model_validate(body)
@@ -183,6 +217,10 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
     if call.hook != service.hook:
         raise ApiError(400, f"hook {call.hook!r} sent to the {service.hook!r} service {service.id!r}",
                        code="value", expression="hook")
+    check_context(service.hook, call.context)
+    if call.fhirAuthorization is not None and not call.fhirServer:
+        raise ApiError(400, "fhirAuthorization is given without fhirServer (CDS Hooks 2.0, cds-r-1)",
+                       code="required", expression="fhirServer")
     data = await gather(call.model_dump(), service.prefetch, http=http, timeout_s=settings.fhir_timeout_s,
                         max_pages=settings.fhir_max_pages, max_resources=settings.max_resources,
                         max_bytes=settings.fhir_max_bytes, allowlist=settings.fhir_server_allowlist,
@@ -193,7 +231,8 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
     rendered = render_cards(evaluation, hook_instance=call.hookInstance,
                             panel_url=f"{settings.public_url}/panel" if settings.panel_enabled else None,
-                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None)
+                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
+                            gap_kinds=GAP_KINDS[service.hook])
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,
         cards_out=[StoredCard(c.card_uuid, c.suggestion_id, c.suggestion_uuids) for c in rendered.index])

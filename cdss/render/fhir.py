@@ -212,8 +212,8 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
 
 
 def _related_artifact(citation: Any, version: FhirVersion) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "citation",
-                           "display": f"{with_year(citation.title, citation.year, zh=False)} {citation.section}".strip()}
+    label = with_year(citation.title, citation.year, zh=False)
+    out: dict[str, Any] = {"type": "citation", "display": f"{label} {citation.section}".strip()}
     if citation.url:
         # R4 RelatedArtifact.url; R5 dropped it for document (Attachment).url
         if version == "R4":

@@ -30,6 +30,45 @@ ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
+# Appended to docs/reference/settings.md by `cdss reference show settings` (what a table row cannot say).
+SETTINGS_NOTES = """
+Lists (`CDSS_FHIR_SERVER_ALLOWLIST`, `CDSS_CORS_ORIGINS`, `CDSS_DEFAULT_PACKS`, `CDSS_AUTH_ALGORITHMS`) are
+JSON arrays, e.g. `CDSS_CORS_ORIGINS='["https://sandbox.cds-hooks.org"]'`.
+
+## The audit key and its rotation
+
+The stored patient hash is HMAC-SHA256 of the patient reference, keyed by `CDSS_AUDIT_SALT` when it is set,
+otherwise by the key that `cdss serve` generates on first start in `DATA_DIR/audit.key` (32 random bytes,
+hex, mode 0600; every worker reads the same file). No raw patient identifier is stored: the trace holds
+`Patient/hmac-<first 16 hex digits>` in its place. Back the key up with the database: without it, stored
+records can no longer be tied to a patient. To rotate it: stop the service, move `audit.key` away (or set a
+new `CDSS_AUDIT_SALT`), start it: new records are hashed with the new key; records stored before keep the
+old hash and can be linked to a patient only with the old key (keep it for as long as they are retained,
+or destroy it to unlink them for good).
+
+## The audit database
+
+At start (`cdss serve`, before any worker starts) the database is opened, its tables created if new, and
+read and written once; an empty (0-byte, truncated) or corrupt SQLite file, or a data folder that cannot be
+written, stops the start with one line and exit code 2 (`database-unusable`). `GET /healthz` repeats that
+read and write on every call and answers 503 when it fails or when the SQLite file was deleted or replaced
+while the service runs.
+
+## Published packs
+
+At start every pack is checked against `pathways/PUBLISHED.lock`: a pack version that is not published, or
+whose content differs from what was published under its version, and a folder of `pathways/` without
+`pack.yaml`, stop the start (`pack-unpublished`, `pack-changed`, `no-pack-file`, one line each with
+`file:line`). `CDSS_ALLOW_UNPUBLISHED_PACKS=true` serves them anyway, with a warning per pack, for
+development only. Packs are loaded once at start; restart the service to load changed packs.
+
+## Workers
+
+With `--workers N`, each worker watches its master process and stops (SIGTERM, then exit after 10 s) once
+the master is gone, so killing the master never leaves workers serving and a restart can bind the port.
+"""
+
+
 class IssuerConfig(BaseModel):
     """One trusted CDS client (EHR): where its public keys come from."""
 

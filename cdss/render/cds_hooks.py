@@ -65,7 +65,7 @@ class RenderedCards:
 
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
-                 gap_kinds: frozenset[str] | None = None) -> RenderedCards:
+                 gap_kinds: frozenset[str] | None = None, requester: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -76,6 +76,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
         draft_orders: the hook's draft orders by reference ("MedicationRequest/1"); a medication
             suggestion whose facts come from one of them proposes deleting it.
         gap_kinds: rule kinds whose data gaps may give the (one, grouped) data-gap card; None: any.
+        requester: the user of the hook (`context.userId`), the requester of proposed ServiceRequests.
     """
     drafts = draft_orders or {}
     cards: list[dict[str, Any]] = []
@@ -89,7 +90,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             "indicator": INDICATOR[s.urgency],
             "source": _source(s),
         }
-        suggestions = _suggestions(s, evaluation, card_uuid, drafts)
+        suggestions = _suggestions(s, evaluation, card_uuid, drafts, requester)
         if suggestions:
             card["suggestions"] = suggestions
             # "If suggestions are present, selectionBehavior MUST also be provided."
@@ -148,10 +149,10 @@ def _source(s: Any) -> dict[str, Any]:
 
 
 def _suggestions(s: Any, evaluation: Any, card_uuid: str,
-                 drafts: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+                 drafts: Mapping[str, Mapping[str, Any]], requester: str | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if s.kind == "referral":
-        resource = service_request(s, evaluation.patient, evaluation.now.isoformat())
+        resource = service_request(s, evaluation.patient, evaluation.now.isoformat(), requester=requester)
         out.append({"label": s.title["zh"], "uuid": _uuid(card_uuid, "create"), "isRecommended": True,
                     "actions": [{"type": "create", "description": f"{s.title['zh']} / {s.title['en']}",
                                  "resource": resource}]})

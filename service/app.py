@@ -24,7 +24,7 @@ from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
 from service.packs_check import check_packs
 from service.preflight import check_verifier, open_storage
-from service.routes import cds_hooks, fhir, health, packs, panel
+from service.routes import cds_hooks, fhir, fhir_meta, health, packs, panel
 from service.settings import Settings, load_settings
 from service.workers import watch_parent
 
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             app.state.engine = engine
         if settings.workers > 1:
             watch_parent()
+        app.state.started = app.state.clock().date().isoformat()
         log.info("cdss service ready: packs %s, database %s, auth %s",
                  ", ".join(f"{p.id}@{p.version}" for p in app.state.engine.registry.select(())),
                  storage.engine.url.render_as_string(hide_password=True),
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(health.router)
     app.include_router(cds_hooks.router)
     app.include_router(fhir.router)
+    app.include_router(fhir_meta.router)
     app.include_router(packs.router)
     if settings.panel_enabled:
         app.include_router(panel.router)

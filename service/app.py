@@ -23,8 +23,9 @@ from service.auth import TokenVerifier
 from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
 from service.packs_check import check_packs
+from service.panel_links import link_key
 from service.preflight import check_verifier, open_storage
-from service.routes import cds_hooks, fhir, fhir_meta, health, packs, panel
+from service.routes import cds_hooks, fhir, fhir_meta, health, packs, panel, panel_link
 from service.settings import Settings, load_settings
 from service.workers import watch_parent
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.warn_if_open()
         storage = await run_in_threadpool(open_storage, settings, app.state.clock())
+        app.state.link_key = link_key(storage.key)
         check_verifier(settings, storage)
         http = httpx.AsyncClient(transport=http_transport, follow_redirects=False,
                                  timeout=settings.fhir_timeout_s)
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(packs.router)
     if settings.panel_enabled:
         app.include_router(panel.router)
+    elif settings.auth_enabled:
+        app.include_router(panel_link.router)  # card links with a signed token (service.panel_links)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     feedback_rate_per_minute: int = Field(
         default=120, ge=1, description="Feedback items accepted per client per minute (per worker process); "
                                        "more are answered 429 with Retry-After.")
+    panel_link_ttl_s: int = Field(
+        default=43_200, ge=60, le=30 * 86_400,
+        description="With JWT auth on (and the panel off), card links carry a signed token that opens that "
+                    "evaluation's rationale page for this many seconds, without a login.")
     cors_origins: tuple[str, ...] = Field(
         default=(), description="Browser origins (e.g. `https://sandbox.cds-hooks.org`) allowed to call the "
                                 "API cross-origin (CORS); `*` allows any. Empty: no CORS headers.")

@@ -188,6 +188,11 @@ class Storage:
             log.error("health check: %s", type(exc).__name__)
             return False
 
+    @property
+    def key(self) -> bytes:
+        """The audit key (service.audit_key)."""
+        return self._salt
+
     def patient_hash(self, reference: str) -> str:
         """HMAC-SHA256 with the audit key of a patient reference such as 'Patient/1' (plain SHA-256 only
         when no key is given, as in tests of this class alone)."""

@@ -65,7 +65,8 @@ class RenderedCards:
 
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
-                 gap_kinds: frozenset[str] | None = None, requester: str | None = None) -> RenderedCards:
+                 gap_kinds: frozenset[str] | None = None, requester: str | None = None,
+                 link_query: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -77,8 +78,10 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             suggestion whose facts come from one of them proposes deleting it.
         gap_kinds: rule kinds whose data gaps may give the (one, grouped) data-gap card; None: any.
         requester: the user of the hook (`context.userId`), the requester of proposed ServiceRequests.
+        link_query: query string of every link (the signed token of the panel link, ``t=...``).
     """
     drafts = draft_orders or {}
+    page = f"{panel_url}/evaluations/{evaluation.id}" + (f"?{link_query}" if link_query else "")
     cards: list[dict[str, Any]] = []
     index: list[CardIndex] = []
     for s in evaluation.suggestions:
@@ -99,7 +102,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                                        for c, d in OVERRIDE_REASONS]
         if panel_url:
             card["links"] = [{"label": "推理依据 / Rationale", "type": "absolute",
-                              "url": f"{panel_url}/evaluations/{evaluation.id}#{s.id}"}]
+                              "url": f"{page}#{s.id}"}]
         cards.append(prune(card))
         index.append(CardIndex(card_uuid, s.id, tuple(x["uuid"] for x in suggestions)))
 
@@ -115,7 +118,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             "indicator": "warning",
             "source": {"label": "数据核查 / Data check"},
             "links": [{"label": "推理依据 / Rationale", "type": "absolute",
-                       "url": f"{panel_url}/evaluations/{evaluation.id}#data-gaps"}] if panel_url else [],
+                       "url": f"{page}#data-gaps"}] if panel_url else [],
         }))
         index.append(CardIndex(card_uuid, None, ()))
     return RenderedCards({"cards": cards}, tuple(index))

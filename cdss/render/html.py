@@ -160,6 +160,8 @@ UI = {
     "not_found": {"zh": "未找到", "en": "Not found"},
     "not_found_evaluation": {"zh": "没有此评估记录（可能已超过保存期限，或编号有误）。",
                              "en": "No such evaluation (it may be past the retention period, or the id is wrong)."},
+    "link_expired": {"zh": "此链接无效或已过期。请在电子病历中重新打开该提示卡片。",
+                     "en": "This link is not valid or has expired. Open the card again in the EHR."},
     "catalogue_title": {"zh": "病种目录", "en": "Disease catalogue"},
     "search": {"zh": "搜索（名称、别名、编码）", "en": "Search (name, alias, code)"},
     "all": {"zh": "全部", "en": "all"},

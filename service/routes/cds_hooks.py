@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ from service.body import json_body, read_json
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
 from service.outbound import own_addresses, resolve
+from service.panel_links import sign
 from service.prefetch import gather
 from service.ratelimit import RateLimiter
 from service.storage import StoredCard
@@ -229,8 +231,13 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
+    link_query = None
+    if not settings.panel_enabled and settings.auth_enabled:
+        expires = int(time.time()) + settings.panel_link_ttl_s
+        link_query = f"t={sign(request.app.state.link_key, evaluation.id, expires)}"
     rendered = render_cards(evaluation, hook_instance=call.hookInstance,
-                            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled else None,
+                            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled or link_query
+                            else None, link_query=link_query,
                             draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
                             gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"))
     await run_in_threadpool(

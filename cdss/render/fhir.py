@@ -128,13 +128,24 @@ def implicated_sources(suggestion: Any) -> list[str]:
     return list(seen)
 
 
+# DetectedIssue.code kind from the FHIR value set detectedissue-category (v3-ActCode), verified at
+# https://build.fhir.org/valueset-detectedissue-category.html (ALGY "Allergy Alert"). Chosen from the
+# data shape only: an issue whose facts include a recorded allergy is an allergy alert; for the others
+# (interaction, duplicate therapy) the packs do not say which kind they are, so only the rule code is given.
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ALLERGY_ALERT = {"system": ACT_CODE, "code": "ALGY", "display": "Allergy Alert"}
+
+
 def detected_issue(suggestion: Any, patient: str, identified: str, version: FhirVersion) -> dict[str, Any]:
-    """A DetectedIssue for a medication problem, implicating the resources its facts came from."""
+    """A DetectedIssue for a medication problem, implicating the resources its facts came from; coded as
+    an allergy alert (v3-ActCode ALGY) when a recorded allergy is among them."""
+    kinds = [ALLERGY_ALERT] if any(ref.startswith("AllergyIntolerance/") for ref in implicated_sources(suggestion)) \
+        else []
     out: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": fhir_id("di", suggestion.id),
         "status": "preliminary",
-        "code": {"coding": [_rule_coding(suggestion)], "text": suggestion.title["zh"]},
+        "code": {"coding": [*kinds, _rule_coding(suggestion)], "text": suggestion.title["zh"]},
         "severity": SEVERITY[suggestion.urgency],
         ("patient" if version == "R4" else "subject"): {"reference": patient},
         "identifiedDateTime": identified,

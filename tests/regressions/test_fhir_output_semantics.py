@@ -50,3 +50,19 @@ def test_card_referral_names_the_requester(client: Any) -> None:
                  if a["type"] == "create"]
     assert resources and all(r["requester"] == {"reference": body["context"]["userId"]} for r in resources)
     assert json.dumps(resources)
+
+
+def test_allergy_issue_is_coded_algy(tmp_path: Any) -> None:
+    from cdss.packs.registry import load_registry
+    from tests.conftest import ROOT
+
+    registry = load_registry([ROOT / "pathways" / "medication-safety"], bundled=False)
+    bundle = json.loads((ROOT / "pathways" / "medication-safety" / "cases" / "bundles" /
+                         "draft-amoxicillin-penicillin-allergy.json").read_text(encoding="utf-8"))
+    evaluation = cdss.evaluate(bundle, now=NOW, registry=registry)
+    for version, model in (("R4", BundleR4), ("R5", BundleR5)):
+        out = guidance_bundle(evaluation, version=version)  # type: ignore[arg-type]
+        model.model_validate(out)
+        issues = [e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "DetectedIssue"]
+        assert issues
+        assert any(c.get("code") == "ALGY" for i in issues for c in i["code"]["coding"])

@@ -46,6 +46,11 @@ def serve(
     except PackError as exc:
         fail(exc)
         return
+    busy = _port_in_use(host, port)
+    if busy:
+        fail(ConfigError.one(f"cannot listen on {host}:{port}: {busy}", "port-unavailable", field="--port",
+                             hint="stop the other server (an earlier cdss serve?) or choose another port"))
+        return
     if not settings.auth_enabled:
         typer.echo("cdss: WARNING: authentication is OFF (local use only); set CDSS_AUTH_ISSUERS before "
                    "exposing the service", err=True)
@@ -55,3 +60,17 @@ def serve(
 
     uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers, log_level="info",
                 proxy_headers=True, server_header=False)
+
+
+def _port_in_use(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (e.g. 'address already in use'), or None when it can."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return (exc.strerror or str(exc)).lower()
+    return None

@@ -15,15 +15,19 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from service import concept_maps, errors
 from service.auth import TokenVerifier
 from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
-from service.routes import cds_hooks, fhir, health, packs, panel
+from service.packs_check import check_packs
+from service.panel_links import link_key
+from service.preflight import check_verifier, open_storage
+from service.routes import cds_hooks, fhir, fhir_meta, health, packs, panel, panel_link
 from service.settings import Settings, load_settings
-from service.storage import Storage
+from service.workers import watch_parent
 
 log = logging.getLogger("cdss.service")
 
@@ -50,15 +54,23 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.warn_if_open()
-        storage = Storage(settings.db_url, retention_days=settings.retention_days, salt=settings.audit_salt,
-                          data_dir=settings.data_dir)
-        await run_in_threadpool(storage.create, app.state.clock())
+        storage = await run_in_threadpool(open_storage, settings, app.state.clock())
+        app.state.link_key = link_key(storage.key)
+        check_verifier(settings, storage)
         http = httpx.AsyncClient(transport=http_transport, follow_redirects=False,
                                  timeout=settings.fhir_timeout_s)
         app.state.storage = storage
         app.state.http = http
         app.state.verifier = TokenVerifier(settings, storage, http)
-        app.state.engine = engine or await run_in_threadpool(load_engine)
+        if engine is None:
+            loaded = await run_in_threadpool(load_engine)
+            check_packs(loaded.registry, allow_unpublished=settings.allow_unpublished_packs)
+            app.state.engine = loaded
+        else:
+            app.state.engine = engine
+        if settings.workers > 1:
+            watch_parent()
+        app.state.started = app.state.clock().date().isoformat()
         await run_in_threadpool(concept_maps.start, app, settings.concept_maps_dir)  # site ConceptMaps
         log.info("cdss service ready: packs %s, database %s, auth %s",
                  ", ".join(f"{p.id}@{p.version}" for p in app.state.engine.registry.select(())),
@@ -81,13 +93,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.clock = clock or utc_now
     app.state.engine = None
     errors.install(app)
+    if settings.cors_origins:
+        # CDS Hooks 2.0: "browser-based CDS Clients will require CORS support" (e.g. the CDS Hooks sandbox).
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
     app.include_router(health.router)
     app.include_router(cds_hooks.router)
     app.include_router(fhir.router)
+    app.include_router(fhir_meta.router)
     app.include_router(packs.router)
     app.include_router(concept_maps.router)
     if settings.panel_enabled:
         app.include_router(panel.router)
+    elif settings.auth_enabled:
+        app.include_router(panel_link.router)  # card links with a signed token (service.panel_links)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

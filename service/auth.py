@@ -9,6 +9,7 @@ URL of the endpoint called), ``exp``, ``iat`` (not in the future, not older than
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -21,6 +22,7 @@ import jwt
 from jwt import PyJWK
 
 from service.errors import ApiError
+from service.outbound import TooLarge, bounded_get
 from service.settings import Settings
 from service.storage import Storage
 
@@ -71,7 +73,7 @@ class TokenVerifier:
             return await self._verify(authorization, audience)
         except AuthFailed as exc:
             log.warning("token refused for %s: %s", audience, exc)
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError) as exc:
             log.warning("token refused for %s: %s: %s", audience, type(exc).__name__, exc)
         raise unauthorized()
 
@@ -113,7 +115,10 @@ class TokenVerifier:
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthFailed("jti is not a string")
-        expires = dt.datetime.fromtimestamp(float(claims["exp"]) + leeway, dt.UTC)
+        # A validly signed `exp` may be absurd (1e20): the replay record needs only to outlive the token's
+        # maximum age, which bounds how long it can be accepted anyway.
+        exp = min(float(claims["exp"]), now + self.settings.auth_max_age_s)
+        expires = dt.datetime.fromtimestamp(exp + leeway, dt.UTC)
         if not self.storage.remember_token(iss, jti, expires, dt.datetime.now(dt.UTC)):
             raise AuthFailed(f"jti {jti!r} replayed")
         return Caller(issuer=iss, subject=claims.get("sub"), tenant=claims.get("tenant"))
@@ -144,11 +149,14 @@ class TokenVerifier:
         if cached and time.monotonic() - cached[0] < JKU_CACHE_S:
             return cached[1]
         try:
-            response = await self.http.get(url, timeout=self.settings.fhir_timeout_s,
-                                           headers={"Accept": "application/json"})
-            response.raise_for_status()
-            keys = _jwk_list(json.loads(response.content))
-        except (httpx.HTTPError, ValueError) as exc:
+            async with asyncio.timeout(self.settings.fhir_timeout_s):  # total, not per read
+                status, content = await bounded_get(self.http, url, headers={"Accept": "application/json"},
+                                                    max_bytes=self.settings.fhir_max_bytes,
+                                                    timeout_s=self.settings.fhir_timeout_s)
+            if status // 100 != 2:
+                raise ValueError(f"HTTP {status}")
+            keys = _jwk_list(json.loads(content))
+        except (httpx.HTTPError, ValueError, TooLarge, TimeoutError) as exc:
             raise AuthFailed(f"cannot load JWKS from {url}: {exc}") from exc
         self._jku_cache[url] = (time.monotonic(), keys)
         return keys

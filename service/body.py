@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from fastapi import Request
 from pydantic import BaseModel
 
@@ -55,16 +56,50 @@ async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] 
     raw = b"".join(chunks)
     if not raw.strip():
         raise ApiError(400, "empty request body; send a JSON object", code="structure")
+    return parse(raw)
+
+
+def parse(raw: bytes) -> Any:
+    """JSON bytes -> Python, as the CLI reads them (orjson): strict RFC 8259, so NaN, Infinity, a number
+    no double holds, a lone surrogate escape, a byte-order mark and nesting deeper than MAX_JSON_DEPTH
+    are 400s here rather than failures deep inside the evaluation.
+
+    Raises:
+        ApiError: 400 not UTF-8 or not JSON.
+    """
     try:
-        return json.loads(raw)
+        doc = orjson.loads(raw)
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"request body is not UTF-8 text: {exc.reason} at byte {exc.start}",
                        code="structure") from exc
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+        msg = exc.msg
+        if "depth" in msg or "recursion" in msg:
+            msg = "JSON nested too deeply"
+        raise ApiError(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: {msg}",
                        code="structure") from exc
-    except RecursionError as exc:
-        raise ApiError(400, "JSON nested too deeply", code="structure") from exc
+    if json_depth(doc) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)", code="structure")
+    return doc
+
+
+# FHIR resources nest a dozen levels or so; anything deeper is refused before code that recurses sees it.
+MAX_JSON_DEPTH = 100
+
+
+def json_depth(doc: Any) -> int:
+    """How many levels of arrays and objects `doc` nests (iterative: no recursion on hostile input)."""
+    deepest = 0
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return deepest
 
 
 def json_body(model: type[BaseModel], *, media_types: tuple[str, ...] = ("application/json",),

@@ -123,16 +123,51 @@ def install(app: FastAPI) -> None:
                                 [Issue(text, code=_ISSUE_CODE.get(exc.status_code, "processing"))],
                                 getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return _incident(request, exc)
+    app.add_middleware(IncidentMiddleware)
+
+
+class IncidentMiddleware:
+    """Answer any exception no handler took with a 500 OperationOutcome, and stop it there.
+
+    (An ``Exception`` handler would run in Starlette's ServerErrorMiddleware, which re-raises after
+    answering: the server then logs the error twice and resets the client's keep-alive connection.)
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: logged with its trace
+            if started:
+                raise
+            await _incident(Request(scope), exc)(scope, receive, send)
 
 
 def _incident(request: Request, exc: BaseException) -> JSONResponse:
     incident = uuid.uuid4().hex
-    log.error("incident %s: %s %s failed", incident, request.method, request.url.path, exc_info=exc)
+    # The exception text may quote request data (a failed INSERT lists its parameters): the log gets the
+    # exception type and the stack, never its message (no patient data in the log).
+    log.error("incident %s: %s %s failed: %s", incident, request.method, request.url.path,
+              type(exc).__name__, exc_info=(type(exc), _Redacted(type(exc).__name__), exc.__traceback__))
     return outcome_response(500, [Issue(f"internal error; quote incident {incident} to the operator, who "
                                         f"finds the details in the service log", code="exception")])
+
+
+class _Redacted(Exception):
+    """Stands in for an exception in the log: its type and stack, not its text."""
 
 
 def validation_issues(errors: Iterable[dict[str, Any]], root: str = "") -> list[Issue]:

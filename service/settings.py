@@ -30,6 +30,45 @@ ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
+# Appended to docs/reference/settings.md by `cdss reference show settings` (what a table row cannot say).
+SETTINGS_NOTES = """
+Lists (`CDSS_FHIR_SERVER_ALLOWLIST`, `CDSS_CORS_ORIGINS`, `CDSS_DEFAULT_PACKS`, `CDSS_AUTH_ALGORITHMS`) are
+JSON arrays, e.g. `CDSS_CORS_ORIGINS='["https://sandbox.cds-hooks.org"]'`.
+
+## The audit key and its rotation
+
+The stored patient hash is HMAC-SHA256 of the patient reference, keyed by `CDSS_AUDIT_SALT` when it is set,
+otherwise by the key that `cdss serve` generates on first start in `DATA_DIR/audit.key` (32 random bytes,
+hex, mode 0600; every worker reads the same file). No raw patient identifier is stored: the trace holds
+`Patient/hmac-<first 16 hex digits>` in its place. Back the key up with the database: without it, stored
+records can no longer be tied to a patient. To rotate it: stop the service, move `audit.key` away (or set a
+new `CDSS_AUDIT_SALT`), start it: new records are hashed with the new key; records stored before keep the
+old hash and can be linked to a patient only with the old key (keep it for as long as they are retained,
+or destroy it to unlink them for good).
+
+## The audit database
+
+At start (`cdss serve`, before any worker starts) the database is opened, its tables created if new, and
+read and written once; an empty (0-byte, truncated) or corrupt SQLite file, or a data folder that cannot be
+written, stops the start with one line and exit code 2 (`database-unusable`). `GET /healthz` repeats that
+read and write on every call and answers 503 when it fails or when the SQLite file was deleted or replaced
+while the service runs.
+
+## Published packs
+
+At start every pack is checked against `pathways/PUBLISHED.lock`: a pack version that is not published, or
+whose content differs from what was published under its version, and a folder of `pathways/` without
+`pack.yaml`, stop the start (`pack-unpublished`, `pack-changed`, `no-pack-file`, one line each with
+`file:line`). `CDSS_ALLOW_UNPUBLISHED_PACKS=true` serves them anyway, with a warning per pack, for
+development only. Packs are loaded once at start; restart the service to load changed packs.
+
+## Workers
+
+With `--workers N`, each worker watches its master process and stops (SIGTERM, then exit after 10 s) once
+the master is gone, so killing the master never leaves workers serving and a restart can bind the port.
+"""
+
+
 class IssuerConfig(BaseModel):
     """One trusted CDS client (EHR): where its public keys come from."""
 
@@ -67,8 +106,9 @@ class Settings(BaseSettings):
                                   "SQLite file `cdss.sqlite3` in DATA_DIR.")
     retention_days: int = Field(default=3650, ge=1, le=36500,
                                 description="Audit records older than this are deleted.")
-    audit_salt: str = Field(default="", description="Secret mixed into the stored patient-reference hash "
-                                                    "(HMAC-SHA256); empty: plain SHA-256.")
+    audit_salt: str = Field(default="", description="Secret keying the stored patient-reference hash "
+                                                    "(HMAC-SHA256); empty: the key generated on first start "
+                                                    "in DATA_DIR/audit.key.")
     auth: Literal["on", "off", "auto"] = Field(
         default="auto", description="JWT bearer tokens as CDS Hooks requires. `auto`: on when issuers are "
                                     "configured, otherwise off on a loopback host and refused elsewhere.")
@@ -86,9 +126,34 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10_000_000, ge=1024, description="Largest request body accepted.")
     max_resources: int = Field(default=5000, ge=1, description="Most FHIR resources in one request.")
     fhir_timeout_s: float = Field(default=5.0, gt=0, le=60,
-                                  description="Timeout of each call to an EHR's fhirServer or a jku URL.")
+                                  description="Total time allowed for all fhirServer fetches of one CDS Hooks "
+                                              "call (every query and page together), and for one jku fetch.")
     fhir_max_pages: int = Field(default=10, ge=1, le=100,
                                 description="Most `next` pages followed per prefetch query.")
+    fhir_max_bytes: int = Field(default=20_000_000, ge=1024,
+                                description="Largest answer accepted from one fhirServer or jku GET; a larger "
+                                            "one is cut off and the call answered 412.")
+    fhir_server_allowlist: tuple[str, ...] = Field(
+        default=(), description="Hosts (`host` or `host:port`) a fhirServer URL may name although it is plain "
+                                "http, or resolves to a loopback, link-local or private address, or is this "
+                                "service. Any other such fhirServer is refused (400) and never fetched.")
+    allow_unpublished_packs: bool = Field(
+        default=False, description="Development only: serve packs that are not in pathways/PUBLISHED.lock or "
+                                   "differ from it (logged as warnings). Off: such a pack stops the start.")
+    feedback_max_comment_chars: int = Field(default=2000, ge=1, le=100_000,
+                                            description="Longest feedback `overrideReason.userComment`.")
+    feedback_max_item_bytes: int = Field(default=8192, ge=256,
+                                         description="Largest feedback item (its JSON), extensions included.")
+    feedback_rate_per_minute: int = Field(
+        default=120, ge=1, description="Feedback items accepted per client per minute (per worker process); "
+                                       "more are answered 429 with Retry-After.")
+    panel_link_ttl_s: int = Field(
+        default=43_200, ge=60, le=30 * 86_400,
+        description="With JWT auth on (and the panel off), card links carry a signed token that opens that "
+                    "evaluation's rationale page for this many seconds, without a login.")
+    cors_origins: tuple[str, ...] = Field(
+        default=(), description="Browser origins (e.g. `https://sandbox.cds-hooks.org`) allowed to call the "
+                                "API cross-origin (CORS); `*` allows any. Empty: no CORS headers.")
     default_packs: tuple[str, ...] = Field(default=(),
                                            description="Pack pins used when a request names none.")
     concept_maps_dir: Path | None = Field(

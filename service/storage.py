@@ -1,7 +1,10 @@
 """Service: audit storage of evaluations, cards and feedback (SQLAlchemy: SQLite, or PostgreSQL by URL).
 
-What is kept per evaluation: when, which packs (id, version, sha256), a hash of the patient reference
-(never the reference itself), the suggestions, and the whole result as trace JSON. Cards handed to an
+What is kept per evaluation: when, which packs (id, version, sha256), a keyed hash of the patient
+reference (HMAC-SHA256 with the audit key, service/audit_key.py; never the reference itself), the
+suggestions, and the whole result as trace JSON, in which the patient reference is replaced by that hash.
+Database errors never carry the values of a statement (``hide_parameters``), so a failed write logs no
+patient data. Cards handed to an
 EHR are indexed by their uuid so that feedback can be tied back to the evaluation and suggestion.
 Records older than the retention period are deleted at start and then every few hundred writes.
 Replayed JWT ids (``jti``) are detected here too, so that all workers of a server share one view.
@@ -13,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +37,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
+log = logging.getLogger("cdss.service")
 metadata = MetaData()
 
 evaluations = Table(
@@ -75,6 +80,12 @@ feedback = Table(
     Column("outcome_timestamp", String(40), nullable=False),
 )
 
+heartbeat = Table(
+    "heartbeat", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+)
+
 seen_tokens = Table(
     "seen_tokens", metadata,
     Column("issuer", String(300), primary_key=True),
@@ -95,45 +106,96 @@ class StoredCard:
 class Storage:
     """The audit database. Thread-safe: each call takes its own connection from the pool."""
 
-    def __init__(self, url: str, *, retention_days: int, salt: str = "", data_dir: Path | None = None):
+    def __init__(self, url: str, *, retention_days: int, salt: str | bytes = "", data_dir: Path | None = None):
         if url.startswith("sqlite") and data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"),
+                                            hide_parameters=True)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.retention = dt.timedelta(days=retention_days)
-        self._salt = salt.encode()
+        self._file = Path(self.engine.url.database) if url.startswith("sqlite") and self.engine.url.database \
+            and self.engine.url.database != ":memory:" else None
+        self._inode: int | None = None
+        self._salt = salt.encode() if isinstance(salt, str) else salt
         self._writes = 0
 
     def create(self, now: dt.datetime) -> None:
-        """Create missing tables and apply the retention period.
+        """Create missing tables, check the database reads and writes, and apply the retention period.
 
         Several worker processes start at once on a fresh database: both may see a table missing and one
         then fails with "already exists". That is the outcome wanted, so the creation is simply checked again.
+
+        Raises:
+            StorageFault: an empty (truncated) or corrupt database file, or one that cannot be written.
         """
+        check_database_file(self._file)
         # Each try skips the tables that exist by then, so one more try per table always suffices.
-        for attempt in range(len(metadata.sorted_tables) + 1):
-            try:
-                metadata.create_all(self.engine)
-                break
-            except (OperationalError, ProgrammingError):
-                if attempt == len(metadata.sorted_tables):
-                    raise
+        try:
+            for attempt in range(len(metadata.sorted_tables) + 1):
+                try:
+                    metadata.create_all(self.engine)
+                    break
+                except (OperationalError, ProgrammingError):
+                    if attempt == len(metadata.sorted_tables):
+                        raise
+        except DatabaseError as exc:
+            raise StorageFault(f"cannot open the database {self._file or self.engine.url.render_as_string()}: "
+                               f"{_reason(exc)}") from None
+        if self._file is not None:
+            self._inode = self._file.stat().st_ino
+        self.probe(now)
         self.purge(now)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def ping(self) -> bool:
+    def probe(self, now: dt.datetime) -> None:
+        """A real read and a real write: the newest row of every table (each table's root page and the
+        path to its last leaf) and an update of the heartbeat row, in one transaction; for SQLite also
+        that the file is still the one opened at start (not deleted or replaced under the service).
+
+        Raises:
+            StorageFault: the database cannot be read or written, or its file is gone.
+        """
+        if self._file is not None and self._inode is not None:
+            try:
+                inode = self._file.stat().st_ino
+            except OSError:
+                inode = None
+            if inode != self._inode:
+                raise StorageFault(f"the database file {self._file} was deleted or replaced while running")
         try:
-            with self.engine.connect() as conn:
-                conn.execute(select(1))
+            with self.engine.begin() as conn:
+                for table in (evaluations, cards, feedback, seen_tokens):
+                    key = next(iter(table.primary_key.columns))
+                    conn.execute(select(key).order_by(key.desc()).limit(1)).first()
+                if conn.execute(heartbeat.update().where(heartbeat.c.id == 1)
+                                .values(checked_at=now)).rowcount == 0:
+                    conn.execute(insert(heartbeat).values(id=1, checked_at=now))
+        except (OperationalError, DatabaseError) as exc:
+            raise StorageFault(f"the database cannot be read or written: {_reason(exc)}") from None
+
+    def ping(self, now: dt.datetime | None = None) -> bool:
+        """Readiness: `probe` as a yes/no answer (the reason is logged)."""
+        try:
+            self.probe(now or dt.datetime.now(dt.UTC))
             return True
-        except Exception:  # noqa: BLE001 - readiness is a yes/no answer; the reason is logged by the caller
+        except StorageFault as exc:
+            log.error("health check: %s", exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - readiness is a yes/no answer
+            log.error("health check: %s", type(exc).__name__)
             return False
 
+    @property
+    def key(self) -> bytes:
+        """The audit key (service.audit_key)."""
+        return self._salt
+
     def patient_hash(self, reference: str) -> str:
-        """SHA-256 (HMAC with the configured salt, if any) of a patient reference such as 'Patient/1'."""
+        """HMAC-SHA256 with the audit key of a patient reference such as 'Patient/1' (plain SHA-256 only
+        when no key is given, as in tests of this class alone)."""
         if self._salt:
             return hmac.new(self._salt, reference.encode(), hashlib.sha256).hexdigest()
         return hashlib.sha256(reference.encode()).hexdigest()
@@ -141,12 +203,13 @@ class Storage:
     def record_evaluation(self, evaluation: Any, *, now: dt.datetime, channel: str,
                           hook_instance: str | None = None, cards_out: Sequence[StoredCard] = ()) -> int:
         """Store one evaluation (and the cards that present it); returns its row id."""
-        trace = evaluation.to_json()
+        digest = self.patient_hash(evaluation.patient)
+        trace = pseudonymise(evaluation.to_json(), evaluation.patient, f"Patient/hmac-{digest[:16]}")
         with self.engine.begin() as conn:
             row = conn.execute(insert(evaluations).values(
                 evaluation_id=evaluation.id, stored_at=now, evaluated_at=evaluation.now.isoformat(),
                 channel=channel, hook_instance=hook_instance,
-                patient_sha256=self.patient_hash(evaluation.patient),
+                patient_sha256=digest,
                 packs=trace["packs"], suggestions=trace["suggestions"], trace=trace,
             )).inserted_primary_key[0]
             for card in cards_out:
@@ -223,6 +286,43 @@ class Storage:
             conn.execute(delete(feedback).where(feedback.c.received_at < cutoff))
             conn.execute(delete(seen_tokens).where(seen_tokens.c.expires_at < now))
             return conn.execute(delete(evaluations).where(evaluations.c.stored_at < cutoff)).rowcount or 0
+
+
+class StorageFault(Exception):
+    """The audit database is unusable (the message is one line without data)."""
+
+
+def check_database_file(path: Path | None) -> None:
+    """Refuse an SQLite file that is empty (0 bytes, no write-ahead log to recover from): it was
+    truncated, and opening it would silently start a new, empty history.
+
+    Raises:
+        StorageFault: the file exists and is empty.
+    """
+    if path is None or not path.exists() or path.stat().st_size > 0:
+        return
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # SQLite recovers the content from the write-ahead log
+    raise StorageFault(f"the database file {path} is empty (0 bytes): its audit history was lost; restore "
+                       f"it from a backup, or move it away to start a new database")
+
+
+def _reason(exc: Exception) -> str:
+    """The DB-API message of an SQLAlchemy error (one line, without the statement or its values)."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else type(exc).__name__).splitlines()[0]
+
+
+def pseudonymise(doc: Any, reference: str, token: str) -> Any:
+    """`doc` with every occurrence of the patient reference (whole strings and inside strings) replaced."""
+    if isinstance(doc, str):
+        return doc.replace(reference, token) if reference in doc else doc
+    if isinstance(doc, dict):
+        return {k: pseudonymise(v, reference, token) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [pseudonymise(v, reference, token) for v in doc]
+    return doc
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -81,7 +81,8 @@ def settings_markdown() -> str:
         default = field.get_default(call_default_factory=True)
         shown = "—" if default is None or default == () or default == {} else f"`{default}`"
         out.append(f"| `{prefix}{name.upper()}` | {shown} | {(field.description or '').strip()} |")
-    return "\n".join(out) + "\n"
+    notes = getattr(settings_module, "SETTINGS_NOTES", "").strip()
+    return "\n".join(out) + "\n" + (f"\n{notes}\n" if notes else "")
 
 
 class What(StrEnum):

@@ -23,7 +23,7 @@ from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
 from cdss.intake.unrecognised import Tally
 from cdss.vocab.concepts import ConceptSet
-from cdss.vocab.units import UnknownUnit, to_canonical
+from cdss.vocab.units import UnitTooComplex, UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
                 "history", "document", "message"}
@@ -88,8 +88,28 @@ class _Reader:
                 return [c for c in codings if isinstance(c, dict)]
         return []
 
+    def code(self, res: Mapping[str, Any], key: str, path: str) -> str | None:
+        """A FHIR `code` element: a string or absent; any other JSON type is an error at its path."""
+        value = res.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(f"{path}.{key}", "not a FHIR code (a JSON string)", "bad-type",
+                            got=type(value).__name__)
+        return value
+
+    def status(self, res: Mapping[str, Any], key: str, path: str) -> str | None:
+        """The code of a status CodeableConcept (clinicalStatus, verificationStatus)."""
+        concept = res.get(key)
+        if concept is None:
+            return None
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        if not isinstance(concept, dict) or not isinstance(codings, list | None):
+            where = f"{path}.{key}" if not isinstance(concept, dict) else f"{path}.{key}.coding"
+            raise self.fail(where, "not a FHIR CodeableConcept (an object with a coding list)", "bad-type",
+                            got=type(concept if not isinstance(concept, dict) else codings).__name__)
+        return _status(concept)
+
     def observation(self, res: Mapping[str, Any], path: str, ref: str) -> None:
-        if res.get("status") not in OBSERVATION_OK:
+        if self.code(res, "status", path) not in OBSERVATION_OK:
             return
         time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
         understood = self.observed(res, path, ref, time)
@@ -136,8 +156,13 @@ class _Reader:
             unit = q.get("code") if q.get("system") in (UCUM, None) and q.get("code") else q.get("unit")
             if not isinstance(unit, str) or not unit:
                 unit = ""
+            if not _finite(value):
+                raise self.fail(f"{vpath}.value", "not a usable number (too large)", "bad-quantity")
             try:
                 canonical = to_canonical(float(value), unit, concept) if unit else None
+            except UnitTooComplex as exc:
+                raise self.fail(f"{vpath}.code", str(exc), "unit-too-complex",
+                                hint="send a UCUM code such as 'mm[Hg]'") from exc
             except UnknownUnit as exc:
                 self.notes.append(IntakeNote(cid, "unknown-unit", ref, f"{vpath}: {exc}"))
                 return
@@ -145,7 +170,10 @@ class _Reader:
                 self.notes.append(IntakeNote(cid, "unknown-unit", ref, f"{vpath}: no unit given"))
                 return
         elif isinstance(item.get("valueInteger"), int) or isinstance(item.get("valueDecimal"), int | float):
-            canonical = float(item.get("valueInteger", item.get("valueDecimal")))
+            key = "valueInteger" if "valueInteger" in item else "valueDecimal"
+            if not _finite(item[key]):
+                raise self.fail(f"{path}.{key}", "not a usable number (too large)", "bad-quantity")
+            canonical = float(item[key])
         else:
             return
         if concept.plausible and not (concept.plausible[0] <= canonical <= concept.plausible[1]):
@@ -155,9 +183,9 @@ class _Reader:
         self.readings.setdefault(cid, []).append(Reading(cid, canonical, concept.unit, time, ref))
 
     def condition(self, res: Mapping[str, Any], path: str, ref: str) -> None:
-        if _status(res.get("verificationStatus")) in SKIP_VERIFICATION:
+        if self.status(res, "verificationStatus", path) in SKIP_VERIFICATION:
             return
-        if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
+        if self.status(res, "clinicalStatus", path) in CONDITION_SKIP_CLINICAL:
             return
         time = self.effective(res, path, "onsetDateTime", "onsetPeriod", "recordedDate")
         ids = self.concepts.match(self.codings(res.get("code")))
@@ -167,7 +195,7 @@ class _Reader:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def medication(self, res: Mapping[str, Any], path: str, ref: str) -> None:
-        if res.get("status") not in MEDICATION_OK:
+        if self.code(res, "status", path) not in MEDICATION_OK:
             return
         med = res.get("medicationCodeableConcept")
         if med is None and isinstance(res.get("medication"), dict):  # R5 CodeableReference
@@ -180,9 +208,9 @@ class _Reader:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def allergy(self, res: Mapping[str, Any], path: str, ref: str) -> None:
-        if _status(res.get("verificationStatus")) in SKIP_VERIFICATION:
+        if self.status(res, "verificationStatus", path) in SKIP_VERIFICATION:
             return
-        if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
+        if self.status(res, "clinicalStatus", path) in CONDITION_SKIP_CLINICAL:
             return
         time = self.effective(res, path, "recordedDate", "onsetDateTime")
         ids = self.concepts.match(self.codings(res.get("code")))
@@ -190,6 +218,14 @@ class _Reader:
             self.unknown.add("AllergyIntolerance", self.codings(res.get("code")))
         for cid in ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+
+
+def _finite(value: float) -> bool:
+    """False for a number no float holds (a JSON integer of hundreds of digits)."""
+    try:
+        return float(value) not in (float("inf"), float("-inf"))
+    except OverflowError:
+        return False
 
 
 def _status(concept: Any) -> str | None:
@@ -229,7 +265,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     if not isinstance(doc, Mapping) or doc.get("resourceType") != "Bundle":
         got = doc.get("resourceType") if isinstance(doc, Mapping) else type(doc).__name__
         raise reader.fail("resourceType", "not a FHIR Bundle", "not-a-bundle", got=got, expected="'Bundle'")
-    if doc.get("type") not in BUNDLE_TYPES:
+    if not isinstance(doc.get("type"), str) or doc["type"] not in BUNDLE_TYPES:
         raise reader.fail("Bundle.type", "unsupported bundle type", "bad-bundle-type", got=doc.get("type"),
                           expected=" | ".join(sorted(BUNDLE_TYPES)))
     entries = doc.get("entry") or []
@@ -246,6 +282,10 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             raise reader.fail(path, "entry has no resource", "bad-entry")
         count += 1
         rtype = res.get("resourceType")
+        for key in ("resourceType", "id"):
+            if key in res and not _text(res[key]):
+                raise reader.fail(f"{path}.{key}", "must be a JSON string of valid Unicode text", "bad-type",
+                                  got=ascii(res[key])[:40] if isinstance(res[key], str) else type(res[key]).__name__)
         ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
         if rtype == "Patient":
             patients.append((path, res))
@@ -274,7 +314,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     return PatientFacts(
         patient=f"Patient/{patient.get('id') or 'unknown'}",
         birth_date=birth.date() if birth else None,
-        sex=patient.get("gender") if isinstance(patient.get("gender"), str) else None,
+        sex=patient.get("gender") if _text(patient.get("gender")) else None,
         readings={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.readings.items())},
         present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},
         notes=tuple(reader.notes),
@@ -283,9 +323,20 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     )
 
 
+def _text(value: Any) -> bool:
+    """A JSON string that is also valid Unicode text (a lone surrogate escape such as "\\udc00" is not)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _full_url_id(entry: Mapping[str, Any]) -> str | None:
     url = entry.get("fullUrl")
-    return url.rsplit("/", 1)[-1].removeprefix("urn:uuid:") if isinstance(url, str) and url else None
+    return url.rsplit("/", 1)[-1].removeprefix("urn:uuid:") if _text(url) and url else None
 
 
 def _time_key(item: Reading | Presence) -> tuple[dt.datetime, str]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdss.render.fhir import implicated_sources, service_request
+from cdss.render.sources import uri, with_year
 
 CARD_NAMESPACE = uuid.UUID("0c5d1f0e-8a3b-5c2e-b7a4-1d9e6f3a2c47")
 SUMMARY_MAX = 139  # "<140-character summary"
@@ -63,7 +64,9 @@ class RenderedCards:
 
 
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
-                 draft_orders: Mapping[str, Mapping[str, Any]] | None = None) -> RenderedCards:
+                 draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
+                 gap_kinds: frozenset[str] | None = None, requester: str | None = None,
+                 link_query: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -73,8 +76,12 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             (None: the panel is off, cards carry no link).
         draft_orders: the hook's draft orders by reference ("MedicationRequest/1"); a medication
             suggestion whose facts come from one of them proposes deleting it.
+        gap_kinds: rule kinds whose data gaps may give the (one, grouped) data-gap card; None: any.
+        requester: the user of the hook (`context.userId`), the requester of proposed ServiceRequests.
+        link_query: query string of every link (the signed token of the panel link, ``t=...``).
     """
     drafts = draft_orders or {}
+    page = f"{panel_url}/evaluations/{evaluation.id}" + (f"?{link_query}" if link_query else "")
     cards: list[dict[str, Any]] = []
     index: list[CardIndex] = []
     for s in evaluation.suggestions:
@@ -86,7 +93,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             "indicator": INDICATOR[s.urgency],
             "source": _source(s),
         }
-        suggestions = _suggestions(s, evaluation, card_uuid, drafts)
+        suggestions = _suggestions(s, evaluation, card_uuid, drafts, requester)
         if suggestions:
             card["suggestions"] = suggestions
             # "If suggestions are present, selectionBehavior MUST also be provided."
@@ -95,11 +102,12 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                                        for c, d in OVERRIDE_REASONS]
         if panel_url:
             card["links"] = [{"label": "推理依据 / Rationale", "type": "absolute",
-                              "url": f"{panel_url}/evaluations/{evaluation.id}#{s.id}"}]
+                              "url": f"{page}#{s.id}"}]
         cards.append(prune(card))
         index.append(CardIndex(card_uuid, s.id, tuple(x["uuid"] for x in suggestions)))
 
-    gaps = [g for g in evaluation.data_gaps if g.urgency in ("emergency", "urgent")]
+    gaps = [g for g in evaluation.data_gaps if g.urgency in ("emergency", "urgent")
+            and (gap_kinds is None or any(rule_kind(r) in gap_kinds for r in g.rules))]
     if gaps:
         card_uuid = _uuid(hook_instance, evaluation.id, "data-gaps")
         names = "、".join(dict.fromkeys(g.title["zh"] for g in gaps))
@@ -110,10 +118,16 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             "indicator": "warning",
             "source": {"label": "数据核查 / Data check"},
             "links": [{"label": "推理依据 / Rationale", "type": "absolute",
-                       "url": f"{panel_url}/evaluations/{evaluation.id}#data-gaps"}] if panel_url else [],
+                       "url": f"{page}#data-gaps"}] if panel_url else [],
         }))
         index.append(CardIndex(card_uuid, None, ()))
     return RenderedCards({"cards": cards}, tuple(index))
+
+
+def rule_kind(rule_id: str) -> str | None:
+    """'htn-community/referral/x' (or 'pack@1.0.0#pack/referral/x') -> 'referral'."""
+    parts = rule_id.rsplit("#", 1)[-1].split("/")
+    return parts[1] if len(parts) >= 3 else None
 
 
 def summary(text: str) -> str:
@@ -129,8 +143,8 @@ def _uuid(*parts: str) -> str:
 def _source(s: Any) -> dict[str, Any]:
     if s.citations:
         c = s.citations[0]
-        label = f"{c.title}（{c.year}）"
-        url = c.url
+        label = with_year(c.title, c.year)
+        url = uri(c.url)
     else:
         label, url = f"{s.pack_id}@{s.pack_version}", None
     return {"label": label, "url": url,
@@ -138,10 +152,10 @@ def _source(s: Any) -> dict[str, Any]:
 
 
 def _suggestions(s: Any, evaluation: Any, card_uuid: str,
-                 drafts: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+                 drafts: Mapping[str, Mapping[str, Any]], requester: str | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if s.kind == "referral":
-        resource = service_request(s, evaluation.patient, evaluation.now.isoformat())
+        resource = service_request(s, evaluation.patient, evaluation.now.isoformat(), requester=requester)
         out.append({"label": s.title["zh"], "uuid": _uuid(card_uuid, "create"), "isRecommended": True,
                     "actions": [{"type": "create", "description": f"{s.title['zh']} / {s.title['en']}",
                                  "resource": resource}]})
@@ -215,7 +229,7 @@ def _detail(s: Any, evaluation: Any) -> str:
     if s.citations:
         lines += ["", "**来源 / Sources**", ""]
         for c in s.citations:
-            text = f"- {c.title}（{c.year}）{c.section}"
+            text = f"- {with_year(c.title, c.year)}{c.section}"
             if c.publisher:
                 text += f"，{c.publisher}"
             if c.url:

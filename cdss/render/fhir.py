@@ -13,6 +13,7 @@ import re
 import uuid
 from typing import Any, Literal
 
+from cdss.render.sources import uri, with_year
 from cdss.render.unrecognised import operation_outcome
 
 FhirVersion = Literal["R4", "R5"]
@@ -52,6 +53,15 @@ def disease_concept(suggestion: Any) -> dict[str, Any]:
     return concept
 
 
+CONCEPT_SYSTEM = "urn:cdss:concept"
+
+
+def data_requirement(gap: Any) -> dict[str, Any]:
+    """A DataRequirement for a data gap: the concept the rules need, by its local concept id."""
+    return {"type": "Resource", "codeFilter": [{"path": "code", "code": [
+        {"system": CONCEPT_SYSTEM, "code": gap.concept, "display": f"{gap.title['zh']} / {gap.title['en']}"}]}]}
+
+
 def _rule_coding(suggestion: Any) -> dict[str, Any]:
     return {"system": RULE_SYSTEM, "code": suggestion.rule, "display": suggestion.title["zh"]}
 
@@ -60,8 +70,14 @@ def _text(value: dict[str, str]) -> str:
     return f"{value['zh']}\n\n{value['en']}" if value.get("en") else value["zh"]
 
 
-def service_request(suggestion: Any, patient: str, authored: str, version: FhirVersion = "R4") -> dict[str, Any]:
-    """A proposed ServiceRequest for a referral suggestion."""
+# ServiceRequest.category of a referral: text only (no code system was verified for it, so none is used).
+REFERRAL_CATEGORY = {"text": "转诊 / Referral"}
+
+
+def service_request(suggestion: Any, patient: str, authored: str, version: FhirVersion = "R4", *,
+                    requester: str | None = None) -> dict[str, Any]:
+    """A proposed ServiceRequest for a referral suggestion: the disease as its reason, the category, and
+    the requester when known (CDS Hooks `context.userId`)."""
     code = {"coding": [_rule_coding(suggestion)], "text": suggestion.title["zh"]}
     out: dict[str, Any] = {
         "resourceType": "ServiceRequest",
@@ -75,6 +91,10 @@ def service_request(suggestion: Any, patient: str, authored: str, version: FhirV
         "authoredOn": authored,
         "note": [{"text": _text(suggestion.detail)}],
     }
+    out["category"] = [REFERRAL_CATEGORY]
+    if requester:
+        out["requester"] = {"reference": requester}
+    out.update(_reason(suggestion, version))
     return out
 
 
@@ -109,13 +129,24 @@ def implicated_sources(suggestion: Any) -> list[str]:
     return list(seen)
 
 
+# DetectedIssue.code kind from the FHIR value set detectedissue-category (v3-ActCode), verified at
+# https://build.fhir.org/valueset-detectedissue-category.html (ALGY "Allergy Alert"). Chosen from the
+# data shape only: an issue whose facts include a recorded allergy is an allergy alert; for the others
+# (interaction, duplicate therapy) the packs do not say which kind they are, so only the rule code is given.
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ALLERGY_ALERT = {"system": ACT_CODE, "code": "ALGY", "display": "Allergy Alert"}
+
+
 def detected_issue(suggestion: Any, patient: str, identified: str, version: FhirVersion) -> dict[str, Any]:
-    """A DetectedIssue for a medication problem, implicating the resources its facts came from."""
+    """A DetectedIssue for a medication problem, implicating the resources its facts came from; coded as
+    an allergy alert (v3-ActCode ALGY) when a recorded allergy is among them."""
+    kinds = [ALLERGY_ALERT] if any(ref.startswith("AllergyIntolerance/") for ref in implicated_sources(suggestion)) \
+        else []
     out: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": fhir_id("di", suggestion.id),
         "status": "preliminary",
-        "code": {"coding": [_rule_coding(suggestion)], "text": suggestion.title["zh"]},
+        "code": {"coding": [*kinds, _rule_coding(suggestion)], "text": suggestion.title["zh"]},
         "severity": SEVERITY[suggestion.urgency],
         ("patient" if version == "R4" else "subject"): {"reference": patient},
         "identifiedDateTime": identified,
@@ -138,6 +169,7 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     """
     now = evaluation.now.isoformat()
     patient = evaluation.patient
+    blocking = [g for g in evaluation.data_gaps if g.urgency in ("emergency", "urgent")]
     entries: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     for s in evaluation.suggestions:
@@ -186,12 +218,15 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
             {"system": PACK_SYSTEM, "code": f"{p.id}@{p.version}", "version": p.sha256}
             for p in evaluation.packs
         ]} if evaluation.packs else {"text": "cdss"},
-        "status": "success",
+        # Clinical Reasoning: data-required when data an urgent or emergency rule waits for are missing.
+        "status": "data-required" if blocking else "success",
         "subject": {"reference": patient},
         "occurrenceDateTime": now,
         # R4: result 0..1 Reference(CarePlan|RequestGroup); R5: result 0..* (CarePlan|RequestOrchestration)
         "result": {"reference": group_url} if version == "R4" else [{"reference": group_url}],
     }
+    if blocking:
+        guidance["dataRequirement"] = [data_requirement(g) for g in blocking]
     notes = [{"text": f"数据缺口 / data gap: {g.title['zh']} / {g.title['en']} ({g.reason}; {g.concept})"}
              for g in evaluation.data_gaps]
     notes += [{"text": n} for n in evaluation.notes]
@@ -220,12 +255,12 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
 
 
 def _related_artifact(citation: Any, version: FhirVersion) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "citation",
-                           "display": f"{citation.title} ({citation.year}) {citation.section}".strip()}
+    label = with_year(citation.title, citation.year, zh=False)
+    out: dict[str, Any] = {"type": "citation", "display": f"{label} {citation.section}".strip()}
     if citation.url:
         # R4 RelatedArtifact.url; R5 dropped it for document (Attachment).url
         if version == "R4":
-            out["url"] = citation.url
+            out["url"] = uri(citation.url)
         else:
-            out["document"] = {"url": citation.url}
+            out["document"] = {"url": uri(citation.url)}
     return out

@@ -120,6 +120,14 @@ UI = {
     "advice": {"zh": "建议", "en": "Advice"},
     "no_advice": {"zh": "无建议。请同时查看下方“缺少的数据”。", "en": "No advice. Check the data gaps below too."},
     "patient": {"zh": "患者", "en": "Patient"},
+    "sex_age": {"zh": "性别 / 年龄", "en": "Sex / age"},
+    "sex_male": {"zh": "男", "en": "male"},
+    "sex_female": {"zh": "女", "en": "female"},
+    "sex_other": {"zh": "其他", "en": "other"},
+    "sex_unknown": {"zh": "未知", "en": "unknown"},
+    "age_years": {"zh": "岁", "en": "years"},
+    "pseudonym": {"zh": "（档案中仅存化名）", "en": "(only a pseudonym is stored)"},
+    "advanced": {"zh": "高级：规则包版本与评估时间", "en": "Advanced: pack versions and evaluation time"},
     "time": {"zh": "评估时间", "en": "Evaluated at"},
     "packs": {"zh": "规则包", "en": "Packs"},
     "evaluation_id": {"zh": "评估编号", "en": "Evaluation id"},
@@ -170,6 +178,8 @@ UI = {
     "not_found": {"zh": "未找到", "en": "Not found"},
     "not_found_evaluation": {"zh": "没有此评估记录（可能已超过保存期限，或编号有误）。",
                              "en": "No such evaluation (it may be past the retention period, or the id is wrong)."},
+    "link_expired": {"zh": "此链接无效或已过期。请在电子病历中重新打开该提示卡片。",
+                     "en": "This link is not valid or has expired. Open the card again in the EHR."},
     "catalogue_title": {"zh": "病种目录", "en": "Disease catalogue"},
     "search": {"zh": "搜索（名称、别名、编码）", "en": "Search (name, alias, code)"},
     "all": {"zh": "全部", "en": "all"},
@@ -210,6 +220,30 @@ UI = {
     "incident": {"zh": "服务内部错误，请将以下编号告知管理员：",
                  "en": "Internal error; quote this incident id to the operator:"},
 }
+
+
+# Chinese sentences for the error codes a clinician meets on the evaluate form (the located English
+# message follows each); codes without an entry get the generic one.
+ERROR_ZH = {
+    "not-json": "内容不是有效的 JSON。",
+    "not-a-bundle": "内容不是 FHIR Bundle（资源包）。",
+    "bad-bundle-type": "Bundle 的类型（type）不受支持。",
+    "bad-bundle": "Bundle 的条目（entry）不是列表。",
+    "bad-entry": "某个条目没有资源（resource）。",
+    "no-patient": "Bundle 中没有患者（Patient）资源。",
+    "two-patients": "Bundle 中有两位患者；每次只能评估一位患者的数据。",
+    "bad-date": "日期或时间格式不正确。",
+    "bad-quantity": "数值不正确（不是数字或过大）。",
+    "bad-type": "某个字段的数据类型不正确。",
+    "unit-too-complex": "单位字符串过长或嵌套过深。",
+    "unknown-pack": "所选规则包或版本不存在。",
+}
+ERROR_ZH_DEFAULT = "输入的数据无法使用。"
+
+
+def error_zh(code: str) -> str:
+    """The Chinese sentence for an error code (the generic one when there is none)."""
+    return ERROR_ZH.get(code, ERROR_ZH_DEFAULT)
 
 
 def text(mapping: Mapping[str, Mapping[str, str]], key: str, lang: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cdss.engine.results import ConditionTrace, Evaluation
+from cdss.render.sources import with_year
 from cdss.render.unrecognised import text_lines
 
 URGENCY_LABEL = {"emergency": "紧急 EMERGENCY", "urgent": "尽快 URGENT", "routine": "常规 routine",
@@ -42,7 +43,7 @@ def render_text(result: Evaluation) -> str:
         out.append(f"   {s.detail['zh']}")
         out.append(f"   规则 Rule: {s.rule}    证据 Evidence: {EVIDENCE_LABEL[s.evidence]}")
         for c in s.citations:
-            out.append(f"   出处 Source: {c.title} ({c.year}) {c.section}")
+            out.append(f"   出处 Source: {with_year(c.title, c.year, zh=False)} {c.section}")
         out.append("   依据 Why:")
         for t in s.rationale:
             out.extend("   " + line for line in _trace_lines(t, 1))

@@ -19,6 +19,38 @@ class UnknownUnit(ValueError):
     """The unit is not UCUM, or cannot be converted to the concept's canonical unit."""
 
 
+class UnitTooComplex(ValueError):
+    """The unit string is longer or more deeply nested than any real UCUM code: refused before parsing
+    (the parser's cost grows faster than the length of its input)."""
+
+
+# Bounds of a unit string (the longest UCUM code the concepts use is 16 characters, e.g.
+# "mL/min/{1.73_m2}"); parsing a string within them takes milliseconds.
+MAX_UNIT_LENGTH = 64
+MAX_UNIT_NESTING = 3
+
+
+def check_unit(code: str) -> None:
+    """Refuse a unit string that is too long or too deeply nested to be parsed cheaply.
+
+    Raises:
+        UnitTooComplex: more than MAX_UNIT_LENGTH characters or MAX_UNIT_NESTING levels of brackets.
+    """
+    if len(code) > MAX_UNIT_LENGTH:
+        raise UnitTooComplex(f"a unit of {len(code)} characters is longer than the limit of "
+                             f"{MAX_UNIT_LENGTH}")
+    depth = deepest = 0
+    for ch in code:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest > MAX_UNIT_NESTING:
+        raise UnitTooComplex(f"a unit nested {deepest} levels deep is more than the limit of "
+                             f"{MAX_UNIT_NESTING}")
+
+
 @dataclass(frozen=True)
 class Linear:
     """canonical = value * scale + offset."""
@@ -30,20 +62,46 @@ class Linear:
         return value * self.scale + self.offset
 
 
+# pint's registry is shared, so the (fast) arithmetic on its units is serialised; parsing a code is not:
+# each thread parses with its own parser, so one slow unit never makes other requests wait.
 _lock = threading.Lock()
+_local = threading.local()
 
 
-@lru_cache(maxsize=1)
+_init_lock = threading.Lock()
+
+
+_built: list = []
+
+
 def _registry():  # noqa: ANN202 - pint registry type is dynamic
-    from ucumvert import PintUcumRegistry
+    if not _built:
+        with _init_lock:  # built once: the units of two registries could not be combined
+            if not _built:
+                from ucumvert import PintUcumRegistry
 
-    return PintUcumRegistry()
+                _built.append(PintUcumRegistry())
+    return _built[0]
+
+
+def _parser():  # noqa: ANN202 - a lark parser
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        from ucumvert.parser import get_ucum_parser
+
+        parser = _local.parser = get_ucum_parser()
+    return parser
 
 
 @lru_cache(maxsize=4096)
 def _pint_unit(code: str):  # noqa: ANN202
-    with _lock:  # ucumvert's parser is not documented as thread-safe
-        return _registry().from_ucum(code)
+    from ucumvert.parser import parse_ucum
+
+    check_unit(code)
+    ureg = _registry()
+    tree = parse_ucum(code, _parser())  # no lock: ucumvert's parser is not documented as thread-safe
+    with _lock:
+        return ureg._from_ucum_transformer(tree)
 
 
 def _same_unit(a: str, b: str) -> bool:
@@ -58,7 +116,9 @@ def conversion(unit: str, concept: Concept) -> Linear:
 
     Raises:
         UnknownUnit: the unit is not UCUM or is not convertible for this concept.
+        UnitTooComplex: the unit string is over the length or nesting bound (checked first).
     """
+    check_unit(unit)
     key = (unit, concept.id, concept.unit)
     found = _conversions.get(key)
     if found is None:
@@ -85,6 +145,8 @@ def _conversion(unit: str, concept: Concept) -> Linear:
     try:
         src = _pint_unit(unit)
         dst = _pint_unit(canonical)
+    except UnitTooComplex:
+        raise
     except Exception as exc:  # ucumvert raises lark and pint errors of many kinds
         raise UnknownUnit(f"{unit!r} is not a UCUM unit") from exc
     ureg = _registry()

@@ -8,18 +8,23 @@ orders of ``context.draftOrders`` to the patient's data so the medication checks
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from cdss.render.cds_hooks import render_cards
 from service.body import json_body, read_json
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
+from service.outbound import own_addresses, resolve
+from service.panel_links import sign
 from service.prefetch import gather
+from service.ratelimit import RateLimiter
 from service.storage import StoredCard
 
 router = APIRouter(tags=["CDS Hooks"])
@@ -74,6 +79,19 @@ SERVICES: dict[str, ServiceDefinition] = {s.id: s for s in (
         prefetch=PREFETCH),
 )}
 DRAFT_HOOKS = {"order-select", "order-sign"}
+# Context fields the hooks' specifications (cds-hooks-library, hooks v1.0/1.1) mark REQUIRED.
+REQUIRED_CONTEXT = {
+    "patient-view": ("userId", "patientId"),
+    "encounter-start": ("userId", "patientId"),
+    "order-select": ("userId", "patientId", "selections", "draftOrders"),
+    "order-sign": ("userId", "patientId", "draftOrders"),
+}
+# Kinds of advice each hook is for: data gaps of other rules give no card there (an order-sign of an
+# antibiotic is no place to ask for a blood pressure).
+GAP_KINDS: dict[str, frozenset[str] | None] = {
+    "patient-view": None, "encounter-start": None,
+    "order-select": frozenset({"medication"}), "order-sign": frozenset({"medication"}),
+}
 
 
 class DiscoveryResponse(BaseModel):
@@ -87,7 +105,7 @@ class FhirAuthorization(BaseModel):
 
     access_token: str = Field(min_length=1)
     token_type: str | None = None
-    expires_in: int | None = None
+    expires_in: StrictInt | StrictFloat | None = None  # the spec says integer; any JSON number is taken
     scope: str | None = None
     subject: str | None = None
     patient: str | None = None
@@ -151,6 +169,27 @@ def _service(service_id: str) -> ServiceDefinition:
     return service
 
 
+def check_context(hook: str, context: dict[str, Any]) -> None:
+    """The hook's REQUIRED context fields are present (400 naming the first one missing); order-select's
+    `selections` is a list of references to draft orders.
+
+    Raises:
+        ApiError: 400.
+    """
+    for name in REQUIRED_CONTEXT.get(hook, ()):
+        if context.get(name) in (None, "", [], {}):
+            raise ApiError(400, f"context.{name} is required for the {hook} hook", code="required",
+                           expression=f"context.{name}")
+    if not isinstance(context.get("userId"), str):
+        raise ApiError(400, "context.userId must be a string such as 'Practitioner/123'", code="value",
+                       expression="context.userId")
+    if hook == "order-select":
+        selections = context["selections"]
+        if not isinstance(selections, list) or not all(isinstance(x, str) and x for x in selections):
+            raise ApiError(400, "context.selections must be a list of references such as "
+                                "'MedicationRequest/123'", code="value", expression="context.selections")
+
+
 def _parse(model: type[BaseModel], body: Any) -> Any:
     try:
         return model.model_validate(body)
@@ -180,14 +219,27 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
     if call.hook != service.hook:
         raise ApiError(400, f"hook {call.hook!r} sent to the {service.hook!r} service {service.id!r}",
                        code="value", expression="hook")
+    check_context(service.hook, call.context)
+    if call.fhirAuthorization is not None and not call.fhirServer:
+        raise ApiError(400, "fhirAuthorization is given without fhirServer (CDS Hooks 2.0, cds-r-1)",
+                       code="required", expression="fhirServer")
     data = await gather(call.model_dump(), service.prefetch, http=http, timeout_s=settings.fhir_timeout_s,
-                        max_pages=settings.fhir_max_pages, max_resources=settings.max_resources)
+                        max_pages=settings.fhir_max_pages, max_resources=settings.max_resources,
+                        max_bytes=settings.fhir_max_bytes, allowlist=settings.fhir_server_allowlist,
+                        own=own_addresses(settings.public_url, settings.host, settings.port),
+                        resolver=getattr(request.app.state, "resolver", None) or resolve)
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
+    link_query = None
+    if not settings.panel_enabled and settings.auth_enabled:
+        expires = int(time.time()) + settings.panel_link_ttl_s
+        link_query = f"t={sign(request.app.state.link_key, evaluation.id, expires)}"
     rendered = render_cards(evaluation, hook_instance=call.hookInstance,
-                            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled else None,
-                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None)
+                            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled or link_query
+                            else None, link_query=link_query,
+                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
+                            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"))
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,
         cards_out=[StoredCard(c.card_uuid, c.suggestion_id, c.suggestion_uuids) for c in rendered.index])
@@ -201,12 +253,52 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
     """Store accepted / overridden outcomes, with override reasons ("Feedback")."""
     service = _service(service_id)
     body: FeedbackRequest = _parse(FeedbackRequest, await read_json(request, settings.max_body_bytes))
+    client = f"{caller.issuer}|{caller.subject}" if caller.issuer else \
+        (request.client.host if request.client else "unknown")
+    limiter = _limiter(request, settings.feedback_rate_per_minute)
+    if not limiter.take(client, len(body.feedback)):
+        raise ApiError(429, f"more than {settings.feedback_rate_per_minute} feedback items a minute from this "
+                            f"client (CDSS_FEEDBACK_RATE_PER_MINUTE); retry later", code="throttled",
+                       headers={"Retry-After": str(limiter.retry_after(client))})
+    now = clock()
     items = []
-    for item in body.feedback:
+    for i, item in enumerate(body.feedback):
+        at = f"feedback[{i}]"
         if item.outcome == "accepted" and not item.acceptedSuggestions:
             raise ApiError(400, "an accepted outcome needs acceptedSuggestions", code="required",
-                           expression="feedback.acceptedSuggestions")
+                           expression=f"{at}.acceptedSuggestions")
         plain = item.model_dump(mode="json", exclude_none=True)
+        comment = (item.overrideReason.userComment if item.overrideReason else None) or ""
+        if len(comment) > settings.feedback_max_comment_chars:
+            raise ApiError(413, f"userComment of {len(comment)} characters is longer than the limit of "
+                                f"{settings.feedback_max_comment_chars} (CDSS_FEEDBACK_MAX_COMMENT_CHARS)",
+                           code="too-costly", expression=f"{at}.overrideReason.userComment")
+        size = len(json.dumps(plain, ensure_ascii=False).encode())
+        if size > settings.feedback_max_item_bytes:
+            raise ApiError(413, f"a feedback item of {size} bytes is larger than the limit of "
+                                f"{settings.feedback_max_item_bytes} (CDSS_FEEDBACK_MAX_ITEM_BYTES)",
+                           code="too-costly", expression=at)
+        stamp = item.outcomeTimestamp if item.outcomeTimestamp.tzinfo else \
+            item.outcomeTimestamp.replace(tzinfo=dt.UTC)
+        if stamp > now + FEEDBACK_CLOCK_SKEW:
+            raise ApiError(400, f"outcomeTimestamp {item.outcomeTimestamp.isoformat()} is in the future",
+                           code="value", expression=f"{at}.outcomeTimestamp")
         items.append(plain)
-    stored = await run_in_threadpool(storage.record_feedback, service.id, items, now=clock())
+    for i, plain in enumerate(items):
+        if not await run_in_threadpool(storage.is_known_card, plain["card"]):
+            raise ApiError(400, f"card {plain['card']!r} was not issued by this service (or is older than the "
+                                f"retention period); nothing was stored", code="not-found",
+                           expression=f"feedback[{i}].card")
+    stored = await run_in_threadpool(storage.record_feedback, service.id, items, now=now)
     return {"stored": stored}
+
+
+# How far in the future an outcomeTimestamp may be (clients' clocks differ).
+FEEDBACK_CLOCK_SKEW = dt.timedelta(minutes=10)
+
+
+def _limiter(request: Request, per_minute: int) -> RateLimiter:
+    limiter = getattr(request.app.state, "feedback_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.feedback_limiter = RateLimiter(per_minute)
+    return limiter

@@ -48,7 +48,11 @@ def bundle_of(resource: Any) -> tuple[dict[str, Any], list[str]]:
         return resource, []
     if rtype == "Parameters":
         bundles, pins = [], []
-        for i, param in enumerate(resource.get("parameter") or ()):
+        params = resource.get("parameter")
+        if not isinstance(params, list | None):
+            raise ApiError(422, f"Parameters.parameter must be a list (got a JSON {type(params).__name__})",
+                           code="structure", expression="Parameters.parameter")
+        for i, param in enumerate(params or ()):
             if not isinstance(param, dict):
                 continue
             inner = param.get("resource")

@@ -1,4 +1,5 @@
-"""Service: readiness, ``GET /healthz``: packs loaded and database reachable (200), otherwise 503."""
+"""Service: readiness, ``GET /healthz``: packs loaded and the database really read and written (200),
+otherwise 503 (Storage.probe: the newest row of each table, a heartbeat write, the file still there)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ async def healthz(request: Request) -> JSONResponse:
     state = request.app.state
     engine = getattr(state, "engine", None)
     storage = getattr(state, "storage", None)
-    database = storage is not None and await run_in_threadpool(storage.ping)
+    database = storage is not None and await run_in_threadpool(storage.ping, state.clock())
     packs = [f"{p.id}@{p.version}" for p in engine.registry.select(())] if engine is not None else []
     ready = engine is not None and database
     body = {"status": "ok" if ready else "unavailable", "packs": packs,

@@ -297,14 +297,17 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
         try:
             result = await run_in_threadpool(engine.evaluate, bundle, now=now, pins=form["pins"])
         except IntakeError as exc:
-            raise _FormError(422, [str(p) for p in exc.problems]) from exc
+            raise _FormError(422, [_problem_text(p) for p in exc.problems]) from exc
         except (EngineError, ConfigError) as exc:
-            raise _FormError(400, [str(p) for p in exc.problems]) from exc
+            raise _FormError(400, [_problem_text(p) for p in exc.problems]) from exc
         readings = await run_in_threadpool(_readings, engine, bundle)
         trace = result.to_json()
         storage = getattr(request.app.state, "storage", None)
         if storage is not None:
             await run_in_threadpool(storage.record_evaluation, result, now=clock(), channel="panel")
+        # Name, sex and age for the page header: kept with the trace in this process's memory only, never
+        # stored (the audit store holds no patient identifier).
+        trace = {**trace, "patient_display": _patient_display(bundle, now)}
         _memory(request).put(result.id, trace, readings)
         return RedirectResponse(f"/panel/evaluations/{result.id}{_query(lang)}", status_code=303)
     except _FormError as exc:
@@ -314,6 +317,46 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
         log.error("incident %s: panel evaluation failed", incident, exc_info=exc)
         return _evaluate_form(request, engine, status=500, lang=lang, form=form, errors=[
             f"{H.text(H.UI, 'incident', 'zh')} {incident}. {H.text(H.UI, 'incident', 'en')} {incident}."])
+
+
+def _problem_text(problem: Any) -> str:
+    """A problem for the form: the Chinese sentence first, then the located message (FHIR path)."""
+    return f"{H.error_zh(problem.code)} {problem}"
+
+
+def _patient_display(bundle: bytes, now: dt.datetime) -> dict[str, Any]:
+    """The Patient's name, sex and age in whole years at `now` (what the bundle gives; {} if unreadable)."""
+    try:
+        doc = json.loads(bundle)
+        patient = next(e["resource"] for e in doc.get("entry") or () if isinstance(e, dict)
+                       and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Patient")
+    except (ValueError, StopIteration, AttributeError, TypeError):
+        return {}
+    out: dict[str, Any] = {}
+    names = patient.get("name") if isinstance(patient.get("name"), list) else []
+    for name in names:
+        if isinstance(name, dict):
+            text = name.get("text")
+            if not isinstance(text, str):
+                given = [g for g in name.get("given") or () if isinstance(g, str)]
+                family = name.get("family") if isinstance(name.get("family"), str) else ""
+                # Chinese names: family name first, no space; others: given names then family.
+                text = family + "".join(given) if re.search(r"[\u4e00-\u9fff]", family + "".join(given)) \
+                    else " ".join([*given, family]).strip()
+            if text:
+                out["name"] = text
+                break
+    if patient.get("gender") in ("male", "female", "other", "unknown"):
+        out["sex"] = patient["gender"]
+    birth = patient.get("birthDate")
+    if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
+        try:
+            born = dt.date.fromisoformat(birth)
+            today = now.date()
+            out["age"] = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        except ValueError:
+            pass
+    return out
 
 
 def _chosen_bundle(upload: bytes, form: Mapping[str, Any]) -> tuple[bytes, str | None]:

@@ -74,7 +74,7 @@ def shot(page: object, name: str, *, full_page: bool = True) -> None:
 def evaluate_sample(page: object, base_url: str, sample_label: str) -> None:
     page.goto(f"{base_url}/panel/")  # type: ignore[attr-defined]
     page.get_by_label(sample_label).check()  # type: ignore[attr-defined]
-    page.get_by_role("button", name="评估").click()  # type: ignore[attr-defined]
+    page.locator("#evaluate-top").click()  # type: ignore[attr-defined]
     expect(page).to_have_url(re.compile(r"/panel/evaluations/[0-9a-f]+"))
 
 
@@ -122,8 +122,8 @@ def test_panel_keyboard_only_evaluate_and_open_rationale(page, base_url) -> None
     expect(page.locator(".skip")).to_be_focused()
     page.get_by_label("王建国：今日血压 196/122 mmHg 伴剧烈头痛").focus()
     page.keyboard.press("Space")
-    page.get_by_label("评估时间").focus()
-    page.keyboard.press("Enter")  # implicit submission
+    page.locator("#evaluate-top").focus()
+    page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/panel/evaluations/[0-9a-f]+"))
     summary = page.locator("article.card").first.locator("summary")
     for _ in range(80):
@@ -150,7 +150,7 @@ def test_panel_tablet_width_has_no_page_overflow_and_cjk_font(page, base_url) ->
 def test_panel_bad_input_shows_message_not_trace(page, base_url) -> None:
     page.goto(f"{base_url}/panel/")
     page.get_by_label("粘贴 FHIR Bundle（JSON）").fill("this is not JSON")
-    page.get_by_role("button", name="评估").click()
+    page.locator("#evaluate-top").click()
     alert = page.locator("#errors")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("无法评估")
@@ -174,3 +174,39 @@ def test_panel_english_toggle_and_catalogue_and_packs(page, base_url) -> None:
     page.get_by_role("link", name="中文").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("规则包")
     shot(page, "9-packs", full_page=False)
+
+
+def test_panel_for_a_family_doctor_button_on_top_and_patient_in_the_header(page, base_url) -> None:
+    """The evaluate button is in the first screen, the pack pins are folded away, the header says who."""
+    page.goto(f"{base_url}/panel/")
+    button = page.locator("#evaluate-top")
+    expect(button).to_be_visible()
+    assert button.bounding_box()["y"] < 800  # within the first 1280x800 screen
+    expect(page.locator("details.advanced select").first).to_be_hidden()
+    shot(page, "10-evaluate-first-screen", full_page=False)
+    page.get_by_label("王建国：今日血压 196/122 mmHg 伴剧烈头痛").check()
+    button.click()
+    expect(page).to_have_url(re.compile(r"/panel/evaluations/[0-9a-f]+"))
+    header = page.locator("dl.summary")
+    expect(header).to_contain_text("王建国")
+    expect(header).to_contain_text("男")
+    expect(header).to_contain_text("岁")
+    shot(page, "11-header", full_page=False)
+
+
+def test_panel_every_other_page_renders(page, base_url) -> None:
+    page.goto(f"{base_url}/panel/packs/htn-community")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("（2017） (2017)")
+    shot(page, "12-pack")
+    page.goto(f"{base_url}/panel/packs/htn-community/diff")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    shot(page, "13-pack-diff", full_page=False)
+    page.goto(f"{base_url}/panel/evaluations/0000000000000000")
+    expect(page.locator("body")).to_contain_text("没有此评估记录")
+    shot(page, "14-not-found", full_page=False)
+    page.goto(f"{base_url}/panel/")
+    page.get_by_label("粘贴 FHIR Bundle（JSON）").fill('{"resourceType": "Patient"}')
+    page.locator("#evaluate-top").click()
+    expect(page.locator("#errors")).to_contain_text("内容不是 FHIR Bundle")
+    shot(page, "15-error-chinese", full_page=False)

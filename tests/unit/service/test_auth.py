@@ -125,9 +125,9 @@ def test_transport_unused_without_jku(secured: Any, rsa_key: Any, fhir_stub: Fhi
     assert isinstance(secured.app.state.http, httpx.AsyncClient)
 
 
-def test_panel_is_off_once_auth_is_on_and_cards_carry_no_link(secured: Any, rsa_key: Any) -> None:
-    """The panel has no login: with JWT auth on (and no explicit CDSS_PANEL=on) it is not served, and the
-    cards do not point at it."""
+def test_panel_is_off_once_auth_is_on_and_cards_carry_signed_links(secured: Any, rsa_key: Any) -> None:
+    """The panel has no login: with JWT auth on (and no explicit CDSS_PANEL=on) it is not served; cards
+    link to their evaluation's page only, with a signed token (service.panel_links)."""
     assert secured.get("/panel/").status_code == 404
     url = f"{BASE_URL}/cds-services/cdss-patient-view"
     body = load_hook("patient-view-emergency.json")
@@ -135,7 +135,7 @@ def test_panel_is_off_once_auth_is_on_and_cards_carry_no_link(secured: Any, rsa_
                             headers={"authorization": f"Bearer {make_token(rsa_key, kid='k1', aud=url)}"})
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
-    assert cards and all("links" not in card for card in cards)
+    assert cards and all("?t=" in link["url"] for card in cards for link in card["links"])
 
 
 def test_panel_can_be_switched_on_behind_a_gateway(make_client: Any, rsa_key: Any) -> None:

@@ -75,7 +75,7 @@ def test_malformed_json_is_400(client: Any) -> None:
     assert response.status_code == 400
     assert response.json() == {"resourceType": "OperationOutcome", "issue": [{
         "severity": "error", "code": "structure",
-        "diagnostics": "malformed JSON at line 1 column 27: Expecting property name enclosed in double quotes"}]}
+        "diagnostics": "malformed JSON at line 1 column 27: unexpected end of data"}]}
 
 
 def test_unsupported_media_type_is_415(client: Any) -> None:

@@ -21,6 +21,7 @@ from cdss.intake.concepts import ConceptSet
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
+from cdss.intake.supply import read_supply
 from cdss.intake.units import UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
@@ -237,6 +238,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             reader.condition(res, path, ref)
         elif rtype in ("MedicationStatement", "MedicationRequest"):
             reader.medication(res, path, ref)
+            if rtype == "MedicationRequest":
+                read_supply(reader, res, path, ref, MEDICATION_OK)
         elif rtype == "AllergyIntolerance":
             reader.allergy(res, path, ref)
         elif rtype == "Encounter":

@@ -38,6 +38,8 @@ SCENARIOS = {
     "U07.1": ("female", 70, "notifiable-disease"),
     "B08.4": ("male", 3, "notifiable-disease"),
     "A38": ("male", 6, "notifiable-disease"),
+    "G43": ("female", 32, "neuro-community"),
+    "G20": ("male", 72, "neuro-community"),
 }
 
 

@@ -21,6 +21,7 @@ from cdss.intake.careteam import read_careteam
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
+from cdss.intake.supply import read_supply
 from cdss.intake.unrecognised import Tally
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.units import UnitTooComplex, UnknownUnit, to_canonical
@@ -295,6 +296,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             reader.condition(res, path, ref)
         elif rtype in ("MedicationStatement", "MedicationRequest"):
             reader.medication(res, path, ref)
+            if rtype == "MedicationRequest":
+                read_supply(reader, res, path, ref, MEDICATION_OK)
         elif rtype == "AllergyIntolerance":
             reader.allergy(res, path, ref)
         elif rtype == "Encounter":

@@ -20,6 +20,7 @@ from cdss.errors import EngineError, PackError, Problem, ProblemList, did_you_me
 from cdss.intake.concepts import ConceptSet
 from cdss.packs.catalogue import Catalogue, load_catalogue
 from cdss.packs.loader import YamlDoc, read_yaml, validate
+from cdss.packs.safety_checks import check_rules
 from cdss.packs.schema import (
     AllOf,
     AnyOf,
@@ -237,6 +238,7 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
                 (*loc, "then", "disease"), f"unknown disease {disease!r}", "unknown-disease",
                 hint=" ".join(filter(None, [did_you_mean(disease, catalogue.ids()),
                                             f"see `cdss catalogue search` (catalogue {catalogue.id})"]))))
+    check_rules(meta, rule_docs, concepts, problems)
     problems.raise_if_any()
     digest = _hash(dump_for_hash(meta), [dump_for_hash(d) for d, _, _ in derived],
                    [dump_for_hash(r) for r, _, _ in rule_docs])

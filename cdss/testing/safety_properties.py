@@ -18,17 +18,17 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
 from cdss.engine.evaluate import evaluate_facts
 from cdss.engine.results import Evaluation
-from cdss.intake.bundle import read_bundle
 from cdss.errors import CdssError
+from cdss.intake.bundle import read_bundle
 from cdss.packs.registry import Pack, PackRule, load_pack, pack_folders
 from cdss.packs.safety_checks import split_target
 from cdss.packs.scope import Population
@@ -105,7 +105,7 @@ def _age_scope(checker: Any, examples: int) -> list[Any]:
         strategy = st.tuples(rule_witnesses(checker.registry.concepts, checker.pack, prule), st.one_of(*ages)).map(
             lambda pa: replace(pa[0], age_years=pa[1]))
 
-        def check(patient: GenPatient, prule: PackRule = prule) -> str | None:
+        def check(patient: GenPatient, prule: PackRule = prule, pop: Population = pop) -> str | None:
             if prule.full_id in checker.fired(patient):
                 return f"the rule fires at age {patient.age_years}, outside its population ({pop.describe()})"
             return None
@@ -130,7 +130,8 @@ def _pregnancy_scope(checker: Any, examples: int) -> list[Any]:
                 return replace(patient, sex="female",
                                facts=(*patient.facts, CaseFact(has=concept, days_ago=30)))
 
-            def check(patient: GenPatient, prule: PackRule = prule, add: Any = add, concept: str = concept) -> str | None:
+            def check(patient: GenPatient, prule: PackRule = prule, add: Any = add,
+                      concept: str = concept) -> str | None:
                 if prule.full_id in checker.fired(add(patient)):
                     return f"the rule fires with {concept} recorded, although its population excludes it"
                 return None
@@ -179,7 +180,8 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
 
         failing: list[GenPatient] = []
 
-        def check(patient: GenPatient, prule: PackRule = prule, drugs: tuple = drugs) -> str | None:
+        def check(patient: GenPatient, prule: PackRule = prule, drugs: tuple = drugs,
+                  failing: list = failing) -> str | None:
             for state in (None, "pregnancy", "lactation"):  # every patient also as pregnant and as lactating
                 message = one(variant((patient, state)), prule, drugs)
                 if message is not None:
@@ -259,7 +261,7 @@ def _swap_ids(bundle: dict[str, Any]) -> dict[str, Any]:
 
 
 def _same_time(checker: Any, examples: int) -> Any:
-    from cdss.testing.properties import _any_patient, _advice, _run
+    from cdss.testing.properties import _advice, _any_patient, _run
 
     def twin(args: tuple[GenPatient, float]) -> GenPatient:
         patient, delta = args

@@ -6,7 +6,8 @@
   `lactating: exclude` during lactation);
 * cross-pack contradiction: a rule that fires and `advises` a drug never does so for a patient whom that
   drug would give a new urgent or emergency medication alert of *another* pack (a `medication` rule whose
-  rationale names the drug; a pack's own alerts are its author's to reconcile in the advice text),
+  rationale names the drug and some state of the patient - pregnancy, kidney function, a disease, an
+  allergy - not only another drug; a pack's own alerts are its author's to reconcile in the advice text),
   checked for each patient as is, pregnant and lactating: E1, captopril in pregnancy;
 * deceased: a deceased patient gets no advice and no data gap, only the note;
 * supersedes: every `supersedes` target exists in the loaded packs, and a superseding rule never shows
@@ -162,6 +163,8 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
             return replace(patient, sex="female", age_years=age,
                            facts=(*patient.facts, CaseFact(has=state, days_ago=30)))
 
+        concepts = checker.registry.concepts
+
         def one(patient: GenPatient, prule: PackRule, drugs: tuple) -> str | None:
             before = _evaluate(checker, checker.bundle(patient), packs)
             if prule.full_id not in {s.rule_id for s in before.suggestions}:
@@ -173,7 +176,8 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
                 after = _evaluate(checker, checker.bundle(taking), packs)
                 for s in after.suggestions:
                     if s.kind == "medication" and s.urgency in ALERT_URGENCIES and s.rule_id not in alerts \
-                            and s.pack_id != own and any(f.concept == drug for f in s.facts()):
+                            and s.pack_id != own and any(f.concept == drug for f in s.facts()) \
+                            and _about_the_patient(s, drug, concepts):
                         return (f"the rule advises {drug!r}, but for this patient {drug!r} raises "
                                 f"{s.urgency} alert {s.rule_id}")
             return None
@@ -195,6 +199,17 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
         out.append(_result(checker, "no contradicted drug advice", prule.full_id, found, examples,
                            ok="never advises a drug another rule contraindicates for the patient"))
     return out
+
+
+def _about_the_patient(alert: Any, drug: str, concepts: Any) -> bool:
+    """The alert rests on the patient's state (pregnancy, kidney function, a disease, an allergy), not only
+    on another drug already taken: a drug-drug interaction is for the prescriber to settle when ordering, and
+    the interaction alert itself shows then."""
+    for f in alert.facts():
+        c = concepts.by_id.get(f.concept)
+        if f.concept != drug and (c is None or c.kind != "medication"):
+            return True
+    return False
 
 
 def _deceased(checker: Any, examples: int) -> Any:

@@ -150,6 +150,7 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
 
     out = []
     packs = _others(checker)
+    concepts = checker.registry.concepts
     for prule in checker.pack.rules:
         drugs = prule.rule.then.advises
         if not drugs:
@@ -162,8 +163,6 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
             age = patient.age_years if patient.age_years is not None and 18 <= patient.age_years < 45 else 30
             return replace(patient, sex="female", age_years=age,
                            facts=(*patient.facts, CaseFact(has=state, days_ago=30)))
-
-        concepts = checker.registry.concepts
 
         def one(patient: GenPatient, prule: PackRule, drugs: tuple) -> str | None:
             before = _evaluate(checker, checker.bundle(patient), packs)

@@ -78,7 +78,7 @@ def test_cli_pack_validate_missing_folder_exit_2(runner: CliRunner, tmp_path: Pa
 def test_cli_pack_test_worked_pack_exit_0(runner: CliRunner) -> None:
     res = run(runner, "test", str(HTN), "--examples", "5")
     assert res.exit_code == 0, res.output
-    assert "example cases: 12 passed, 0 failed" in res.output and "result: PASSED" in res.output
+    assert "example cases: 22 passed, 0 failed" in res.output and "result: PASSED" in res.output
 
 
 def test_cli_pack_test_wrong_threshold_exit_1_with_counterexample(runner: CliRunner, wrong_copy: Path) -> None:
@@ -99,6 +99,12 @@ def test_cli_pack_test_json_for_ci(runner: CliRunner, wrong_copy: Path) -> None:
 
 
 def test_cli_pack_diff_side_by_side(runner: CliRunner, wrong_copy: Path) -> None:
+    # A case below the threshold, so that the slip shows whatever patients the generator draws.
+    (wrong_copy / "cases" / "below-threshold.yaml").write_text(
+        "cases:\n  - id: bp-170-100-with-headache\n    now: 2026-11-22T09:00:00+08:00\n    patient:\n"
+        "      age_years: 60\n      sex: male\n      facts:\n        - {has: hypertension, days_ago: 900}\n"
+        "        - {concept: sbp, value: 170, days_ago: 0}\n        - {concept: dbp, value: 100, days_ago: 0}\n"
+        "        - {has: severe_headache, days_ago: 0}\n", encoding="utf-8")
     res = run(runner, "diff", str(HTN), str(wrong_copy), "--patients", "10", "--exit-code")
     assert res.exit_code == 1, res.output
     assert "~ ambulance-bp-neurological" in res.output

@@ -64,7 +64,8 @@ def test_properties_overlapping_excluded_rules_fail_exclusion(
     # The controlled-BP rule now also fires for any reading: it overlaps the uncontrolled one it excludes.
     no_comorbidity = "        - not: {any: [{has: diabetes}, {has: stroke_history}, {has: coronary_heart_disease}, " \
         "{has: heart_failure}]}\n"
-    edit(htn_copy, "rules/pathway.yaml", no_comorbidity + '        - {concept: sbp, op: "<", value: 140, within_days: 90}\n'
+    edit(htn_copy, "rules/pathway.yaml",
+         no_comorbidity + '        - {concept: sbp, op: "<", value: 140, within_days: 90}\n'
          '        - {concept: dbp, op: "<", value: 90, within_days: 90}\n',
          no_comorbidity + '        - {concept: sbp, op: ">", value: 0, within_days: 90}\n')
     results = check_pack_properties(load(htn_copy), registry, examples=EXAMPLES, groups=("exclusions",))

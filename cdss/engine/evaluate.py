@@ -452,7 +452,8 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         patient=facts.patient, now=now, packs=stamps,
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
         data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
-        superseded=tuple(sorted(superseded, key=Suggestion.sort_key)))
+        superseded=tuple(sorted(superseded, key=Suggestion.sort_key)),
+        unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps)
 
 
 def _gaps(rows: list[tuple[str, str, str, str]], registry: Registry, packs: Sequence[Pack],

@@ -183,6 +183,9 @@ class Evaluation:
     data_gaps: tuple[DataGap, ...]
     notes: tuple[str, ...] = field(default=())
     superseded: tuple[Suggestion, ...] = field(default=())  # fired, but replaced by another rule's advice
+    # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
+    unrecognised: tuple[Any, ...] = field(default=())
+    concept_maps: tuple[Any, ...] = field(default=())
 
     @property
     def id(self) -> str:
@@ -199,4 +202,6 @@ class Evaluation:
             "data_gaps": [g.to_json() for g in self.data_gaps],
             "notes": list(self.notes),
             "superseded": [s.to_json() for s in self.superseded],
+            "unrecognised": [u.to_json() for u in self.unrecognised],
+            "concept_maps": [m.to_json() for m in self.concept_maps],
         }

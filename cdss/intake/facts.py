@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from cdss.intake.unrecognised import UnrecognisedCoding
+
 
 # Readings, presences and notes are NamedTuples: immutable like the frozen dataclasses elsewhere, and
 # several times cheaper to create, which matters at thousands per bundle.
@@ -53,6 +55,7 @@ class PatientFacts:
     notes: tuple[IntakeNote, ...] = ()
     resource_count: int = 0
     deceased: bool | dt.datetime | None = None  # Patient.deceased[x]: True, the time of death, or None
+    unrecognised: tuple[UnrecognisedCoding, ...] = ()  # codings no concept recognised, sorted
 
     def age_years(self, now: dt.datetime) -> int | None:
         """Completed years of age at `now`."""

@@ -126,7 +126,9 @@ class _Checker:
         return self.cache[patient]
 
     def fired(self, patient: GenPatient) -> set[str]:
-        return {s.rule_id for s in self.evaluate(patient).suggestions}
+        """Rules that fired, shown or superseded by another rule's advice."""
+        ev = self.evaluate(patient)
+        return {s.rule_id for s in (*ev.suggestions, *ev.superseded)}
 
     def counterexample(self, patient: GenPatient, other: GenPatient | None = None) -> Counterexample:
         return Counterexample(patient, self.bundle(patient), self.now, render_text(self.evaluate(patient)),

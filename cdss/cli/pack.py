@@ -267,12 +267,14 @@ GENERATED_NOTE = ("<!-- GENERATED from cdss/packs/schema.py and cdss/testing/cas
 
 def _schema_models() -> list[tuple[str, list[type[BaseModel]]]]:
     from cdss.packs import schema as s
+    from cdss.packs import scope
     from cdss.testing import cases as c
     from cdss.testing import factories as f
 
     return [
         ("Pack: pack.yaml", [s.PackFile, s.Source, s.Text]),
         ("Rules: rules/*.yaml", [s.RulesFile, s.Rule, s.Then, s.Citation, s.PropertySpec]),
+        ("Population scope: `population` in pack.yaml or a rule", [scope.Population, scope.AgeBand]),
         ("Conditions: the `when` language", [s.Leaf, s.AllOf, s.AnyOf, s.NotOf]),
         ("Derived facts: scores and grades", [s.Derived, s.Part]),
         ("Example cases: cases/*.yaml", [c.CasesFile, c.Case, c.CasePatient, f.CaseFact, c.Matcher]),

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import fmean
 from typing import Any
 
+from cdss.engine import population, supersede
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
@@ -42,6 +43,7 @@ from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import PatientFacts, Presence, Reading
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
+from cdss.packs.scope import load_safety_settings
 
 
 @dataclass
@@ -78,6 +80,7 @@ class _Evaluation:
         self.matcher = matcher
         self.measures: dict[str, Measure] = {}
         self.next_id = 1
+        self.settings = load_safety_settings()
 
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
@@ -141,8 +144,13 @@ class _Evaluation:
             return self.day_measure(leaf, key, kept_r, m)
         stat = leaf.stat
         if stat == "latest":
-            r = kept_r[-1]
-            self.fact(m, key, r.value, Evidence(concept, r.value, unit, _iso(r.time), (r.source,), "latest"))
+            same = _same_time(kept_r)
+            r = same[-1]
+            value = r.value if len(same) == 1 or not _numeric(same) else \
+                round(fmean(float(x.value) for x in same), 3)
+            note = f"mean of {len(same)} readings at the same time" if len(same) > 1 else None
+            self.fact(m, key, value, Evidence(concept, value, unit, _iso(r.time),
+                                              tuple(sorted(x.source for x in same)), "latest", note=note))
         elif stat == "count":
             self.fact(m, key, len(kept_r), Evidence(concept, len(kept_r), None, _iso(kept_r[-1].time),
                                                      tuple(r.source for r in kept_r), "count"))
@@ -154,7 +162,7 @@ class _Evaluation:
             days = (self.now - last.time).days
             self.fact(m, key, days, Evidence(concept, days, "d", _iso(last.time), (last.source,), "days_since"))
         else:
-            used = kept_r[-leaf.last_n:] if leaf.last_n else kept_r
+            used = _last_n(kept_r, leaf.last_n)
             numbers = [float(r.value) for r in used]
             value = round({"mean": fmean, "min": min, "max": max}[stat](numbers), 3)
             self.fact(m, key, value, Evidence(concept, value, unit, _iso(used[-1].time),
@@ -275,12 +283,19 @@ class _Evaluation:
         gaps: list[GapRow] = []
         fired_slugs: dict[str, str] = {}
         for prule, node in zip(pack.rules, cp.rule_trees, strict=True):
+            scope = population.check_scope(prule.rule.population or pack.meta.population, self.facts, self.now,
+                                           self.settings)
+            if scope.outcome is Truth.FALSE:
+                continue  # outside the rule's population: no advice and no data gap
             decided = decide(node, leaves)
-            if decided.outcome is Truth.TRUE:
+            if decided.outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
                 suggestion = self.suggest(pack, prule, decided, cp, leaves, run.parts_trace)
+                if scope.cautions:
+                    suggestion = replace(suggestion, cautions=scope.cautions)
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
-            elif decided.outcome is Truth.UNKNOWN and prule.rule.gaps == "report":
+            elif decided.outcome is not Truth.FALSE and prule.rule.gaps == "report":
+                gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
                 for index in unknown_leaves(decided):
                     gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
@@ -344,6 +359,24 @@ class _Evaluation:
             citations=citations, evidence=rule.evidence)
 
 
+def _same_time(readings: Sequence[Reading]) -> list[Reading]:
+    """The readings taken at the latest time (several at one time: none is 'the latest' by its id)."""
+    last = readings[-1].time
+    return [r for r in readings if r.time == last]
+
+
+def _numeric(readings: Sequence[Reading]) -> bool:
+    return all(isinstance(r.value, int | float) and not isinstance(r.value, bool) for r in readings)
+
+
+def _last_n(readings: Sequence[Reading], n: int | None) -> Sequence[Reading]:
+    """The n most recent readings, and any taken at the same time as the n-th (so ids never decide)."""
+    if not n or n >= len(readings):
+        return readings
+    cut = readings[-n].time
+    return [r for r in readings if r.time == cut or (r.time is not None and cut is not None and r.time > cut)]
+
+
 def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
                    packs: Sequence[Pack], matcher: Matcher | None = None) -> Evaluation:
     """Evaluate already-read patient facts with the given packs (matched by durable-rules unless another
@@ -351,6 +384,12 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
+    stamps = tuple(PackStamp(p.id, p.version, p.sha256) for p in packs)
+    settings = load_safety_settings()
+    if population.is_deceased(facts, now):  # no advice for the dead, only why
+        return Evaluation(patient=facts.patient, now=now, packs=stamps, suggestions=(), data_gaps=(),
+                          notes=(population.deceased_note(settings),))
+    facts = population.prepare(facts, now, settings)
     state = _Evaluation(facts, now, registry, matcher or DurableMatcher())
     suggestions: list[Suggestion] = []
     gap_rows: list[GapRow] = []
@@ -359,10 +398,12 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     suggestions.extend(s)
     gap_rows.extend(g)
     notes.extend(n)
+    suggestions, superseded = supersede.apply(suggestions, packs)
     return Evaluation(
-        patient=facts.patient, now=now, packs=tuple(PackStamp(p.id, p.version, p.sha256) for p in packs),
+        patient=facts.patient, now=now, packs=stamps,
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
         data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
+        superseded=tuple(sorted(superseded, key=Suggestion.sort_key)),
         unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps)
 
 

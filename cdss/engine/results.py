@@ -106,6 +106,8 @@ class Suggestion:
     rationale: tuple[ConditionTrace, ...]
     citations: tuple[Citation, ...]
     evidence: str
+    cautions: tuple[dict[str, str], ...] = ()  # {zh, en}: what to check before acting on the advice
+    superseded_by: tuple[str, ...] = ()  # rule ids (pack@version#id) whose advice replaces this one
 
     @property
     def rule(self) -> str:
@@ -119,13 +121,18 @@ class Suggestion:
         return [e for t in self.rationale for e in walk_facts(t)]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id, "kind": self.kind, "urgency": self.urgency,
             "disease": self.disease.to_json() if self.disease else None,
             "title": dict(self.title), "detail": dict(self.detail), "rule": self.rule,
             "rationale": [t.to_json() for t in self.rationale],
             "citations": [c.to_json() for c in self.citations], "evidence": self.evidence,
         }
+        if self.cautions:
+            out["cautions"] = [dict(c) for c in self.cautions]
+        if self.superseded_by:
+            out["superseded_by"] = list(self.superseded_by)
+        return out
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,7 @@ class Evaluation:
     suggestions: tuple[Suggestion, ...]
     data_gaps: tuple[DataGap, ...]
     notes: tuple[str, ...] = field(default=())
+    superseded: tuple[Suggestion, ...] = field(default=())  # fired, but replaced by another rule's advice
     # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
     unrecognised: tuple[Any, ...] = field(default=())
     concept_maps: tuple[Any, ...] = field(default=())
@@ -185,6 +193,7 @@ class Evaluation:
             "suggestions": [s.to_json() for s in self.suggestions],
             "data_gaps": [g.to_json() for g in self.data_gaps],
             "notes": list(self.notes),
+            "superseded": [s.to_json() for s in self.superseded],
             "unrecognised": [u.to_json() for u in self.unrecognised],
             "concept_maps": [m.to_json() for m in self.concept_maps],
         }

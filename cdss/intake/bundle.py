@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from cdss.errors import IntakeError, Problem
+from cdss.intake import identity
 from cdss.intake.careteam import read_careteam
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
@@ -138,6 +139,10 @@ class _Reader:
             concept = self.concepts.by_id[cid]
             if concept.kind == "quantity":
                 self.quantity(item, path, ref, time, cid)
+            elif "valueDateTime" in item:  # a date-valued finding (e.g. an expected delivery date)
+                value = self.when(item["valueDateTime"], f"{path}.valueDateTime")
+                if value is not None:
+                    self.readings.setdefault(cid, []).append(Reading(cid, value.isoformat(), None, time, ref))
             elif concept.kind != "demographic":
                 # A coded symptom/finding observed: present unless the value says no.
                 if item.get("valueBoolean") is False:
@@ -273,6 +278,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     if not isinstance(entries, list):
         raise reader.fail("Bundle.entry", "must be a list", "bad-bundle", got=type(entries).__name__)
     patients: list[tuple[str, Mapping[str, Any]]] = []
+    patient_urls: list[str | None] = []
+    refs: list[tuple[str, str]] = []
     count = 0
     for i, entry in enumerate(entries):
         path = f"Bundle.entry[{i}].resource"
@@ -288,8 +295,11 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
                 raise reader.fail(f"{path}.{key}", "must be a JSON string of valid Unicode text", "bad-type",
                                   got=ascii(res[key])[:40] if isinstance(res[key], str) else type(res[key]).__name__)
         ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
+        if rtype != "Patient":
+            refs.extend(identity.references(res, path))
         if rtype == "Patient":
             patients.append((path, res))
+            patient_urls.append(entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None)
         elif rtype == "Observation":
             reader.observation(res, path, ref)
         elif rtype == "Condition":
@@ -313,6 +323,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         raise reader.fail(patients[1][0], "a second Patient in the bundle", "two-patients",
                           hint="send one patient's data per bundle")
     path, patient = patients[0]
+    pid = patient.get("id") if isinstance(patient.get("id"), str) else None
+    identity.check_references(refs, pid, patient_urls[0], reader.fail)
     birth = reader.when(patient.get("birthDate"), f"{path}.birthDate")
     return PatientFacts(
         patient=f"Patient/{patient.get('id') or 'unknown'}",
@@ -322,6 +334,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},
         notes=tuple(reader.notes),
         resource_count=count,
+        deceased=identity.deceased(patient, path, reader.when),
         unrecognised=reader.unknown.result(),
     )
 

@@ -54,6 +54,7 @@ class PatientFacts:
     present: Mapping[str, tuple[Presence, ...]] = field(default_factory=dict)
     notes: tuple[IntakeNote, ...] = ()
     resource_count: int = 0
+    deceased: bool | dt.datetime | None = None  # Patient.deceased[x]: True, the time of death, or None
     unrecognised: tuple[UnrecognisedCoding, ...] = ()  # codings no concept recognised, sorted
 
     def age_years(self, now: dt.datetime) -> int | None:

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from cdss.errors import Problem, did_you_mean
+from cdss.errors import Problem, ProblemList, did_you_mean
 from cdss.packs.catalogue import Catalogue
 from cdss.packs.loader import YamlDoc
+from cdss.packs.safety_checks import check_rules
 from cdss.packs.schema import AllOf, AnyOf, Citation, Condition, Derived, Leaf, NotOf, PackFile, Rule, RulesFile
 from cdss.vocab.concepts import ConceptSet
 
@@ -68,7 +69,9 @@ def check_pack(meta: PackFile, meta_doc: YamlDoc, rule_files: Sequence[tuple[Yam
     for rule, at in rules:
         check.rule(rule, at, {r.id for r, _ in rules})
     check.cycles(derived)
-    return check.problems
+    safety = ProblemList()  # population scopes and `supersedes` (cdss/packs/safety_checks.py)
+    check_rules(meta, [(r, at.doc, at.loc) for r, at in rules], concepts, safety)
+    return [*check.problems, *safety.problems]
 
 
 class _Checker:

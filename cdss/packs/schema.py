@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from cdss.packs.scope import Population
+
 # The concept dictionary and the base models live on the vocabulary floor; re-exported here because pack
 # files use them and the editor reference (`cdss pack schema`) lists them with the pack models.
 from cdss.vocab.dictionary import AltUnit as AltUnit
@@ -164,6 +166,11 @@ class Then(Model):
     disease: str | None = Field(default=None, description="Catalogue entry id the advice is about.")
     title: Text = Field(description="One line: what to do.")
     detail: Text = Field(description="Why and how, for the clinician.")
+    advises: tuple[str, ...] = Field(
+        default=(), description="Medication concepts (drug classes or drugs) this advice proposes, e.g. "
+                                "`[acei, beta_blocker]`; checked against the medication-safety rules "
+                                "(`cdss pack test`: no advice of a drug contraindicated for the same "
+                                "patient).")
 
 
 class PropertySpec(Model):
@@ -195,6 +202,13 @@ class Rule(Model):
                                                               "together with this one.")
     properties: tuple[PropertySpec, ...] = Field(default=(), description="Declared behaviours, "
                                                                          "property-tested.")
+    population: Population | None = Field(
+        default=None, description="Who the rule is for; replaces the pack's `population` wholesale. A "
+                                  "`treatment` or `medication` rule needs one (its own or the pack's).")
+    supersedes: tuple[str, ...] = Field(
+        default=(), description="Rules whose advice this one replaces when both fire for the patient: "
+                                "`kind/slug` in this pack or `pack-id/kind/slug` in another. The "
+                                "superseded suggestion leaves the advice list (see `superseded`).")
 
     @field_validator("citation")
     @classmethod
@@ -221,6 +235,9 @@ class PackFile(Model):
     description: Text | None = None
     sources: tuple[Source, ...] = Field(min_length=1, description="Every document the rules cite.")
     derived: tuple[Derived, ...] = ()
+    population: Population | None = Field(
+        default=None, description="Default population scope of every rule of the pack (a rule's own "
+                                  "`population` replaces it).")
 
 
 def dump_for_hash(model: BaseModel) -> Any:

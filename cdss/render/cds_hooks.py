@@ -218,8 +218,11 @@ def _trace_lines(trace: Any, depth: int) -> list[str]:
 
 
 def _detail(s: Any, evaluation: Any) -> str:
-    lines = [f"**{s.title['zh']}**", f"*{s.title['en']}*", "", s.detail["zh"], "", s.detail["en"], "",
-             f"**依据 / Rationale** — {URGENCY_LABEL[s.urgency]}; `{s.rule}`", ""]
+    lines = [f"**{s.title['zh']}**", f"*{s.title['en']}*", ""]
+    for c in getattr(s, "cautions", ()):
+        lines += [f"**⚠ {c['zh']}**", f"**⚠ {c['en']}**", ""]
+    lines += [s.detail["zh"], "", s.detail["en"], "",
+              f"**依据 / Rationale** — {URGENCY_LABEL[s.urgency]}; `{s.rule}`", ""]
     for trace in s.rationale:
         lines += _trace_lines(trace, 0)
     gaps = [g for g in evaluation.data_gaps if s.rule in g.rules or s.rule_id in g.rules]

@@ -40,6 +40,9 @@ def render_text(result: Evaluation) -> str:
         out.append(f"{i}. [{URGENCY_LABEL[s.urgency]}] {s.kind}{disease}")
         out.append(f"   {s.title['zh']}")
         out.append(f"   {s.title['en']}")
+        for c in s.cautions:
+            out.append(f"   ⚠ 注意 Caution: {c['zh']}")
+            out.append(f"   ⚠ {c['en']}")
         out.append(f"   {s.detail['zh']}")
         out.append(f"   规则 Rule: {s.rule}    证据 Evidence: {EVIDENCE_LABEL[s.evidence]}")
         for c in s.citations:
@@ -55,6 +58,10 @@ def render_text(result: Evaluation) -> str:
                        f"{URGENCY_LABEL[g.urgency]}; rules: {', '.join(g.rules)}")
             if g.detail:
                 out.append(f"      {g.detail}")
+    if result.superseded:
+        out.append("被取代的建议 Superseded advice (not shown above):")
+        for s in result.superseded:
+            out.append(f"  - {s.title['zh']} / {s.title['en']} ({s.rule_id}); 由 by: {', '.join(s.superseded_by)}")
     for note in result.notes:
         out.append(f"注意 Note: {note}")
     out.extend(text_lines(result))

@@ -14,7 +14,10 @@ Generic, for every pack:
 * exclusions: a rule and one it `excludes` never both fire;
 * reachability: each rule fires for at least one generated patient (a warning unless `strict`);
 * urgency: adding an abnormal finding (a symptom or finding the pack tests) never lowers the most
-  urgent advice.
+  urgent advice;
+* safety (``cdss.testing.safety_properties``): population scopes hold (age, pregnancy, lactation), no
+  advised drug is contraindicated for the patient by another rule, a deceased patient gets no advice,
+  `supersedes` holds across packs, same-time readings give the same advice whatever their ids and order.
 
 Patients come from `cdss.testing.strategies` (witnesses of each rule plus unrelated facts); hypothesis
 shrinks a failure to a minimal patient, printed as a FHIR bundle, a case `patient:` block and the trace.
@@ -123,7 +126,9 @@ class _Checker:
         return self.cache[patient]
 
     def fired(self, patient: GenPatient) -> set[str]:
-        return {s.rule_id for s in self.evaluate(patient).suggestions}
+        """Rules that fired, shown or superseded by another rule's advice."""
+        ev = self.evaluate(patient)
+        return {s.rule_id for s in (*ev.suggestions, *ev.superseded)}
 
     def counterexample(self, patient: GenPatient, other: GenPatient | None = None) -> Counterexample:
         return Counterexample(patient, self.bundle(patient), self.now, render_text(self.evaluate(patient)),
@@ -415,7 +420,15 @@ GROUPS: dict[str, Callable[[_Checker, int, bool], list[PropertyResult]]] = {
     "exclusions": lambda c, n, _s: _exclusions(c, n),
     "urgency": lambda c, n, _s: [_urgency_with_finding(c, n)],
     "reachability": lambda c, n, s: _reachability(c, max(5, n // 2), s),
+    "safety": lambda c, n, _s: _safety(c, n),
 }
+
+
+def _safety(checker: _Checker, examples: int) -> list[PropertyResult]:
+    """Issue 10's generic safety properties (cdss.testing.safety_properties)."""
+    from cdss.testing.safety_properties import safety_properties
+
+    return safety_properties(checker, examples)
 
 
 def check_pack_properties(pack: Pack, registry: Registry, *, examples: int = DEFAULT_EXAMPLES,

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from cdss.engine.compile import compile_pack, leaves_of
 from cdss.packs.registry import Pack, PackRule
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
+from cdss.packs.scope import Population
 from cdss.testing.factories import CaseFact, bundle_from_facts
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.dictionary import Concept
@@ -418,9 +419,32 @@ def rule_witnesses(concepts: ConceptSet, pack: Pack, rule: PackRule, *,
             sex = str(need.equal["sex"])
         elif sex is None:
             sex = draw(st.sampled_from(SEXES))
+        age, sex, facts = _in_population(draw, rule.rule.population or pack.meta.population, age, sex, facts)
         return GenPatient(age, sex, _sort_facts(facts))
 
     return build()
+
+
+def _in_population(draw: st.DrawFn, pop: Population | None, age: int | None, sex: str | None,
+                   facts: list[CaseFact]) -> tuple[int | None, str | None, list[CaseFact]]:
+    """Move a witness into the rule's population scope (age band, sex, pregnancy, lactation)."""
+    if pop is None:
+        return age, sex, facts
+    band = pop.age_years
+    if band is not None and (age is None or (band.min is not None and age < band.min)
+                             or (band.max is not None and age >= band.max)):
+        lo = int(math.ceil(band.min)) if band.min is not None else AGE_RANGE[0]
+        hi = int(math.ceil(band.max)) - 1 if band.max is not None else AGE_RANGE[1]
+        age = draw(st.integers(lo, max(lo, hi)))
+    if pop.sex is not None and sex not in pop.sex:
+        sex = draw(st.sampled_from(sorted(pop.sex)))
+    for concept, mode in (("pregnancy", pop.pregnant), ("lactation", pop.lactating)):
+        if mode == "exclude":
+            facts = [f for f in facts if f.has != concept]
+        elif mode == "only" and not any(f.has == concept for f in facts):
+            facts = [*facts, CaseFact(has=concept, days_ago=0)]
+            sex = "female"
+    return age, sex, facts
 
 
 def _age_need(need: _Need) -> _Need:

@@ -48,7 +48,7 @@ def wrong_copy(tmp_path: Path) -> Path:
 def test_cli_pack_validate_worked_pack_exit_0(runner: CliRunner) -> None:
     res = run(runner, "validate", str(HTN))
     assert res.exit_code == 0, res.output
-    assert "htn-community@1.0.0: valid" in res.output
+    assert "htn-community@1.1.0: valid" in res.output
 
 
 def test_cli_pack_validate_broken_exit_1_with_located_message(runner: CliRunner,
@@ -78,7 +78,7 @@ def test_cli_pack_validate_missing_folder_exit_2(runner: CliRunner, tmp_path: Pa
 def test_cli_pack_test_worked_pack_exit_0(runner: CliRunner) -> None:
     res = run(runner, "test", str(HTN), "--examples", "5")
     assert res.exit_code == 0, res.output
-    assert "example cases: 12 passed, 0 failed" in res.output and "result: PASSED" in res.output
+    assert "example cases: 22 passed, 0 failed" in res.output and "result: PASSED" in res.output
 
 
 def test_cli_pack_test_wrong_threshold_exit_1_with_counterexample(runner: CliRunner, wrong_copy: Path) -> None:
@@ -99,11 +99,17 @@ def test_cli_pack_test_json_for_ci(runner: CliRunner, wrong_copy: Path) -> None:
 
 
 def test_cli_pack_diff_side_by_side(runner: CliRunner, wrong_copy: Path) -> None:
+    # A case below the threshold, so that the slip shows whatever patients the generator draws.
+    (wrong_copy / "cases" / "below-threshold.yaml").write_text(
+        "cases:\n  - id: bp-170-100-with-headache\n    now: 2026-11-22T09:00:00+08:00\n    patient:\n"
+        "      age_years: 60\n      sex: male\n      facts:\n        - {has: hypertension, days_ago: 900}\n"
+        "        - {concept: sbp, value: 170, days_ago: 0}\n        - {concept: dbp, value: 100, days_ago: 0}\n"
+        "        - {has: severe_headache, days_ago: 0}\n", encoding="utf-8")
     res = run(runner, "diff", str(HTN), str(wrong_copy), "--patients", "10", "--exit-code")
     assert res.exit_code == 1, res.output
     assert "~ ambulance-bp-neurological" in res.output
     assert "when.all[0].any[0].op: '>=' -> '<'" in res.output
-    assert "| NEW htn-community@1.0.0" in res.output
+    assert "| NEW htn-community@1.1.0" in res.output
 
 
 def test_cli_pack_publish_writes_lock_and_refuses_changed_content(runner: CliRunner, tmp_path: Path) -> None:
@@ -111,7 +117,7 @@ def test_cli_pack_publish_writes_lock_and_refuses_changed_content(runner: CliRun
     shutil.copytree(HTN, target)
     res = run(runner, "publish", str(target))
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "PUBLISHED.lock").read_text(encoding="utf-8").count("htn-community@1.0.0: ") == 1
+    assert (tmp_path / "PUBLISHED.lock").read_text(encoding="utf-8").count("htn-community@1.1.0: ") == 1
     path = target / "rules" / "diagnosis.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("诊断标准（诊室血压）", "诊断标准"), encoding="utf-8")
     res = run(runner, "publish", str(target))

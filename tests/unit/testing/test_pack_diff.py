@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cdss.packs.registry import Pack, Registry, bundled_dir
+from cdss.testing.cases import read_pack_cases
 from cdss.testing.diff import diff_packs, render_diff
 from tests.unit.testing.conftest import edit
 
@@ -14,14 +15,15 @@ def test_diff_same_pack_no_change(load: Callable[[Path], Pack], registry: Regist
     pack = load(bundled_dir("pathways") / "htn-community")
     diff = diff_packs(pack, pack, registry, generated=10)
     assert not diff.content_changed and not diff.behaviour_changed
-    assert diff.cases_compared == 12 and diff.patients_compared > 0
+    cases = sum(len(f.cases) for f in read_pack_cases(pack)[0])
+    assert cases >= 12 and diff.cases_compared == cases and diff.patients_compared > 0
     assert "content: no change" in render_diff(diff)
 
 
 def test_diff_lowered_threshold_changed_field_and_advice(htn_copy: Path, load: Callable[[Path], Pack],
                                                          registry: Registry, tmp_path: Path) -> None:
     old = load(bundled_dir("pathways") / "htn-community")
-    edit(htn_copy, "pack.yaml", "version: 1.0.0", "version: 1.1.0")
+    edit(htn_copy, "pack.yaml", "version: 1.1.0", "version: 1.2.0")
     # severe-bp-urgent-care: SBP >= 180 -> >= 170.
     text = (htn_copy / "rules/referral.yaml").read_text(encoding="utf-8")
     marker = "  - id: severe-bp-urgent-care"
@@ -41,6 +43,6 @@ def test_diff_lowered_threshold_changed_field_and_advice(htn_copy: Path, load: C
                for c in diff.cases)
     text = render_diff(diff)
     assert "~ severe-bp-urgent-care" in text and "when.any[0].value: 180.0 -> 170.0" in text
-    assert "| NEW htn-community@1.1.0" in text
+    assert "| NEW htn-community@1.2.0" in text
     again = diff_packs(old, new, registry, generated=40)
     assert again.to_json() == diff.to_json()  # deterministic

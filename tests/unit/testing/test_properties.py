@@ -62,9 +62,12 @@ def test_properties_contradictory_rule_unreachable_warning_or_failure_when_stric
 def test_properties_overlapping_excluded_rules_fail_exclusion(
         htn_copy: Path, load: Callable[[Path], Pack], registry: Registry) -> None:
     # The controlled-BP rule now also fires for any reading: it overlaps the uncontrolled one it excludes.
-    edit(htn_copy, "rules/pathway.yaml", '        - {concept: sbp, op: "<", value: 140, within_days: 90}\n'
+    no_comorbidity = "        - not: {any: [{has: diabetes}, {has: stroke_history}, {has: coronary_heart_disease}, " \
+        "{has: heart_failure}]}\n"
+    edit(htn_copy, "rules/pathway.yaml",
+         no_comorbidity + '        - {concept: sbp, op: "<", value: 140, within_days: 90}\n'
          '        - {concept: dbp, op: "<", value: 90, within_days: 90}\n',
-         '        - {concept: sbp, op: ">", value: 0, within_days: 90}\n')
+         no_comorbidity + '        - {concept: sbp, op: ">", value: 0, within_days: 90}\n')
     results = check_pack_properties(load(htn_copy), registry, examples=EXAMPLES, groups=("exclusions",))
     failed = _by_status(results, "failed")
     assert len(failed) == 1 and "both fire" in failed[0].message

@@ -1,0 +1,43 @@
+"""Engine: `supersedes` between rules, across packs.
+
+When a rule fires together with a rule it supersedes (`kind/slug` in its own pack, `pack-id/kind/slug` in
+another), the superseded suggestion leaves the advice list and goes to `Evaluation.superseded`, with the
+rules that replaced it in `superseded_by`. Rules of packs that are not running are simply absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from cdss.engine.results import Suggestion
+from cdss.packs.registry import Pack
+from cdss.packs.safety_checks import split_target
+
+
+def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
+    """Full rule id -> full ids of the rules it supersedes."""
+    out: dict[str, tuple[str, ...]] = {}
+    for pack in packs:
+        for prule in pack.rules:
+            resolved = [split_target(t, pack.id) for t in prule.rule.supersedes]
+            if resolved:
+                out[prule.full_id] = tuple("/".join(t) for t in resolved if t is not None)
+    return out
+
+
+def apply(suggestions: Sequence[Suggestion], packs: Sequence[Pack]) -> tuple[list[Suggestion], list[Suggestion]]:
+    """(advice kept, advice superseded with `superseded_by` set)."""
+    by_target: dict[str, set[str]] = {}
+    fired = {s.rule_id: s for s in suggestions}
+    for rule_id, replaced in targets(packs).items():
+        if rule_id in fired:
+            for t in replaced:
+                by_target.setdefault(t, set()).add(fired[rule_id].rule)
+    kept, superseded = [], []
+    for s in suggestions:
+        if s.rule_id in by_target:
+            superseded.append(replace(s, superseded_by=tuple(sorted(by_target[s.rule_id]))))
+        else:
+            kept.append(s)
+    return kept, superseded

@@ -332,20 +332,30 @@ class _Evaluation:
 
     def derive(self, d: Derived, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                parts_trace: dict[str, tuple[ConditionTrace, ...]]) -> Measure:
-        true_points, unknown_points, traces = [], [], []
+        true_points, unknown, traces = [], [], []  # unknown: (least, most) each unknown part may give
         for part, tree in zip(d.parts, cp.part_trees[d.id], strict=True):
             outcome = self.combine(tree, leaves)
             t = self.trace(tree, cp, leaves, parts_trace)
-            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {part.points:g}", outcome, (), (t,)))
-            (true_points if outcome == TRUE else unknown_points if outcome == UNKNOWN else []).append(part.points)
+            if outcome == FALSE and part.points_from is not None:
+                outcome = UNKNOWN  # a value outside the part's range is no answer
+            points, bounds = _part_points(part, outcome, t)
+            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome, (), (t,)))
+            if outcome == TRUE:
+                true_points.append(points)
+            elif outcome == UNKNOWN:
+                unknown.append(bounds)
         if d.combine == "sum":
-            lo = sum(true_points)
-            hi = lo + sum(unknown_points)
+            lo = sum(true_points) + sum(b[0] for b in unknown)
+            hi = sum(true_points) + sum(b[1] for b in unknown)
         else:
             lo = max(true_points, default=0.0)
-            hi = max([lo, *unknown_points])
+            hi = max([lo, *(b[1] for b in unknown)])
+        unknown_points = unknown
         parts_trace[d.id] = tuple(traces)
         m = Measure()
+        if d.complete and unknown_points:
+            m.missing = "incomplete"  # no fact: every test on it is unknown, and its unknown parts are the gaps
+            return m
         note = None if lo == hi else f"{len(unknown_points)} part(s) unknown: between {lo:g} and {hi:g}"
         self.fact(m, f"{d.id}|latest|nNone|wNone", lo, Evidence(d.id, lo, None, None, (), d.combine, note), vmax=hi)
         return m
@@ -370,6 +380,18 @@ class _Evaluation:
             detail={"zh": rule.then.detail.zh, "en": rule.then.detail.en},
             rule_id=prule.full_id, pack_id=pack.id, pack_version=pack.version, rationale=rationale,
             citations=citations, evidence=rule.evidence)
+
+
+def _part_points(part, outcome: str, trace: ConditionTrace) -> tuple[float, tuple[float, float]]:  # noqa: ANN001
+    """A part's points (its value when known, else its most) and the (least, most) it may give if unknown."""
+    pf = part.points_from
+    if pf is None:
+        return part.points, (0.0, part.points)
+    low, high = sorted((pf.points(pf.range[0]), pf.points(pf.range[1])))
+    if outcome == TRUE:
+        value = next(e.value for e in _walk_facts(trace) if isinstance(e.value, int | float))
+        return pf.points(float(value)), (low, high)
+    return high, (low, high)
 
 
 def _walk_facts(trace: ConditionTrace):  # noqa: ANN202

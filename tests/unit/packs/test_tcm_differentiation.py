@@ -105,7 +105,8 @@ def test_without_red_flags_each_example_syndrome_fires(reg):
 def test_dizziness_without_a_bp_today_is_a_gap_not_advice(reg):
     """眩晕: BP >=180/110 is a red flag, so without a BP reading today no TCM suggestion is made."""
     facts = [CaseFact(has="tcm_dizziness"), CaseFact(has="tcm_tinnitus"), CaseFact(has="tcm_tongue_red"),
-             CaseFact(has="tcm_coating_yellow"), CaseFact(has="tcm_pulse_wiry"), CaseFact(concept="sbp", value=130, days_ago=3)]
+             CaseFact(has="tcm_coating_yellow"), CaseFact(has="tcm_pulse_wiry"),
+             CaseFact(concept="sbp", value=130, days_ago=3)]
     bundle = bundle_from_facts(facts, concepts=reg.concepts, now=NOW, age_years=60, sex="female")
     result = evaluate(bundle, now=NOW, registry=reg, pins=["tcm-differentiation"])
     assert not [s for s in result.suggestions if s.kind == "diagnosis" and "fengxuan" in s.rule_id]

@@ -21,6 +21,7 @@ from cdss.intake.concepts import ConceptSet
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
+from cdss.intake.tcm_text import read_tcm_text
 from cdss.intake.units import UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
@@ -105,6 +106,8 @@ class _Reader:
             value_ids += self.concepts.match(self.codings(item["valueCodeableConcept"]))
         for cid in value_ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+        if ids and isinstance(item.get("valueString"), str):
+            read_tcm_text(self, ids, item["valueString"], ref, time)  # 中医四诊 free text -> findings
         for cid in ids:
             concept = self.concepts.by_id[cid]
             if concept.kind == "quantity":

@@ -62,7 +62,8 @@ def _syndrome_cases() -> list[dict]:
     out = []
     for path in sorted((PACK_DIR / "cases").glob("*.yaml")):
         for case in yaml.safe_load(path.read_text("utf-8"))["cases"]:
-            if case.get("expect") and case["expect"][0]["rule"].startswith("diagnosis/") and "facts" in case["patient"]:
+            first = (case.get("expect") or [{}])[0]
+            if first.get("rule", "").startswith("diagnosis/") and "disease" in first and "facts" in case["patient"]:
                 out.append(case)
     return out
 

@@ -1,0 +1,34 @@
+"""TCM prescription pre-review at order-sign: a herbal draft order with 十八反 gives a medication card whose
+suggestion removes one of the draft herbs."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+HERBS = "https://cdss.local/fhir/CodeSystem/tcm-herbs"
+
+
+def _draft(rid: str, code: str, name: str) -> dict:
+    return {"resource": {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
+                         "medicationCodeableConcept": {"coding": [{"system": HERBS, "code": code, "display": name}],
+                                                       "text": name},
+                         "subject": {"reference": "Patient/tcm-1"}}}
+
+
+def test_order_sign_flags_eighteen_incompatibilities_in_a_herbal_draft(client: TestClient) -> None:
+    body = {"hookInstance": "0b1d6a6e-6d5c-4c55-9b3e-2f8f2c1a9d01", "hook": "order-sign",
+            "context": {"userId": "PractitionerRole/doc-1", "patientId": "tcm-1",
+                        "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                        "entry": [_draft("h1", "fuzi", "附子"), _draft("h2", "fabanxia", "法半夏"),
+                                                  _draft("h3", "gancao", "甘草")]}},
+            "prefetch": {"patient": {"resourceType": "Patient", "id": "tcm-1", "gender": "male",
+                                     "birthDate": "1960-05-01"},
+                         "observations": None, "conditions": None, "medicationStatements": None, "allergies": None,
+                         "medications": {"resourceType": "Bundle", "type": "searchset", "total": 0}}}
+    response = client.post("/cds-services/cdss-order-sign", json=body)
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    card = next(c for c in cards if "十八反" in c["summary"])
+    deleted = {a["resourceId"] for s in card.get("suggestions", ()) for a in s["actions"] if a["type"] == "delete"}
+    assert deleted and deleted <= {"MedicationRequest/h1", "MedicationRequest/h2"}
+    assert not [c for c in cards if "十九畏" in c["summary"] or "妊娠禁用" in c["summary"]]

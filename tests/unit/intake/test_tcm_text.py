@@ -122,3 +122,15 @@ def test_a_broken_vocabulary_is_a_clear_error(tmp_path):
     bad.write_text("[: not yaml", encoding="utf-8")
     with pytest.raises(PackError, match="cannot read"):
         load_vocabulary(bad)
+
+
+def test_published_code_systems_match_the_vocabulary_and_the_concepts(vocab, registry):
+    """The FHIR CodeSystem files sites map to list exactly the codes the project reads."""
+    import json
+
+    findings = json.loads((ROOT / "catalogue/tcm/tcm-findings.codesystem.json").read_text("utf-8"))
+    assert findings["url"] == vocab.system
+    assert {c["code"] for c in findings["concept"]} == set(vocab.concept_of)
+    herbs = json.loads((ROOT / "catalogue/tcm/tcm-herbs.codesystem.json").read_text("utf-8"))
+    used = {code.code for c in registry.concepts.source.concepts for code in c.codes if code.system == herbs["url"]}
+    assert used and {c["code"] for c in herbs["concept"]} == used

@@ -18,6 +18,7 @@ import orjson
 
 from cdss.errors import IntakeError, Problem
 from cdss.intake.concepts import ConceptSet
+from cdss.intake.dose import read_dose
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
@@ -165,6 +166,9 @@ class _Reader:
             med = res["medication"].get("concept")
         time = self.effective(res, path, "authoredOn", "effectiveDateTime", "effectivePeriod", "dateAsserted")
         for cid in self.concepts.match(self.codings(med)):
+            if self.concepts.by_id[cid].kind == "quantity":
+                read_dose(self, res, path, ref, time, cid)  # the order's dose (e.g. a herb's grams per 剂)
+                continue
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def allergy(self, res: Mapping[str, Any], path: str, ref: str) -> None:

@@ -191,7 +191,7 @@ def _days(focus: PackFocus) -> list[float]:
 @st.composite
 def _readings(draw: st.DrawFn, concept: Concept, thresholds: set[float], days: Sequence[float],
               variants: bool) -> list[CaseFact]:
-    n = draw(st.integers(min_value=0, max_value=3))
+    n = draw(st.integers(min_value=0, max_value=min(3, len(days))))  # never more distinct days than there are
     chosen_days = draw(st.lists(st.sampled_from(days), min_size=n, max_size=n, unique=True)) if n else []
     facts = []
     for day in chosen_days:

@@ -12,6 +12,9 @@ import pytest
 
 from cdss.packs.registry import Registry, load_registry
 
+# Tests always read the packs' YAML (tests/unit/packs/test_cache.py tests the pack cache with its own folder).
+os.environ.setdefault("CDSS_PACK_CACHE", "off")
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)

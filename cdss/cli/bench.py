@@ -16,9 +16,12 @@ from cdss.cli import OutputFormat, app, fail
 from cdss.errors import CdssError
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+def quantile(values: list[float], q: float) -> float:
+    """The `q`-quantile (a multiple of 0.01) of the values, by `statistics.quantiles` (inclusive method:
+    linear interpolation between the closest ranks); the one definition of p50 / p99 for every benchmark."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 @app.command("bench")
@@ -32,22 +35,43 @@ def bench_command(
     concurrency: str = typer.Option("1,8,32", "--concurrency", help="With --http: concurrent clients, "
                                                                      "comma-separated levels."),
     requests: int = typer.Option(200, "--requests", min=1, help="With --http: requests per level."),
+    batch: bool = typer.Option(False, "--batch", help="Benchmark `cdss batch` instead: patients/s, MB/s per "
+                                                      "core and peak memory on generated populations "
+                                                      "(--population) and the Synthea samples "
+                                                      "(cdss/cli/bench_batch.py)."),
+    population: str = typer.Option("1000,10000", "--population", help="With --batch: generated population "
+                                                                     "sizes, comma-separated."),
+    matcher_name: str = typer.Option("durable", "--matcher", help="Which matcher decides the tests: durable "
+                                     "(durable-rules, the default) or plain (the reference)."),
+    startup: bool = typer.Option(False, "--startup", help="Measure instead the start-up of `cdss evaluate` of a "
+                                 "small bundle with all packs, in fresh processes (CPU seconds): without the "
+                                 "pack cache, filling it, and from it."),
 ) -> None:
     """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
     ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON).
     With --http: requests per second and p50 / p99 latency of POST /fhir/$evaluate on a real server."""
+    if batch:
+        from cdss.cli.bench_batch import run_batch_bench
+
+        run_batch_bench(population, 0 if workers == 1 else workers, fmt.value)
+        return
+    if startup:
+        _startup_bench(repeat=min(repeat, 5), fmt=fmt)
+        return
     if http:
         from cdss.cli.bench_http import run_http_bench
 
         run_http_bench(workers=workers, concurrency=concurrency, requests=requests, fmt=fmt.value)
         return
     from cdss.engine.evaluate import evaluate
+    from cdss.engine.matcher import matcher_named
     from cdss.packs.registry import default_registry
     from cdss.testing.factories import synthetic_bundle
 
     try:
         counts = [int(s) for s in sizes.split(",") if s.strip()]
         registry = default_registry()
+        matcher = matcher_named(matcher_name)
     except ValueError:
         typer.echo(f"cdss: --sizes: not a list of numbers (got {sizes!r}) [bad-sizes]", err=True)
         raise typer.Exit(2) from None
@@ -58,33 +82,70 @@ def bench_command(
     with typer.progressbar(counts, label="benchmarking", file=sys.stderr) as bar:  # progress on stderr
         for n in bar:
             data = json.dumps(synthetic_bundle(n, concepts=registry.concepts, now=now)).encode()
-            evaluate(data, now=now, registry=registry)  # warm-up: compile packs, convert units once
+            evaluate(data, now=now, registry=registry, matcher=matcher)  # warm-up: compile packs, convert units once
             loads, whole = [], []
             gc.collect()
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 json.loads(data)
                 t1 = time.perf_counter()
-                evaluate(data, now=now, registry=registry)
+                evaluate(data, now=now, registry=registry, matcher=matcher)
                 t2 = time.perf_counter()
                 loads.append((t1 - t0) * 1000)
                 whole.append((t2 - t1) * 1000)
             tracemalloc.start()
-            evaluate(data, now=now, registry=registry)
+            evaluate(data, now=now, registry=registry, matcher=matcher)
             peak = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             p50, loads_ms = statistics.median(whole), statistics.median(loads)
             cases.append({"resources": n, "bytes": len(data), "p50_ms": round(p50, 3),
-                          "p99_ms": round(_quantile(whole, 0.99), 3), "json_loads_ms": round(loads_ms, 3),
+                          "p99_ms": round(quantile(whole, 0.99), 3), "json_loads_ms": round(loads_ms, 3),
                           "ratio": round(p50 / loads_ms, 2), "per_second": round(1000 / p50, 1),
                           "peak_mb": round(peak, 2)})
     packs = [p.key for p in registry.select()]
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"packs": packs, "repeat": repeat, "cases": cases}, indent=2))
+        typer.echo(json.dumps({"packs": packs, "matcher": matcher.name, "repeat": repeat, "cases": cases}, indent=2))
         return
-    typer.echo(f"packs: {', '.join(packs)}; {repeat} timed runs per size, one core")
+    typer.echo(f"packs: {', '.join(packs)}; matcher {matcher.name}; {repeat} timed runs per size, one core")
     typer.echo(f"{'resources':>9} {'bytes':>9} {'p50 ms':>8} {'p99 ms':>8} {'loads ms':>9} {'ratio':>6} "
                f"{'per s':>7} {'peak MB':>8}")
     for c in cases:
         typer.echo(f"{c['resources']:>9} {c['bytes']:>9} {c['p50_ms']:>8} {c['p99_ms']:>8} {c['json_loads_ms']:>9} "
                    f"{c['ratio']:>6} {c['per_second']:>7} {c['peak_mb']:>8}")
+
+
+def _startup_bench(*, repeat: int, fmt: OutputFormat) -> None:
+    """CPU seconds (user + system) of whole `cdss evaluate` processes, cache off / cold / warm."""
+    import os
+    import resource
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from cdss.packs.cache import ENV
+    from cdss.packs.registry import load_registry
+    from cdss.testing.factories import synthetic_bundle
+
+    now = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="cdss-startup-") as tmp:
+        bundle = Path(tmp) / "bundle.json"
+        bundle.write_text(json.dumps(synthetic_bundle(20, concepts=load_registry(bundled=False).concepts, now=now)))
+        command = [sys.executable, "-c", "from cdss.cli import main; main()", "evaluate", str(bundle), "--now",
+                   now.isoformat()]
+
+        def cpu(cache: str) -> float:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(command, env={**os.environ, ENV: cache}, stdout=subprocess.DEVNULL, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 3)
+
+        cache_dir = str(Path(tmp) / "cache")
+        runs = {"no cache": [cpu("off") for _ in range(repeat)], "filling the cache": [cpu(cache_dir)],
+                "from the cache": [cpu(cache_dir) for _ in range(repeat)]}
+    figures = {name: {"median_cpu_s": statistics.median(v), "runs": v} for name, v in runs.items()}
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({"startup": figures}, indent=2))
+        return
+    typer.echo("`cdss evaluate` of a 20-resource bundle with all packs, whole process, CPU seconds (user + system)")
+    for name, f in figures.items():
+        typer.echo(f"{name:>18}: {f['median_cpu_s']:.3f} s (median of {len(f['runs'])})")

@@ -19,7 +19,6 @@ import atexit
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import signal
@@ -35,6 +34,8 @@ from typing import Any
 
 import httpx
 import typer
+
+from cdss.cli.bench import quantile
 
 HOST = "127.0.0.1"  # loopback only: the benchmark never sends traffic anywhere else
 RESOURCES = 500
@@ -61,12 +62,6 @@ class Case:
     rps: float
     p50_ms: float | None
     p99_ms: float | None
-
-
-def quantile(values: list[float], q: float) -> float:
-    """Nearest-rank quantile: the smallest value with at least `q` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def free_port() -> int:

@@ -1,1 +1,1 @@
-"""Engine: packs + patient facts -> suggestions with a trace, on durable-rules."""
+"""Engine: packs + patient facts -> suggestions with a trace; facts are matched by durable-rules behind a port."""

@@ -1,13 +1,13 @@
-"""Engine: rules -> engine-neutral conditions -> durable-rules rulesets.
+"""Engine: rules -> engine-neutral tests, grouped by stage, for a matcher (`cdss.engine.matcher`).
 
 Every distinct leaf test of a pack (``sbp latest >= 180``, ``has diabetes``, ``crb65 >= 2``) becomes one
-durable-rules rule matching facts of one *measure* (a concept summarised one way: latest value, mean of
-the last 3, day means within 365 days ...). durable-rules decides which facts meet which tests; the
-engine then combines the outcomes of a rule's tests with three-valued logic, so that a test on absent
-data is *unknown* and yields a data gap instead of advice.
+`LeafTest` on facts of one *measure* (a concept summarised one way: latest value, mean of the last 3, day
+means within 365 days ...). The matcher decides which facts meet which tests; the engine then combines
+the outcomes of a rule's tests with three-valued logic, so that a test on absent data is *unknown* and
+yields a data gap instead of advice.
 
-Derived facts (scores, grades) are computed from the outcomes of their parts, then asserted into a
-later stage: stage 0 holds the tests on patient data, stage n the tests on derived facts of depth n.
+Derived facts (scores, grades) are computed from the outcomes of their parts, then matched in a later
+stage: stage 0 holds the tests on patient data, stage n the tests on derived facts of depth n.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from cdss.engine.durable import MAX_RULES_PER_MEASURE, MAX_RULES_PER_RULESET, Ruleset
+from cdss.engine.matcher import LeafTest, LeafTestId, StageTests
 from cdss.errors import PackError
 from cdss.packs.registry import Pack, walk_leaves
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
-
-_DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
 
 
 def measure_key(leaf: Leaf) -> str:
@@ -34,12 +32,9 @@ def measure_key(leaf: Leaf) -> str:
     return f"{leaf.concept}|{leaf.stat}|n{leaf.last_n}|w{leaf.within_days}"
 
 
-def _compare(field_name: str, op: str, value: float | str | tuple) -> dict:
-    if op == "==":
-        return {field_name: value}
-    if op == "in":
-        return {"$or": [{field_name: v} for v in value]}  # type: ignore[union-attr]
-    return {_DURABLE_OPS[op]: {field_name: value}}
+def derived_key(derived_id: str) -> str:
+    """The measure of a derived fact (a score, a grade): its latest and only value."""
+    return f"{derived_id}|latest|nNone|wNone"
 
 
 @dataclass(frozen=True)
@@ -49,39 +44,78 @@ class CompiledLeaf:
     key: str
     stage: int
     derived: bool  # tests a derived fact (has lower and upper bounds)
+    text: str = ""  # the leaf as a clinician reads it (`describe`)
 
 
 @dataclass
 class CompiledPack:
-    """A pack ready to run: its leaves, derived facts in dependency order, and rulesets per stage."""
+    """A pack ready to run: its leaves, derived facts in dependency order, and its tests by stage."""
 
     pack: Pack
     leaves: list[CompiledLeaf] = field(default_factory=list)
     leaf_index: dict[Leaf, int] = field(default_factory=dict)
     derived_order: list[Derived] = field(default_factory=list)
     derived_stage: dict[str, int] = field(default_factory=dict)
-    rulesets: dict[int, list[Ruleset]] = field(default_factory=dict)
-    keys_by_ruleset: dict[str, frozenset[str]] = field(default_factory=dict)
-    rule_trees: list[Tree] = field(default_factory=list)  # aligned with pack.rules
-    part_trees: dict[str, list[Tree]] = field(default_factory=dict)  # derived id -> one per part
+    groups: dict[int, StageTests] = field(default_factory=dict)  # stage -> the tests of that stage
+    rule_trees: list[Node] = field(default_factory=list)  # aligned with pack.rules
+    part_trees: dict[str, list[Node]] = field(default_factory=dict)  # derived id -> one per part
 
     @property
     def stages(self) -> list[int]:
-        return sorted(self.rulesets)
+        return sorted(self.groups)
 
 
-# A condition with its leaves replaced by leaf indexes: ("all", [..]), ("any", [..]), ("not", t), ("leaf", i).
-Tree = tuple
+@dataclass(frozen=True)
+class LeafNode:
+    """A leaf of a condition: the index of its test in `CompiledPack.leaves`."""
+
+    index: int
 
 
-def to_tree(cond: Condition, index: dict[Leaf, int]) -> Tree:
+@dataclass(frozen=True)
+class AllNode:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyNode:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class NotNode:
+    item: Node
+
+
+# A condition with its leaves replaced by leaf indexes, walked once per rule by `cdss.engine.decide`.
+Node = LeafNode | AllNode | AnyNode | NotNode
+
+
+def to_node(cond: Condition, index: dict[Leaf, int]) -> Node:
     if isinstance(cond, AllOf):
-        return ("all", tuple(to_tree(c, index) for c in cond.all))
+        return AllNode(tuple(to_node(c, index) for c in cond.all))
     if isinstance(cond, AnyOf):
-        return ("any", tuple(to_tree(c, index) for c in cond.any))
+        return AnyNode(tuple(to_node(c, index) for c in cond.any))
     if isinstance(cond, NotOf):
-        return ("not", to_tree(cond.not_, index))
-    return ("leaf", index[cond])
+        return NotNode(to_node(cond.not_, index))
+    return LeafNode(index[cond])
+
+
+def describe(leaf: Leaf) -> str:
+    """A leaf as a short formula a clinician can read: `sbp latest >= 180 (within 90 d)`."""
+    if leaf.has is not None:
+        text = f"has {leaf.has}"
+    else:
+        value = "[" + ", ".join(str(v) for v in leaf.value) + "]" if isinstance(leaf.value, tuple) else \
+            f"{leaf.value:g}" if isinstance(leaf.value, float) else str(leaf.value)
+        if leaf.on_days is not None:
+            text = f"{leaf.concept} day-mean {leaf.op} {value} on >= {leaf.on_days} days"
+        else:
+            stat = leaf.stat + (f" of last {leaf.last_n}" if leaf.last_n else "")
+            text = f"{leaf.concept} {stat} {leaf.op} {value}"
+    if leaf.within_days is not None:
+        text += f" (within {leaf.within_days} d)"
+    return text
 
 
 def leaves_of(cond: Condition) -> Iterator[Leaf]:
@@ -113,20 +147,6 @@ def _derived_stages(derived: tuple[Derived, ...]) -> dict[str, int]:
     return stage
 
 
-def _chunks(names: list[str], key_of) -> list[list[str]]:  # noqa: ANN001
-    """Split rule names into rulesets within durable-rules' limits (rules per ruleset, per measure)."""
-    chunks: list[list[str]] = []
-    counts: dict[str, int] = {}
-    for name in names:
-        key = key_of(name)
-        if not chunks or len(chunks[-1]) >= MAX_RULES_PER_RULESET or counts.get(key, 0) >= MAX_RULES_PER_MEASURE:
-            chunks.append([])
-            counts = {}
-        chunks[-1].append(name)
-        counts[key] = counts.get(key, 0) + 1
-    return chunks
-
-
 _cache: dict[str, CompiledPack] = {}
 _cache_lock = threading.Lock()
 
@@ -154,7 +174,7 @@ def _compile(pack: Pack) -> CompiledPack:
             return
         is_derived = leaf.concept in out.derived_stage
         stage = out.derived_stage[leaf.concept] if is_derived else 0  # type: ignore[index]
-        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived)
+        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived, describe(leaf))
         out.leaf_index[leaf] = compiled.index
         out.leaves.append(compiled)
 
@@ -166,33 +186,26 @@ def _compile(pack: Pack) -> CompiledPack:
         for leaf in leaves_of(rule.rule.when):
             add(leaf)
 
-    out.rule_trees = [to_tree(r.rule.when, out.leaf_index) for r in pack.rules]
-    out.part_trees = {d.id: [to_tree(p.when, out.leaf_index) for p in d.parts] for d in pack.derived}
+    out.rule_trees = [to_node(r.rule.when, out.leaf_index) for r in pack.rules]
+    out.part_trees = {d.id: [to_node(p.when, out.leaf_index) for p in d.parts] for d in pack.derived}
 
-    by_stage: dict[int, dict[str, dict]] = {}
+    by_stage: dict[int, list[LeafTest]] = {}
     for cl in out.leaves:
-        rules = by_stage.setdefault(cl.stage, {})
+        tests = by_stage.setdefault(cl.stage, [])
         leaf = cl.leaf
         if leaf.has is not None:
-            rules[f"L{cl.index}"] = {"k": cl.key}
+            tests.append(LeafTest(LeafTestId(cl.index), cl.key))
             continue
-        op, value = leaf.op, leaf.value
         if cl.derived:
-            # Upper and lower bounds of a score with unknown parts: "sure" uses the bound that must hold,
-            # "possible" the one that may (see evaluate._leaf_outcome).
-            sure_field, possible_field = ("v", "vmax") if op in (">", ">=") else ("vmax", "v")
-            if op in ("==", "!=", "in"):
-                sure_field = possible_field = "v"
-            rules[f"L{cl.index}"] = {"$and": [{"k": cl.key}, _compare(sure_field, op, value)]}
-            rules[f"P{cl.index}"] = {"$and": [{"k": cl.key}, _compare(possible_field, op, value)]}
+            # Lower and upper bounds of a score with unknown parts: "sure" uses the bound that must hold,
+            # "possible" the one that may (see evaluate._Evaluation.leaf_result).
+            sure, possible = ("value", "upper") if leaf.op in (">", ">=") else ("upper", "value")
+            if leaf.op in ("==", "!=", "in"):
+                sure = possible = "value"
+            tests.append(LeafTest(LeafTestId(cl.index), cl.key, leaf.op, leaf.value, sure))
+            tests.append(LeafTest(LeafTestId(cl.index, possible=True), cl.key, leaf.op, leaf.value, possible))
         else:
-            rules[f"L{cl.index}"] = {"$and": [{"k": cl.key}, _compare("v", op, value)]}
-
+            tests.append(LeafTest(LeafTestId(cl.index), cl.key, leaf.op, leaf.value))
     base = f"{pack.id}@{pack.version}#{pack.sha256[:12]}"
-    for stage, rules in sorted(by_stage.items()):
-        chunks = _chunks(sorted(rules, key=lambda n: (int(n[1:]), n[0])), lambda n: out.leaves[int(n[1:])].key)
-        for c, chunk in enumerate(chunks):
-            ruleset = Ruleset(f"{base}:s{stage}:c{c}", {n: rules[n] for n in chunk})
-            out.rulesets.setdefault(stage, []).append(ruleset)
-            out.keys_by_ruleset[ruleset.name] = frozenset(out.leaves[int(n[1:])].key for n in chunk)
+    out.groups = {stage: StageTests(f"{base}:s{stage}", tuple(tests)) for stage, tests in sorted(by_stage.items())}
     return out

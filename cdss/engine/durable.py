@@ -1,4 +1,9 @@
-"""Engine: the only module that imports durable_rules; an adapter that makes its measured defects harmless.
+"""Engine: the only module that imports durable_rules; `DurableMatcher`, the production matcher
+(`cdss.engine.matcher`), an adapter that makes its measured defects harmless.
+
+Its whole dialect lives here: engine-neutral `LeafTest`s become durable-rules conditions (`$gt`, `$and`, ...,
+fields `k`, `v`, `vmax`) in rules named `L<leaf>` (the test) and `P<leaf>` (a derived fact's "possible"
+bound), split into rulesets within its limits; facts become its JSON messages.
 
 durable-rules 2.0.28 is unmaintained. What was measured here, and what this adapter does about it:
 
@@ -38,6 +43,7 @@ from typing import Any
 
 from durable import engine as _durable
 
+from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.errors import EngineError
 
 MAX_RULES_PER_RULESET = 200  # defect 1: hangs at ~512 (one more rule is the sentinel)
@@ -131,10 +137,10 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
         _current = collector
         try:
             for ruleset, facts in rulesets:
-                ruleset.register()
                 facts = [f for f in facts if f["k"] in ruleset.keys]  # the others would match nothing
                 if not facts:
-                    continue
+                    continue  # not even registered: a process registers only the rulesets it uses
+                ruleset.register()
                 host.assert_fact(ruleset.name, {"sid": sid, "id": 0, "k": SENTINEL_KEY})  # defect 11
                 with_state.append(ruleset.name)
                 for fact in facts:
@@ -151,3 +157,89 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
             for name in with_state:  # defect 11: exactly the sessions that hold state
                 host.delete_state(name, sid)
     return collector.firings
+
+
+# --- the matcher port ---------------------------------------------------------------------------------
+
+_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
+_FIELDS = {"value": "v", "upper": "vmax"}
+
+
+def _rule_name(test: LeafTestId) -> str:
+    return f"{'P' if test.possible else 'L'}{test.leaf}"
+
+
+def condition(test: LeafTest) -> dict[str, Any]:
+    """A test as a durable-rules condition: the measure key first, then the comparison."""
+    if test.op is None:
+        return {"k": test.key}
+    name = _FIELDS[test.field]
+    if test.op == "==":
+        compare: dict[str, Any] = {name: test.value}
+    elif test.op == "in":
+        compare = {"$or": [{name: v} for v in test.value]}  # type: ignore[union-attr]
+    else:
+        compare = {_OPS[test.op]: {name: test.value}}
+    return {"$and": [{"k": test.key}, compare]}
+
+
+def _chunks(tests: Sequence[LeafTest]) -> list[list[LeafTest]]:
+    """Split tests into rulesets within durable-rules' limits (rules per ruleset, per measure)."""
+    chunks: list[list[LeafTest]] = []
+    counts: dict[str, int] = {}
+    for test in tests:
+        if not chunks or len(chunks[-1]) >= MAX_RULES_PER_RULESET or counts.get(test.key, 0) >= MAX_RULES_PER_MEASURE:
+            chunks.append([])
+            counts = {}
+        chunks[-1].append(test)
+        counts[test.key] = counts.get(test.key, 0) + 1
+    return chunks
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    ruleset: Ruleset
+    tests: Mapping[str, LeafTestId]  # rule name -> test
+
+
+_prepared: dict[str, tuple[_Prepared, ...]] = {}
+
+
+def rulesets_for(group: StageTests) -> tuple[_Prepared, ...]:
+    """The rulesets of a test group, built once per process (a ruleset name registers once, defect 5)."""
+    with _LOCK:
+        found = _prepared.get(group.name)
+        if found is None:
+            found = tuple(
+                _Prepared(Ruleset(f"{group.name}:c{c}", {_rule_name(t.id): condition(t) for t in chunk}),
+                          {_rule_name(t.id): t.id for t in chunk})
+                for c, chunk in enumerate(_chunks(group.tests)))
+            _prepared[group.name] = found
+        return found
+
+
+def _message(fact: Fact) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": fact.id, "k": fact.key, "v": fact.value}
+    if fact.upper is not None:
+        out["vmax"] = fact.upper
+    return out
+
+
+class DurableMatcher:
+    """The production matcher: durable-rules, one run (one session per ruleset) for all the groups given."""
+
+    name = "durable"
+
+    def match(self, work: Sequence[tuple[StageTests, Iterable[Fact]]]) -> set[Firing]:
+        runs: list[tuple[Ruleset, list[dict[str, Any]]]] = []
+        names: dict[str, tuple[str, Mapping[str, LeafTestId]]] = {}
+        for group, facts in work:
+            messages = [_message(f) for f in facts]
+            for prepared in rulesets_for(group):
+                runs.append((prepared.ruleset, messages))
+                names[prepared.ruleset.name] = (group.name, prepared.tests)
+        fired: set[Firing] = set()
+        for ruleset_name, rule_name, fact_id in run(runs):
+            group_name, tests = names[ruleset_name]
+            fired.add(Firing(group_name, tests[rule_name], fact_id))
+        return fired

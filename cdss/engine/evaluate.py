@@ -4,7 +4,8 @@ One evaluation:
 1. measures: each concept the pack's tests need is summarised once (latest, mean of last n, day means in
    a window, presence ...) into facts with the readings behind them (the only place derived facts are
    computed);
-2. durable-rules matches the facts against every test of the pack (stage 0), in a fresh session;
+2. a matcher (durable-rules by default, `cdss.engine.matcher`) matches the facts against every test of
+   the pack (stage 0);
 3. derived facts (scores, grades) are summed from their parts and matched in later stages;
 4. each rule's condition is combined with three-valued logic (true / false / unknown): true gives a
    Suggestion with its rationale, unknown gives DataGaps (what is missing, which rule needs it).
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine import durable
-from cdss.engine.compile import CompiledLeaf, CompiledPack, Tree, compile_pack
-from cdss.engine.durable import Ruleset
+from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
+from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
+from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
+from cdss.engine.durable import DurableMatcher
+from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
 from cdss.engine.results import (
     Citation,
     ConditionTrace,
@@ -31,21 +34,21 @@ from cdss.engine.results import (
     PackStamp,
     Suggestion,
     content_id,
+    walk_facts,
 )
+from cdss.engine.truth import Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import PatientFacts, Presence, Reading
-from cdss.packs.registry import Pack, Registry
+from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
-
-TRUE, FALSE, UNKNOWN = "true", "false", "unknown"
 
 
 @dataclass
 class Measure:
     """A concept summarised one way, as facts for the engine, with the evidence behind each fact."""
 
-    facts: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
     evidence: dict[int, Evidence] = field(default_factory=dict)
     missing: str | None = None  # absent | stale | unknown-unit | implausible, when there is no fact
     complete: bool = True  # day measures: False when fewer days were measured than the test needs
@@ -61,13 +64,6 @@ class _PackRun:
     derived_facts: dict[str, Measure] = field(default_factory=dict)
 
 
-@dataclass
-class LeafResult:
-    outcome: str
-    facts: tuple[Evidence, ...] = ()
-    missing: str | None = None
-
-
 def _iso(t: dt.datetime | None) -> str | None:
     return t.isoformat() if t else None
 
@@ -75,18 +71,19 @@ def _iso(t: dt.datetime | None) -> str | None:
 class _Evaluation:
     """The state of one evaluation of one patient (all packs)."""
 
-    def __init__(self, facts: PatientFacts, now: dt.datetime, registry: Registry):
+    def __init__(self, facts: PatientFacts, now: dt.datetime, registry: Registry, matcher: Matcher):
         self.facts = facts
         self.now = now
         self.registry = registry
+        self.matcher = matcher
         self.measures: dict[str, Measure] = {}
         self.next_id = 1
 
     # --- 1. measures ---------------------------------------------------------------------------
-    def fact(self, m: Measure, key: str, value: Any, ev: Evidence, **extra: Any) -> None:
+    def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
         fid = self.next_id
         self.next_id += 1
-        m.facts.append({"id": fid, "k": key, "v": value, **extra})
+        m.facts.append(Fact(fid, key, value, upper))
         m.evidence[fid] = ev
 
     def missing_reason(self, concept: str) -> str:
@@ -131,6 +128,8 @@ class _Evaluation:
                                                           (self.facts.patient,), "latest"))
             return m
 
+        if leaf.stat == "count" and self.registry.concepts.by_id[concept].kind not in ("quantity", "demographic"):
+            return self.count_presences(concept, key, in_window, m)
         readings: Sequence[Reading] = self.facts.readings.get(concept, ())
         kept_r = [r for r in readings if in_window(r.time)]
         if not kept_r:
@@ -163,6 +162,18 @@ class _Evaluation:
                                               note=f"{len(used)} readings"))
         return m
 
+    def count_presences(self, concept: str, key: str, in_window, m: Measure) -> Measure:  # noqa: ANN001
+        """`count` of a coded concept (e.g. follow-up visits in a year): how many distinct resources record it
+        in the window. Zero is a fact for a closed-world concept (no visit recorded = none), else absent."""
+        items = self.facts.present.get(concept, ())
+        kept = list(dict.fromkeys(p.source for p in items if in_window(p.time)))
+        if not kept and not self.registry.concepts.by_id[concept].absent_means_false:
+            m.missing = "stale" if items else "absent"
+            return m
+        last = max((p.time for p in items if in_window(p.time) and p.time), default=None)
+        self.fact(m, key, len(kept), Evidence(concept, len(kept), None, _iso(last), tuple(kept), "count"))
+        return m
+
     def day_measure(self, leaf: Leaf, key: str, readings: Sequence[Reading], m: Measure) -> Measure:
         """"On at least N distinct days the day-mean is >= T" holds exactly when the N-th highest day-mean
         is >= T: one fact, the N-th highest (or lowest, for < and <=) day-mean, stands for the whole test.
@@ -190,87 +201,46 @@ class _Evaluation:
         return m
 
     # --- 2./3. matching ---------------------------------------------------------------------------
-    def leaf_result(self, cl: CompiledLeaf, fired: Mapping[str, set[int]], m: Measure) -> LeafResult:
+    def leaf_result(self, cl: CompiledLeaf, fired: Mapping[LeafTestId, set[int]], m: Measure) -> LeafResult:
         leaf = cl.leaf
-        hits = sorted(fired.get(f"L{cl.index}", ()))
+        hits = sorted(fired.get(LeafTestId(cl.index), ()))
         evidence = tuple(m.evidence[i] for i in hits)
         if leaf.has is not None:
             if hits:
-                return LeafResult(TRUE, evidence)
+                return LeafResult(Truth.TRUE, evidence)
             concept = self.registry.concepts.by_id[leaf.has]
             if concept.absent_means_false:
-                return LeafResult(FALSE)
-            return LeafResult(UNKNOWN, missing=m.missing or "absent")
+                return LeafResult(Truth.FALSE)
+            return LeafResult(Truth.UNKNOWN, missing=m.missing or "absent")
         if not m.facts:
-            return LeafResult(UNKNOWN, missing=m.missing or "absent")
+            return LeafResult(Truth.UNKNOWN, missing=m.missing or "absent")
         if leaf.on_days is not None and not m.complete:
             # Every measured day meets the test but too few days were measured: more readings decide.
-            return LeafResult(UNKNOWN, evidence, missing="too-few-days") if hits else \
-                LeafResult(FALSE, tuple(m.evidence.values()))
+            return LeafResult(Truth.UNKNOWN, evidence, missing="too-few-days") if hits else \
+                LeafResult(Truth.FALSE, tuple(m.evidence.values()))
         if cl.derived:
             fact = m.facts[0]
-            exact = fact["v"] == fact["vmax"]
-            possible = bool(fired.get(f"P{cl.index}"))
+            exact = fact.value == fact.upper
+            possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
-                return LeafResult(TRUE, evidence)
+                return LeafResult(Truth.TRUE, evidence)
             if not exact and (possible or leaf.op in ("==", "!=", "in")):
-                return LeafResult(UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
-            return LeafResult(FALSE, tuple(m.evidence.values()))
+                return LeafResult(Truth.UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
+            return LeafResult(Truth.FALSE, tuple(m.evidence.values()))
         if hits:
-            return LeafResult(TRUE, evidence)
-        return LeafResult(FALSE, tuple(m.evidence.values()))
-
-    # --- 4. combining ---------------------------------------------------------------------------
-    @staticmethod
-    def combine(tree: Tree, leaves: Mapping[int, LeafResult]) -> str:
-        op = tree[0]
-        if op == "leaf":
-            return leaves[tree[1]].outcome
-        if op == "not":
-            inner = _Evaluation.combine(tree[1], leaves)
-            return {TRUE: FALSE, FALSE: TRUE}.get(inner, UNKNOWN)
-        outcomes = [_Evaluation.combine(t, leaves) for t in tree[1]]
-        decisive, other = (FALSE, TRUE) if op == "all" else (TRUE, FALSE)
-        if decisive in outcomes:
-            return decisive
-        return UNKNOWN if UNKNOWN in outcomes else other
-
-    def trace(self, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult],
-              parts: Mapping[str, tuple[ConditionTrace, ...]], only_decisive: bool = True) -> ConditionTrace:
-        outcome = self.combine(tree, leaves)
-        op = tree[0]
-        if op == "leaf":
-            cl = cp.leaves[tree[1]]
-            res = leaves[tree[1]]
-            return ConditionTrace(describe(cl.leaf), res.outcome, res.facts,
-                                  parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
-        if op == "not":
-            return ConditionTrace("not", outcome, (), (self.trace(tree[1], cp, leaves, parts),))
-        children = [self.trace(t, cp, leaves, parts) for t in tree[1]]
-        if only_decisive and op == "any" and outcome == TRUE:
-            children = [c for c in children if c.outcome == TRUE]
-        return ConditionTrace(op, outcome, (), tuple(children))
-
-    def unknown_leaves(self, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult]) -> list[CompiledLeaf]:
-        """The leaves whose missing data keep an unknown (sub)condition from being decided."""
-        if self.combine(tree, leaves) != UNKNOWN:
-            return []
-        if tree[0] == "leaf":
-            return [cp.leaves[tree[1]]]
-        if tree[0] == "not":
-            return self.unknown_leaves(tree[1], cp, leaves)
-        return [cl for t in tree[1] for cl in self.unknown_leaves(t, cp, leaves)]
+            return LeafResult(Truth.TRUE, evidence)
+        return LeafResult(Truth.FALSE, tuple(m.evidence.values()))
 
     # --- all packs, stage by stage ------------------------------------------------------------------
-    def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
-        """Match every pack's tests, one engine run per stage for all packs together, then decide the rules."""
+    def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
+        """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
         runs = [_PackRun(compile_pack(p)) for p in packs]
         for stage in sorted({s for run in runs for s in run.cp.stages}):
-            work: list[tuple[Ruleset, list[dict]]] = []
+            work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
             for run in runs:
                 cp = run.cp
-                if stage not in cp.rulesets:
+                if stage not in cp.groups:
                     continue
                 for d in cp.derived_order:
                     if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts:
@@ -278,19 +248,18 @@ class _Evaluation:
                 stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
                 measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
                             for cl in stage_leaves}
-                for ruleset in cp.rulesets[stage]:
-                    keys = cp.keys_by_ruleset[ruleset.name]
-                    work.append((ruleset, [f for k in sorted(keys) for f in measures[k].facts]))
+                group = cp.groups[stage]
+                work.append((group, [f for k in sorted(group.keys) for f in measures[k].facts]))
                 staged.append((run, stage_leaves, measures))
-            fired: dict[str, dict[str, set[int]]] = {}
-            for ruleset_name, rule_name, fid in durable.run(work):
-                fired.setdefault(ruleset_name, {}).setdefault(rule_name, set()).add(fid)
+            fired: dict[str, dict[LeafTestId, set[int]]] = {}
+            for firing in self.matcher.match(work):
+                fired.setdefault(firing.group, {}).setdefault(firing.test, set()).add(firing.fact)
             for run, stage_leaves, measures in staged:
-                by_rule = {rule: ids for rs in run.cp.rulesets[stage] for rule, ids in fired.get(rs.name, {}).items()}
+                by_test = fired.get(run.cp.groups[stage].name, {})
                 for cl in stage_leaves:
-                    run.leaves[cl.index] = self.leaf_result(cl, by_rule, measures[cl.key])
+                    run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
         suggestions: list[Suggestion] = []
-        gaps: list[tuple[str, str, str, str]] = []
+        gaps: list[GapRow] = []
         notes: list[str] = []
         for run in runs:
             s, g, n = self.decide(run)
@@ -299,50 +268,51 @@ class _Evaluation:
             notes.extend(n)
         return suggestions, gaps, notes
 
-    def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[tuple[str, str, str, str]], list[str]]:
+    def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """One pack's rules from its tests' outcomes: suggestions, data gaps, contradiction notes."""
         cp, pack, leaves = run.cp, run.cp.pack, run.leaves
         suggestions: list[Suggestion] = []
-        gaps: list[tuple[str, str, str, str]] = []
+        gaps: list[GapRow] = []
         fired_slugs: dict[str, str] = {}
-        for prule, tree in zip(pack.rules, cp.rule_trees, strict=True):
-            outcome = self.combine(tree, leaves)
-            if outcome == TRUE:
-                suggestion = self.suggest(pack, prule, tree, cp, leaves, run.parts_trace)
+        for prule, node in zip(pack.rules, cp.rule_trees, strict=True):
+            decided = decide(node, leaves)
+            if decided.outcome is Truth.TRUE:
+                suggestion = self.suggest(pack, prule, decided, cp, leaves, run.parts_trace)
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
-            elif outcome == UNKNOWN and prule.rule.gaps == "report":
-                for cl in self.unknown_leaves(tree, cp, leaves):
-                    gaps.extend(self.gap_entries(cl, cp, leaves, prule.full_id, prule.urgency))
+            elif decided.outcome is Truth.UNKNOWN and prule.rule.gaps == "report":
+                for index in unknown_leaves(decided):
+                    gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
                  for prule in pack.rules if (a := prule.rule.id) in fired_slugs
                  for b in prule.rule.excludes if b in fired_slugs]
         return suggestions, gaps, notes
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
-                    rule: str, urgency: str) -> list[tuple[str, str, str, str]]:
+                    rule: str, urgency: str) -> list[GapRow]:
         if cl.derived:  # a score is unknown because some of its parts are
             d = next(d for d in cp.pack.derived if d.id == cl.leaf.concept)
             out = []
-            for tree in cp.part_trees[d.id]:
-                for sub in self.unknown_leaves(tree, cp, leaves):
-                    out.extend(self.gap_entries(sub, cp, leaves, rule, urgency))
+            for node in cp.part_trees[d.id]:
+                for index in unknown_leaves(decide(node, leaves)):
+                    out.extend(self.gap_entries(cp.leaves[index], cp, leaves, rule, urgency))
             return out
-        return [(cl.leaf.subject, leaves[cl.index].missing or "absent", rule, urgency)]
+        return [GapRow(cl.leaf.subject, leaves[cl.index].missing or "absent", rule, urgency)]
 
     def derive(self, d: Derived, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                parts_trace: dict[str, tuple[ConditionTrace, ...]]) -> Measure:
         true_points, unknown, traces = [], [], []  # unknown: (least, most) each unknown part may give
-        for part, tree in zip(d.parts, cp.part_trees[d.id], strict=True):
-            outcome = self.combine(tree, leaves)
-            t = self.trace(tree, cp, leaves, parts_trace)
-            if outcome == FALSE and part.points_from is not None:
-                outcome = UNKNOWN  # a value outside the part's range is no answer
+        for part, node in zip(d.parts, cp.part_trees[d.id], strict=True):
+            decided = decide(node, leaves)
+            outcome = decided.outcome
+            t = trace(decided, cp, leaves, parts_trace)
+            if outcome is Truth.FALSE and part.points_from is not None:
+                outcome = Truth.UNKNOWN  # a value outside the part's range is no answer
             points, bounds = _part_points(part, outcome, t)
-            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome, (), (t,)))
-            if outcome == TRUE:
+            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome.value, (), (t,)))
+            if outcome is Truth.TRUE:
                 true_points.append(points)
-            elif outcome == UNKNOWN:
+            elif outcome is Truth.UNKNOWN:
                 unknown.append(bounds)
         if d.combine == "sum":
             lo = sum(true_points) + sum(b[0] for b in unknown)
@@ -357,13 +327,13 @@ class _Evaluation:
             m.missing = "incomplete"  # no fact: every test on it is unknown, and its unknown parts are the gaps
             return m
         note = None if lo == hi else f"{len(unknown_points)} part(s) unknown: between {lo:g} and {hi:g}"
-        self.fact(m, f"{d.id}|latest|nNone|wNone", lo, Evidence(d.id, lo, None, None, (), d.combine, note), vmax=hi)
+        self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
 
-    def suggest(self, pack: Pack, prule, tree: Tree, cp: CompiledPack, leaves: Mapping[int, LeafResult],  # noqa: ANN001
-                parts_trace: Mapping[str, tuple[ConditionTrace, ...]]) -> Suggestion:
+    def suggest(self, pack: Pack, prule: PackRule, decided: Decided, cp: CompiledPack,
+                leaves: Mapping[int, LeafResult], parts_trace: Mapping[str, tuple[ConditionTrace, ...]]) -> Suggestion:
         rule = prule.rule
-        root = self.trace(tree, cp, leaves, parts_trace)
+        root = trace(decided, cp, leaves, parts_trace)
         rationale = root.parts if root.text in ("all", "any") else (root,)
         disease = None
         catalogue = self.registry.catalogue
@@ -372,7 +342,7 @@ class _Evaluation:
         citations = tuple(
             Citation(c.source, (s := pack.source(c.source)).title, s.year, c.section, s.publisher, s.url, c.note)
             for c in rule.citation)
-        evidence_key = sorted({(e.concept, str(e.value), e.source) for t in rationale for e in _walk_facts(t)})
+        evidence_key = sorted({(e.concept, str(e.value), e.source) for t in rationale for e in walk_facts(t)})
         sid = content_id(pack.key, prule.full_id, self.facts.patient, evidence_key)
         return Suggestion(
             id=sid, kind=rule.then.kind, urgency=rule.then.urgency, disease=disease,
@@ -382,50 +352,28 @@ class _Evaluation:
             citations=citations, evidence=rule.evidence)
 
 
-def _part_points(part, outcome: str, trace: ConditionTrace) -> tuple[float, tuple[float, float]]:  # noqa: ANN001
+def _part_points(part, outcome: Truth, trace_: ConditionTrace) -> tuple[float, tuple[float, float]]:  # noqa: ANN001
     """A part's points (its value when known, else its most) and the (least, most) it may give if unknown."""
     pf = part.points_from
     if pf is None:
         return part.points, (0.0, part.points)
     low, high = sorted((pf.points(pf.range[0]), pf.points(pf.range[1])))
-    if outcome == TRUE:
-        value = next(e.value for e in _walk_facts(trace) if isinstance(e.value, int | float))
+    if outcome is Truth.TRUE:
+        value = next(e.value for e in walk_facts(trace_) if isinstance(e.value, int | float))
         return pf.points(float(value)), (low, high)
     return high, (low, high)
 
 
-def _walk_facts(trace: ConditionTrace):  # noqa: ANN202
-    yield from trace.facts
-    for p in trace.parts:
-        yield from _walk_facts(p)
-
-
-def describe(leaf: Leaf) -> str:
-    """A leaf as a short formula a clinician can read: `sbp latest >= 180 (within 90 d)`."""
-    if leaf.has is not None:
-        text = f"has {leaf.has}"
-    else:
-        value = "[" + ", ".join(str(v) for v in leaf.value) + "]" if isinstance(leaf.value, tuple) else \
-            f"{leaf.value:g}" if isinstance(leaf.value, float) else str(leaf.value)
-        if leaf.on_days is not None:
-            text = f"{leaf.concept} day-mean {leaf.op} {value} on >= {leaf.on_days} days"
-        else:
-            stat = leaf.stat + (f" of last {leaf.last_n}" if leaf.last_n else "")
-            text = f"{leaf.concept} {stat} {leaf.op} {value}"
-    if leaf.within_days is not None:
-        text += f" (within {leaf.within_days} d)"
-    return text
-
-
 def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
-                   packs: Sequence[Pack]) -> Evaluation:
-    """Evaluate already-read patient facts with the given packs."""
+                   packs: Sequence[Pack], matcher: Matcher | None = None) -> Evaluation:
+    """Evaluate already-read patient facts with the given packs (matched by durable-rules unless another
+    `matcher` is given; every matcher gives the same result)."""
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
-    state = _Evaluation(facts, now, registry)
+    state = _Evaluation(facts, now, registry, matcher or DurableMatcher())
     suggestions: list[Suggestion] = []
-    gap_rows: list[tuple[str, str, str, str]] = []
+    gap_rows: list[GapRow] = []
     notes: list[str] = []
     s, g, n = state.run_packs(packs)
     suggestions.extend(s)
@@ -434,10 +382,11 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     return Evaluation(
         patient=facts.patient, now=now, packs=tuple(PackStamp(p.id, p.version, p.sha256) for p in packs),
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
-        data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))))
+        data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
+        unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps)
 
 
-def _gaps(rows: list[tuple[str, str, str, str]], registry: Registry, packs: Sequence[Pack],
+def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],
           facts: PatientFacts) -> tuple[DataGap, ...]:
     grouped: dict[tuple[str, str], tuple[set[str], list[str]]] = {}
     for concept, reason, rule, urgency in rows:
@@ -457,7 +406,7 @@ def _gaps(rows: list[tuple[str, str, str, str]], registry: Registry, packs: Sequ
 
 
 def evaluate(bundle: bytes | str | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
-             pins: Sequence[str] = (), source_name: str | None = None) -> Evaluation:
+             pins: Sequence[str] = (), source_name: str | None = None, matcher: Matcher | None = None) -> Evaluation:
     """Evaluate a FHIR Bundle against the selected packs.
 
     Args:
@@ -466,6 +415,7 @@ def evaluate(bundle: bytes | str | Mapping[str, Any], *, now: dt.datetime, regis
         registry: loaded concepts, catalogue and packs (see `load_registry`).
         pins: pack pins `id` or `id@version`; default: the newest active version of each pack.
         source_name: shown in error messages (e.g. the file name).
+        matcher: which facts meet which tests (default: durable-rules); every matcher gives the same result.
 
     Raises:
         IntakeError: the bundle is unusable (not JSON, not a Bundle, no Patient ...).
@@ -474,4 +424,4 @@ def evaluate(bundle: bytes | str | Mapping[str, Any], *, now: dt.datetime, regis
     """
     packs = registry.select(pins)
     facts = read_bundle(bundle, registry.concepts, source_name=source_name)
-    return evaluate_facts(facts, now=now, registry=registry, packs=packs)
+    return evaluate_facts(facts, now=now, registry=registry, packs=packs, matcher=matcher)

@@ -7,18 +7,12 @@ packs give the same bytes. ``Evaluation.to_json()`` is the public contract of ``
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
-
-
-def content_id(*parts: Any, length: int = 16) -> str:
-    """A short stable id from content (sha256 of its canonical JSON)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+from cdss.vocab.hashing import content_id as content_id  # ids of suggestions; its home is vocab.hashing
 
 
 @dataclass(frozen=True)
@@ -60,6 +54,13 @@ class ConditionTrace:
         if self.parts:
             out["parts"] = [p.to_json() for p in self.parts]
         return out
+
+
+def walk_facts(trace: ConditionTrace) -> Iterator[Evidence]:
+    """Every fact of a trace, depth first: the one walk of a rationale."""
+    yield from trace.facts
+    for part in trace.parts:
+        yield from walk_facts(part)
 
 
 @dataclass(frozen=True)
@@ -115,16 +116,7 @@ class Suggestion:
 
     def facts(self) -> list[Evidence]:
         """Every fact the rationale used, depth first."""
-        out: list[Evidence] = []
-
-        def walk(trace: ConditionTrace) -> None:
-            out.extend(trace.facts)
-            for part in trace.parts:
-                walk(part)
-
-        for t in self.rationale:
-            walk(t)
-        return out
+        return [e for t in self.rationale for e in walk_facts(t)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -175,6 +167,9 @@ class Evaluation:
     suggestions: tuple[Suggestion, ...]
     data_gaps: tuple[DataGap, ...]
     notes: tuple[str, ...] = field(default=())
+    # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
+    unrecognised: tuple[Any, ...] = field(default=())
+    concept_maps: tuple[Any, ...] = field(default=())
 
     @property
     def id(self) -> str:
@@ -190,4 +185,6 @@ class Evaluation:
             "suggestions": [s.to_json() for s in self.suggestions],
             "data_gaps": [g.to_json() for g in self.data_gaps],
             "notes": list(self.notes),
+            "unrecognised": [u.to_json() for u in self.unrecognised],
+            "concept_maps": [m.to_json() for m in self.concept_maps],
         }

@@ -17,13 +17,15 @@ from typing import Any
 import orjson
 
 from cdss.errors import IntakeError, Problem
-from cdss.intake.concepts import ConceptSet
+from cdss.intake.careteam import read_careteam
 from cdss.intake.dose import read_dose
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
 from cdss.intake.tcm_text import read_tcm_text
-from cdss.intake.units import UnknownUnit, to_canonical
+from cdss.intake.unrecognised import Tally
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.units import UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
                 "history", "document", "message"}
@@ -44,6 +46,7 @@ class _Reader:
         self.readings: dict[str, list[Reading]] = {}
         self.present: dict[str, list[Presence]] = {}
         self.notes: list[IntakeNote] = []
+        self.unknown = Tally()  # codings no concept recognised (cdss/intake/unrecognised.py)
 
     def add_presence(self, concept: str, time: dt.datetime | None, ref: str) -> None:
         self.present.setdefault(concept, []).append(Presence(concept, time, ref))
@@ -91,15 +94,20 @@ class _Reader:
         if res.get("status") not in OBSERVATION_OK:
             return
         time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
-        self.observed(res, path, ref, time)
+        understood = self.observed(res, path, ref, time)
         components = res.get("component")
         if isinstance(components, list):
             for i, comp in enumerate(components):
                 if isinstance(comp, dict):
-                    self.observed(comp, f"{path}.component[{i}]", ref, time)
+                    if self.observed(comp, f"{path}.component[{i}]", ref, time):
+                        understood = True
+                    else:
+                        self.unknown.add("Observation.component", self.codings(comp.get("code")))
+        if not understood:
+            self.unknown.add("Observation", self.codings(res.get("code")))
 
-    def observed(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None) -> None:
-        """One Observation (or component): its code, and its value if it has one."""
+    def observed(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None) -> bool:
+        """One Observation (or component): its code, and its value if it has one; False: nothing recognised."""
         ids = self.concepts.match(self.codings(item.get("code")))
         value_ids = ()
         if "valueCodeableConcept" in item:
@@ -118,6 +126,7 @@ class _Reader:
                 if item.get("valueBoolean") is False:
                     continue
                 self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+        return bool(ids or value_ids)
 
     def quantity(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None, cid: str) -> None:
         concept = self.concepts.by_id[cid]
@@ -155,7 +164,10 @@ class _Reader:
         if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
             return
         time = self.effective(res, path, "onsetDateTime", "onsetPeriod", "recordedDate")
-        for cid in self.concepts.match(self.codings(res.get("code"))):
+        ids = self.concepts.match(self.codings(res.get("code")))
+        if not ids:
+            self.unknown.add("Condition", self.codings(res.get("code")))
+        for cid in ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def medication(self, res: Mapping[str, Any], path: str, ref: str) -> None:
@@ -165,7 +177,10 @@ class _Reader:
         if med is None and isinstance(res.get("medication"), dict):  # R5 CodeableReference
             med = res["medication"].get("concept")
         time = self.effective(res, path, "authoredOn", "effectiveDateTime", "effectivePeriod", "dateAsserted")
-        for cid in self.concepts.match(self.codings(med)):
+        ids = self.concepts.match(self.codings(med))
+        if not ids:
+            self.unknown.add(str(res.get("resourceType")), self.codings(med))
+        for cid in ids:
             if self.concepts.by_id[cid].kind == "quantity":
                 read_dose(self, res, path, ref, time, cid)  # the order's dose (e.g. a herb's grams per 剂)
                 continue
@@ -177,7 +192,10 @@ class _Reader:
         if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
             return
         time = self.effective(res, path, "recordedDate", "onsetDateTime")
-        for cid in self.concepts.match(self.codings(res.get("code"))):
+        ids = self.concepts.match(self.codings(res.get("code")))
+        if not ids:
+            self.unknown.add("AllergyIntolerance", self.codings(res.get("code")))
+        for cid in ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
 
@@ -250,6 +268,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             read_encounter(reader, res, path, ref)
         elif rtype == "QuestionnaireResponse":
             read_questionnaire_response(reader, res, path, ref)
+        elif rtype == "CareTeam":
+            read_careteam(reader, res, path, ref)
     if not patients:
         raise reader.fail("Bundle.entry", "no Patient resource in the bundle", "no-patient",
                           hint="include the Patient the data belong to")
@@ -266,6 +286,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},
         notes=tuple(reader.notes),
         resource_count=count,
+        unrecognised=reader.unknown.result(),
     )
 
 

@@ -47,7 +47,7 @@ from cdss.packs.catalogue import (
     load_catalogue,
     load_tcm_code_table,
 )
-from cdss.packs.schema import SEMVER, SLUG, Source, Text
+from cdss.vocab.model import SEMVER, SLUG, Source, Text
 
 # Field -> accepted headers. Headers are compared after NFKC, lower-casing and dropping spaces, "-", "_",
 # "/", "(", ")" and "（" "）", so "ICD-10 编码", "ICD10编码" and "icd-10编码" are one header.

@@ -1,40 +1,35 @@
 """Packs: load and check rule packs, keep versions side by side, pin them, hash their content.
 
 A pack is a folder: ``pack.yaml`` and ``rules/*.yaml`` (and ``cases/*.yaml``, read by cdss.testing).
-Checks beyond the schema, all located at file:line:col: every concept and `has` name is declared (or a
-derived fact of the pack), every citation names a listed source, rule ids are unique, `excludes` point at
-rules of the pack, and every disease is in the catalogue.
+After the schema, every check of the content runs in `cdss.packs.check` (located at file:line:col), the
+same checks for the service as for `cdss pack validate`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from cdss.errors import EngineError, PackError, Problem, ProblemList, did_you_mean
-from cdss.intake.concepts import ConceptSet
+from cdss.packs.cache import cached
 from cdss.packs.catalogue import Catalogue, load_catalogue
+from cdss.packs.check import check_pack
+from cdss.packs.check import walk_leaves as walk_leaves  # where it was first defined; used by engine and render
 from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.schema import (
-    AllOf,
-    AnyOf,
-    ConceptsFile,
-    ConceptsPart,
-    Condition,
     Derived,
-    Leaf,
-    NotOf,
     PackFile,
     Rule,
     RulesFile,
-    Source,
     dump_for_hash,
 )
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.dictionary import ConceptsFile, ConceptsPart
+from cdss.vocab.hashing import content_sha256
+from cdss.vocab.model import Source
 
 BUNDLED_CATALOGUE = "community-basic-2023"
 
@@ -95,24 +90,6 @@ class Pack:
         return next(s for s in self.meta.sources if s.id == source_id)
 
 
-def walk_leaves(cond: Condition, loc: tuple = ()) -> Iterator[tuple[Leaf, tuple]]:
-    """Every leaf of a condition tree with its location (for error positions)."""
-    if isinstance(cond, AllOf):
-        for i, c in enumerate(cond.all):
-            yield from walk_leaves(c, (*loc, "all", i))
-    elif isinstance(cond, AnyOf):
-        for i, c in enumerate(cond.any):
-            yield from walk_leaves(c, (*loc, "any", i))
-    elif isinstance(cond, NotOf):
-        yield from walk_leaves(cond.not_, (*loc, "not"))
-    else:
-        yield cond, loc
-
-
-def _hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def load_concepts(folder: Path) -> ConceptSet:
     """Load the concept dictionary: `concepts.yaml` (metadata and base concepts) and every other YAML
     file of the folder (more concepts, by topic).
@@ -142,7 +119,7 @@ def load_concepts(folder: Path) -> ConceptSet:
             merged.append(concept)
     problems.raise_if_any()
     model = model.model_copy(update={"concepts": tuple(merged)})
-    return ConceptSet.build(model, _hash(dump_for_hash(model)))
+    return ConceptSet.build(model, content_sha256(dump_for_hash(model)))
 
 
 def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = None) -> Pack:
@@ -155,93 +132,28 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
     meta = validate(PackFile, meta_doc)
     problems = ProblemList()
     rules: list[PackRule] = []
-    derived: list[tuple[Derived, YamlDoc, tuple]] = [(d, meta_doc, ("derived", i)) for i, d in
-                                                    enumerate(meta.derived)]
-    rule_docs: list[tuple[Rule, YamlDoc, tuple]] = []
-    rule_files = sorted((folder / "rules").glob("*.yaml")) if (folder / "rules").is_dir() else []
-    if not rule_files:
+    derived: list[Derived] = list(meta.derived)
+    rule_files: list[tuple[YamlDoc, RulesFile]] = []
+    rule_paths = sorted((folder / "rules").glob("*.yaml")) if (folder / "rules").is_dir() else []
+    if not rule_paths:
         problems.add("a pack needs at least one rules/*.yaml file", "no-rules", file=meta_doc.shown)
-    for path in rule_files:
+    for path in rule_paths:
         doc = read_yaml(path)
         try:
             part = validate(RulesFile, doc)
         except PackError as exc:
             problems.extend(exc.problems)
             continue
-        derived.extend((d, doc, ("derived", i)) for i, d in enumerate(part.derived))
+        rule_files.append((doc, part))
+        derived.extend(part.derived)
         for i, rule in enumerate(part.rules):
-            rule_docs.append((rule, doc, ("rules", i)))
             line, _, _ = doc.position(("rules", i))
             rules.append(PackRule(rule, meta.id, doc.shown, line))
-
-    source_ids = {s.id for s in meta.sources}
-    derived_ids = {d.id for d, _, _ in derived}
-    names = set(concepts.by_id) | derived_ids
-
-    def check_citations(citations: Iterable, doc: YamlDoc, loc: tuple) -> None:
-        for j, cit in enumerate(citations):
-            if cit.source not in source_ids:
-                hint = did_you_mean(cit.source, source_ids) or "list it under `sources` in pack.yaml"
-                sub = (*loc, "citation") if isinstance(citations, tuple) and len(citations) == 1 else \
-                    (*loc, "citation", j)
-                problems.problems.append(doc.problem((*sub, "source"), f"unknown source {cit.source!r}",
-                                                     "unknown-source", hint=hint))
-
-    def check_condition(cond: Condition, doc: YamlDoc, loc: tuple) -> None:
-        for leaf, sub in walk_leaves(cond, loc):
-            if leaf.concept is not None:
-                if leaf.concept not in names:
-                    problems.problems.append(doc.problem(
-                        (*sub, "concept"), f"unknown concept {leaf.concept!r}", "unknown-concept",
-                        hint=" ".join(filter(None, [did_you_mean(leaf.concept, names), "concepts are declared in "
-                                                    "catalogue/concepts/ or in the pack's `derived`"]))))
-                    continue
-                concept = concepts.by_id.get(leaf.concept)
-                if concept is not None and concept.kind not in ("quantity", "demographic"):
-                    problems.problems.append(doc.problem(
-                        (*sub, "concept"), f"{leaf.concept!r} is a coded concept ({concept.kind})",
-                        "not-a-quantity", hint=f"test its presence with `has: {leaf.concept}`"))
-                elif leaf.op in (">", ">=", "<", "<=") and isinstance(leaf.value, str):
-                    problems.problems.append(doc.problem((*sub, "value"), "a comparison needs a number",
-                                                         "invalid-value", got=leaf.value))
-            else:
-                concept = concepts.by_id.get(leaf.has or "")
-                if concept is None or concept.kind in ("quantity", "demographic"):
-                    hint = (did_you_mean(leaf.has or "", [c.id for c in concepts.source.concepts
-                                                          if c.kind not in ("quantity", "demographic")])
-                            or "declare it in catalogue/concepts/")
-                    what = "unknown coded concept" if concept is None else "a measured concept"
-                    problems.problems.append(doc.problem((*sub, "has"), f"{what} {leaf.has!r}",
-                                                         "unknown-concept", hint=hint))
-
-    for d, doc, loc in derived:
-        check_citations(d.citation if isinstance(d.citation, tuple) else (d.citation,), doc, loc)
-        for k, part in enumerate(d.parts):
-            check_condition(part.when, doc, (*loc, "parts", k, "when"))
-    seen: dict[str, str] = {}
-    slugs = {r.id for r, _, _ in rule_docs}
-    for rule, doc, loc in rule_docs:
-        if rule.id in seen:
-            problems.problems.append(doc.problem((*loc, "id"), f"duplicate rule id {rule.id!r} (first in "
-                                                 f"{seen[rule.id]})", "duplicate-id"))
-        seen.setdefault(rule.id, doc.shown)
-        check_citations(rule.citation, doc, loc)
-        check_condition(rule.when, doc, (*loc, "when"))
-        for other in rule.excludes:
-            if other not in slugs:
-                problems.problems.append(doc.problem((*loc, "excludes"), f"unknown rule {other!r}",
-                                                     "unknown-rule", hint=did_you_mean(other, slugs)))
-        disease = rule.then.disease
-        if disease and catalogue is not None and catalogue.get(disease) is None:
-            problems.problems.append(doc.problem(
-                (*loc, "then", "disease"), f"unknown disease {disease!r}", "unknown-disease",
-                hint=" ".join(filter(None, [did_you_mean(disease, catalogue.ids()),
-                                            f"see `cdss catalogue search` (catalogue {catalogue.id})"]))))
+    problems.extend(check_pack(meta, meta_doc, rule_files, concepts, catalogue))
     problems.raise_if_any()
-    digest = _hash(dump_for_hash(meta), [dump_for_hash(d) for d, _, _ in derived],
-                   [dump_for_hash(r) for r, _, _ in rule_docs])
-    return Pack(meta=meta, rules=tuple(rules), derived=tuple(d for d, _, _ in derived), sha256=digest,
-                path=folder)
+    digest = content_sha256(dump_for_hash(meta), [dump_for_hash(d) for d in derived],
+                            [dump_for_hash(r.rule) for r in rules])
+    return Pack(meta=meta, rules=tuple(rules), derived=tuple(derived), sha256=digest, path=folder)
 
 
 @dataclass
@@ -337,5 +249,14 @@ def load_registry(pack_dirs: Sequence[Path] = (), *, bundled: bool = True,
 
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
-    """The bundled registry, loaded once per process."""
-    return load_registry()
+    """The bundled registry, loaded once per process (from the pack cache when no file changed)."""
+    return cached("registry", _bundled_inputs(), load_registry)
+
+
+def _bundled_inputs() -> list[Path]:
+    """Every file the bundled registry is built from (the key of the pack cache)."""
+    catalogue = bundled_dir("catalogue")
+    packs = [f for folder in pack_folders(bundled_dir("pathways"))
+             for f in [folder / "pack.yaml", *sorted((folder / "rules").glob("*.yaml"))]]
+    return [*sorted((catalogue / "concepts").glob("*.yaml")),
+            *sorted(p for p in (catalogue / BUNDLED_CATALOGUE).rglob("*") if p.is_file()), *packs]

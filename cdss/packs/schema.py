@@ -13,20 +13,26 @@ docs/editor/pack-format.md is generated from these models (``cdss pack schema --
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
-PACK_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-SNAKE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# The concept dictionary and the base models live on the vocabulary floor; re-exported here because pack
+# files use them and the editor reference (`cdss pack schema`) lists them with the pack models.
+from cdss.vocab.dictionary import AltUnit as AltUnit
+from cdss.vocab.dictionary import Coding as Coding
+from cdss.vocab.dictionary import Concept as Concept
+from cdss.vocab.dictionary import ConceptsFile as ConceptsFile
+from cdss.vocab.dictionary import ConceptsPart as ConceptsPart
+from cdss.vocab.model import PACK_ID as PACK_ID
+from cdss.vocab.model import SEMVER as SEMVER
+from cdss.vocab.model import SLUG as SLUG
+from cdss.vocab.model import SNAKE_ID as SNAKE_ID
+from cdss.vocab.model import Model, Source, Status, Text
 
 Kind = Literal["diagnosis", "treatment", "referral", "pathway", "medication", "screening", "public-health"]
 Urgency = Literal["emergency", "urgent", "routine", "info"]
 Evidence = Literal["verified", "secondary", "unverified"]
-Status = Literal["draft", "active", "retired"]
 Op = Literal[">", ">=", "<", "<=", "==", "!=", "in"]
 Stat = Literal["latest", "mean", "min", "max", "count", "days_since"]
 
@@ -37,124 +43,12 @@ KIND_ORDER: tuple[str, ...] = (
 )
 
 
-class Model(BaseModel):
-    """Frozen, strict about unknown keys: a misspelt key is an error, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Text(Model):
-    """Reader-facing text, Chinese first, English beside."""
-
-    zh: str = Field(min_length=1, description="Chinese text (shown first).")
-    en: str = Field(min_length=1, description="English text.")
-
-
-class Source(Model):
-    """A document that rules cite."""
-
-    id: str = Field(pattern=SLUG.pattern, description="Short id that citations use, e.g. `htn-primary-2020`.")
-    title: str = Field(min_length=1, description="Title of the document as published (Chinese if Chinese).")
-    year: int = Field(ge=1950, le=2100, description="Year of publication.")
-    publisher: str | None = Field(default=None, description="Issuing body, e.g. 中华医学会, 国家卫生健康委.")
-    url: str | None = Field(default=None, description="Where the text can be read, if public.")
-    note: str | None = Field(default=None, description="How the text was obtained, caveats.")
-
-
 class Citation(Model):
     """Where a rule's facts come from."""
 
     source: str = Field(description="The id of a source listed in pack.yaml `sources`.")
     section: str = Field(min_length=1, description="Section, table or page of the source.")
     note: str | None = Field(default=None, description="What exactly was taken from it.")
-
-
-# --- concepts -----------------------------------------------------------------------------------
-
-class Coding(Model):
-    """One code of a value set."""
-
-    system: str = Field(description="Code system URI, e.g. `http://loinc.org`, `http://snomed.info/sct`, "
-                                    "`http://hl7.org/fhir/sid/icd-10`, `http://www.whocc.no/atc`.")
-    code: str = Field(min_length=1, description="The code.")
-    match: Literal["exact", "prefix"] = Field(
-        default="exact", description="`prefix`: also matches longer codes (ICD-10 `I10` matches `I10.x00`; "
-                                     "ATC `C09A` matches `C09AA05`).")
-    display: str | None = Field(default=None, description="Human-readable name of the code.")
-
-
-class AltUnit(Model):
-    """A unit a value may arrive in that a units library cannot relate to the canonical unit by itself."""
-
-    unit: str = Field(description="UCUM code, e.g. `mmol/mol`.")
-    scale: float = Field(description="canonical = value * scale + offset.")
-    offset: float = Field(default=0.0, description="canonical = value * scale + offset.")
-    source: str | None = Field(default=None, description="Where the formula comes from.")
-
-
-class Concept(Model):
-    """A clinical concept that rules test: a measurement, a coded condition, a drug class, a symptom."""
-
-    id: str = Field(pattern=SNAKE_ID.pattern, description="Short snake_case id used in rules, e.g. `sbp`.")
-    kind: Literal["quantity", "condition", "medication", "allergy", "symptom", "finding", "encounter",
-                  "demographic"] = Field(
-        description="`quantity`: a number with a unit (an Observation value or component, or a scored "
-                    "QuestionnaireResponse answer). `condition`, `medication`, `allergy`, `symptom`, "
-                    "`finding`: coded, present or not. `encounter`: a visit, stay or discharge, from an "
-                    "Encounter's class, type, service type or discharge disposition. `demographic`: read "
-                    "from Patient (age_years, sex).")
-    title: Text
-    unit: str | None = Field(default=None, description="Canonical UCUM unit of a quantity, e.g. `mm[Hg]`, "
-                                                       "`mmol/L`; every value is converted to it.")
-    molar_mass_g_per_mol: float | None = Field(
-        default=None, gt=0, description="Lets mass units (mg/dL) convert to molar ones (mmol/L).")
-    alt_units: tuple[AltUnit, ...] = Field(default=(), description="Units related to `unit` by a formula.")
-    plausible: tuple[float, float] | None = Field(
-        default=None, description="[min, max] in the canonical unit; values outside are treated as "
-                                  "entry errors: ignored and reported as a data gap.")
-    codes: tuple[Coding, ...] = Field(default=(), description="Value set: codes that map to this concept.")
-    value_codes: tuple[Coding, ...] = Field(
-        default=(), description="For a `finding` or `symptom` carried by an Observation whose "
-                                "valueCodeableConcept holds one of these codes.")
-    note: str | None = Field(default=None, description="Provenance of the codes; what is unverified or "
-                                                       "deliberately left out.")
-    closed_world: bool | None = Field(
-        default=None, description="When true, absence from the record means 'no' (problem list, drug list); "
-                                  "when false it means 'unknown' and yields a data gap. Default: true for "
-                                  "condition/medication/allergy/symptom/finding, false for quantities.")
-
-    @property
-    def absent_means_false(self) -> bool:
-        if self.closed_world is not None:
-            return self.closed_world
-        return self.kind not in ("quantity", "demographic")
-
-    @model_validator(mode="after")
-    def _unit_for_quantities(self) -> Concept:
-        if self.kind == "quantity" and not self.unit:
-            raise ValueError("a quantity concept needs its canonical `unit` (UCUM)")
-        return self
-
-
-class ConceptsPart(Model):
-    """`catalogue/concepts/<topic>.yaml`: more concepts, merged with concepts.yaml (ids unique overall)."""
-
-    concepts: tuple[Concept, ...]
-
-
-class ConceptsFile(Model):
-    """`catalogue/concepts/concepts.yaml`: the concept dictionary and value sets shared by all packs; the
-    other files of the folder add concepts by topic."""
-
-    id: str = Field(pattern=PACK_ID.pattern)
-    version: str = Field(pattern=SEMVER.pattern)
-    effective: dt.date
-    status: Status
-    title: Text
-    sources: tuple[Source, ...] = ()
-    system_aliases: dict[str, str] = Field(
-        default_factory=dict, description="Other URIs EHRs use for a code system -> the URI used here.")
-    concepts: tuple[Concept, ...]
 
 
 # --- conditions (the `when` language) ------------------------------------------------------------
@@ -170,8 +64,9 @@ class Leaf(Model):
         default=None, description="Threshold in the concept's canonical unit, or a code/label; a list "
                                   "with `in`.")
     stat: Stat = Field(default="latest", description="Which reading(s): `latest`, `mean`/`min`/`max` of the "
-                                                     "last `last_n`, `count` of readings, `days_since` the "
-                                                     "latest one.")
+                                                     "last `last_n`, `count` of readings (of a coded concept: of "
+                                                     "the resources recording it, e.g. visits), "
+                                                     "`days_since` the latest one.")
     last_n: int | None = Field(default=None, ge=1, le=50, description="With mean/min/max: how many of the "
                                                                       "most recent readings.")
     within_days: int | None = Field(default=None, ge=0, description="Only readings this recent count; "

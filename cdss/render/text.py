@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cdss.engine.results import ConditionTrace, Evaluation
+from cdss.render.unrecognised import text_lines
 
 URGENCY_LABEL = {"emergency": "紧急 EMERGENCY", "urgent": "尽快 URGENT", "routine": "常规 routine",
                  "info": "提示 info"}
@@ -55,4 +56,5 @@ def render_text(result: Evaluation) -> str:
                 out.append(f"      {g.detail}")
     for note in result.notes:
         out.append(f"注意 Note: {note}")
+    out.extend(text_lines(result))
     return "\n".join(out).rstrip() + "\n"

@@ -37,13 +37,15 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from cdss.engine.evaluate import evaluate_facts
+from cdss.engine.matcher import Matcher as FactMatcher
 from cdss.engine.results import Evaluation, Suggestion
 from cdss.errors import CdssError, PackError, Problem
 from cdss.intake.bundle import read_bundle
 from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.registry import Pack, Registry
-from cdss.packs.schema import Kind, Model, Urgency
+from cdss.packs.schema import Kind, Urgency
 from cdss.testing.factories import CaseFact, bundle_from_facts
+from cdss.vocab.model import Model
 
 
 class CasePatient(Model):
@@ -180,13 +182,14 @@ def case_bundle(case: Case, file: Path, registry: Registry) -> dict:
                              age_years=case.patient.age_years, sex=case.patient.sex)
 
 
-def run_case(case: Case, file: Path, line: int | None, pack: Pack, registry: Registry) -> CaseResult:
-    """Evaluate one case with `pack` alone and check its expectations."""
+def run_case(case: Case, file: Path, line: int | None, pack: Pack, registry: Registry,
+             matcher: FactMatcher | None = None) -> CaseResult:
+    """Evaluate one case with `pack` alone and check its expectations (`matcher`: default durable-rules)."""
     failures: list[str] = []
     result: Evaluation | None = None
     try:
         facts = read_bundle(case_bundle(case, file, registry), registry.concepts, source_name=str(file))
-        result = evaluate_facts(facts, now=case.now, registry=registry, packs=[pack])
+        result = evaluate_facts(facts, now=case.now, registry=registry, packs=[pack], matcher=matcher)
     except CdssError as exc:
         failures.append(f"evaluation failed: {exc}")
     if result is not None:

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import Field
 
 from cdss.errors import PackError
-from cdss.intake.concepts import ConceptSet
-from cdss.packs.schema import Model
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.model import Model
 
 UCUM = "http://unitsofmeasure.org"
 

@@ -30,11 +30,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from cdss.engine.compile import compile_pack, leaves_of
-from cdss.intake.concepts import ConceptSet
-from cdss.intake.units import UnknownUnit, conversion
 from cdss.packs.registry import Pack, PackRule
-from cdss.packs.schema import AllOf, AnyOf, Concept, Condition, Derived, Leaf, NotOf
+from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
 from cdss.testing.factories import CaseFact, bundle_from_facts
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.dictionary import Concept
+from cdss.vocab.units import UnknownUnit, conversion
 
 SEXES = ("male", "female")
 # Fallback range when a quantity concept declares no `plausible` range: around its thresholds.

@@ -1,11 +1,8 @@
 """Testing kit: validate a pack folder for an editor, and keep published versions honest.
 
-`validate_pack` reuses the registry's checks (schema, unknown concept / source / disease / rule, duplicate
-rule ids, derived facts defined) and adds what an editor needs before publishing:
+`validate_pack` loads the pack with the loader's checks (schema, then every check of the content in
+`cdss.packs.check`, the same the service runs) and adds what an editor needs before publishing:
 
-* every rule and derived fact cites at least one source [missing-citation];
-* derived ids are unique and do not hide a concept [duplicate-id, derived-shadows-concept]; no cycle;
-* declared `properties` name concepts that exist [unknown-concept];
 * example cases are valid and their matchers name rules of the pack [unknown-rule];
 * version discipline: when the pack's `id@version` is in the lock file with another content hash, the
   content changed without a new version [version-unchanged].
@@ -22,11 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdss.engine.compile import compile_pack
 from cdss.errors import ConfigError, PackError, Problem, did_you_mean
-from cdss.packs.loader import YamlDoc, display_path, read_yaml, validate
+from cdss.packs.loader import YamlDoc, display_path, read_yaml
 from cdss.packs.registry import Pack, Registry, load_pack
-from cdss.packs.schema import PackFile, RulesFile
 from cdss.testing.cases import read_pack_cases
 
 LOCK_NAME = "PUBLISHED.lock"
@@ -142,73 +137,15 @@ def version_problems(pack: Pack, lock: Lock) -> list[Problem]:
     return [Problem(message, "version-unchanged", field="version", hint=hint)]
 
 
-# --- checks beyond the registry's --------------------------------------------------------------------
-
-def _rule_docs(pack: Pack) -> list[tuple[YamlDoc, RulesFile]]:
-    out = []
-    folder = pack.path
-    if folder is None:
-        return out
-    for path in sorted((folder / "rules").glob("*.yaml")):
-        doc = read_yaml(path)
-        out.append((doc, validate(RulesFile, doc)))
-    return out
-
+# --- checks beyond the loader's ------------------------------------------------------------------------
 
 def extra_problems(pack: Pack, registry: Registry) -> tuple[list[Problem], list[Problem]]:
-    """Problems and warnings the registry does not look for (see the module docstring)."""
+    """Problems and warnings the loader does not look for: example cases, unverified evidence."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
     if pack.path is None:
         return problems, warnings
-    meta_doc = read_yaml(pack.path / "pack.yaml")
-    concepts = registry.concepts.by_id
-    derived_at: dict[str, str] = {}
-    places = [(meta_doc, validate(PackFile, meta_doc).derived, ())]
-    rule_docs = _rule_docs(pack)
-    places += [(doc, part.derived, ()) for doc, part in rule_docs]
-
-    for doc, derived, _ in places:
-        for i, d in enumerate(derived):
-            loc = ("derived", i)
-            if not d.citation:
-                problems.append(doc.problem((*loc, "citation"), "no citation", "missing-citation",
-                                            hint="cite at least one source listed in pack.yaml `sources`"))
-            if d.id in derived_at:
-                problems.append(doc.problem((*loc, "id"), f"duplicate derived fact id {d.id!r} (first in "
-                                            f"{derived_at[d.id]})", "duplicate-id"))
-            derived_at.setdefault(d.id, doc.shown)
-            if d.id in concepts:
-                problems.append(doc.problem((*loc, "id"), f"derived fact {d.id!r} has the id of a concept",
-                                            "derived-shadows-concept", hint="rename the derived fact"))
-    names = set(concepts) | set(derived_at)
-    for doc, part in rule_docs:
-        for i, rule in enumerate(part.rules):
-            loc = ("rules", i)
-            if not rule.citation:
-                problems.append(doc.problem((*loc, "citation"), "no citation", "missing-citation",
-                                            hint="cite at least one source listed in pack.yaml `sources`"))
-            for j, spec in enumerate(rule.properties):
-                ploc = (*loc, "properties", j)
-                named = [("monotone_increasing", spec.monotone_increasing),
-                         ("monotone_decreasing", spec.monotone_decreasing),
-                         ("requires_within_days", spec.requires_within_days[0] if spec.requires_within_days
-                          else None)]
-                for key, concept in named:
-                    if concept is not None and concept not in names:
-                        problems.append(doc.problem((*ploc, key), f"unknown concept {concept!r}", "unknown-concept",
-                                                    hint=did_you_mean(concept, names)))
-                    elif key.startswith("monotone") and concept is not None and concept in concepts \
-                            and concepts[concept].kind not in ("quantity", "demographic"):
-                        problems.append(doc.problem((*ploc, key), f"{concept!r} is a coded concept",
-                                                    "not-a-quantity", hint="monotone properties need a measured "
-                                                    "concept"))
-    try:
-        compile_pack(pack)
-    except PackError as exc:
-        problems.extend(Problem(p.message, p.code, file=meta_doc.shown, field=p.field, hint=p.hint)
-                        for p in exc.problems)
-
+    shown = display_path(pack.path / "pack.yaml")
     case_files, case_problems = read_pack_cases(pack)
     problems.extend(case_problems)
     full_ids = {r.full_id for r in pack.rules}
@@ -235,7 +172,7 @@ def extra_problems(pack: Pack, registry: Registry) -> tuple[list[Problem], list[
     unverified = [r for r in pack.rules if r.rule.evidence == "unverified"]
     if unverified:
         warnings.append(Problem(f"{len(unverified)} of {len(pack.rules)} rules have evidence 'unverified'",
-                                "unverified-evidence", file=meta_doc.shown,
+                                "unverified-evidence", file=shown,
                                 hint="check them against the source text before relying on them"))
     return problems, warnings
 

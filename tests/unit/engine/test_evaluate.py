@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdss.engine.compile import compile_pack
-from cdss.engine.durable import MAX_RULES_PER_RULESET
+from cdss.engine.durable import MAX_RULES_PER_RULESET, rulesets_for
 from cdss.engine.evaluate import evaluate
 from cdss.errors import ConfigError, EngineError
 from cdss.packs.registry import load_registry
@@ -108,8 +108,9 @@ def test_evaluate_pack_larger_than_one_ruleset_is_split(tmp_path: Path, now):
     registry = load_registry([tmp_path], bundled=False)
     pack = registry.select(["big-pack"])[0]
     compiled = compile_pack(pack)
-    assert all(len(rs.rules) <= MAX_RULES_PER_RULESET for stage in compiled.rulesets.values() for rs in stage)
-    assert sum(len(stage) for stage in compiled.rulesets.values()) >= 3
+    prepared = [p for group in compiled.groups.values() for p in rulesets_for(group)]
+    assert all(len(p.ruleset.rules) <= MAX_RULES_PER_RULESET for p in prepared)
+    assert len(prepared) >= 3
     result = evaluate(load_bundle("htn-emergency.json"), now=now, registry=registry, pins=["big-pack"])
     fired = {s.rule_id for s in result.suggestions if s.rule_id.startswith("big-pack/screening/")}
     # SBP today is 196: thresholds 100 .. 196 fire (385 of them), none above.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from cdss.intake.bundle import read_bundle
-from cdss.intake.concepts import ConceptSet
-from cdss.packs.schema import ConceptsFile
+from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.dictionary import ConceptsFile
 
 Q = "https://example.org/fhir/Questionnaire/self-care"
 ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

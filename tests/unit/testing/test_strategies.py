@@ -50,7 +50,7 @@ def test_strategies_unit_variants_from_molar_mass_and_alt_units(registry: Regist
     assert "mg/dL" in unit_variants(by_id["glucose"])
     assert "mmol/mol" in unit_variants(by_id["hba1c"])
     assert unit_variants(by_id["sbp"]) == []
-    from cdss.intake.units import to_canonical
+    from cdss.vocab.units import to_canonical
 
     assert abs(to_canonical(in_unit(7.0, "mg/dL", by_id["glucose"]), "mg/dL", by_id["glucose"]) - 7.0) < 1e-3
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdss.intake.units import UnknownUnit, to_canonical
+from cdss.vocab.units import UnknownUnit, to_canonical
 
 
 @pytest.mark.parametrize("concept, value, unit, expected", [

@@ -1,4 +1,4 @@
-"""Intake: convert quantities to each concept's canonical UCUM unit.
+"""Vocabulary: convert quantities to each concept's canonical UCUM unit.
 
 UCUM codes are parsed by ucumvert into pint units; pint does the arithmetic (including offset units such
 as [degF] -> Cel). Mass <-> substance conversions (mg/dL <-> mmol/L) use the concept's molar mass, and
@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cdss.packs.schema import Concept
+from cdss.vocab.dictionary import Concept
 
 
 class UnknownUnit(ValueError):

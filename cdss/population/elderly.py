@@ -1,0 +1,75 @@
+"""Population: the yearly assessment report of one resident aged 65 or over (`cdss report elderly`), as
+printable HTML: measurements, scores (e.g. the self-care score with its items and band), the status of the
+yearly service, and the advice. Decides nothing: every clinical word comes from the evaluation, the packs
+and the concept dictionary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cdss.engine.evaluate import evaluate_facts
+from cdss.errors import ConfigError
+from cdss.intake.bundle import read_bundle
+from cdss.packs.registry import Registry, walk_leaves
+from cdss.packs.schema import URGENCY_ORDER
+from cdss.render.html import KIND, URGENCY
+
+ELDERLY_AGE = 65  # the report's subject: the 规范's older residents (the rules hold their own scope)
+
+
+def elderly_report(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
+                   pins: tuple[str, ...] = (), source_name: str | None = None) -> str:
+    """The report as HTML text.
+
+    Raises:
+        IntakeError: the bundle is unusable.
+        ConfigError: the resident is younger than 65 or has no birth date [not-elderly].
+    """
+    facts = read_bundle(bundle, registry.concepts, source_name=source_name)
+    age = facts.age_years(now)
+    if age is None or age < ELDERLY_AGE:
+        raise ConfigError.one(f"the yearly assessment is for residents aged {ELDERLY_AGE} or over",
+                              "not-elderly", file=source_name, got=age)
+    packs = registry.select(list(pins))
+    result = evaluate_facts(facts, now=now, registry=registry, packs=packs)
+    data = result.to_json()
+    concepts = registry.concepts.by_id
+    measurements = []
+    for cid, readings in sorted(facts.readings.items()):
+        last = [r for r in readings if r.time is None or r.time <= now]
+        if not last:
+            continue
+        r = last[-1]
+        title = concepts[cid].title
+        measurements.append({"zh": title.zh, "en": title.en, "value": r.value, "unit": r.unit or "",
+                             "date": r.time.date().isoformat() if r.time else ""})
+    scores = []
+    values = {e.concept: e for s in result.suggestions for e in s.facts()}
+    for pack in packs:
+        for d in pack.derived:
+            if d.id not in values:
+                continue
+            items = []
+            for cid in dict.fromkeys(leaf.concept for part in d.parts for leaf, _ in walk_leaves(part.when)
+                                     if leaf.concept in concepts):
+                readings = facts.readings.get(cid, ())
+                items.append({"zh": concepts[cid].title.zh, "en": concepts[cid].title.en,
+                              "value": readings[-1].value if readings else None})
+            bands = [s for s in data["suggestions"] if any(e.concept == d.id for e in
+                                                          _suggestion(result, s["id"]).facts())]
+            scores.append({"zh": d.title.zh, "en": d.title.en, "value": values[d.id].value, "items": items,
+                           "bands": [b["title"] for b in bands]})
+    advice = sorted(data["suggestions"], key=lambda s: URGENCY_ORDER.index(s["urgency"]))
+    env = Environment(loader=PackageLoader("cdss.population", "templates"), autoescape=select_autoescape())
+    return env.get_template("elderly.html.j2").render(
+        patient=result.patient, age=age, sex=facts.sex, now=now.isoformat(), measurements=measurements,
+        scores=scores, advice=advice, urgency=URGENCY, kind=KIND, packs=data["packs"])
+
+
+def _suggestion(result, sid: str):  # noqa: ANN001, ANN202
+    return next(s for s in result.suggestions if s.id == sid)

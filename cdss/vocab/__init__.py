@@ -1,0 +1,1 @@
+"""Vocabulary: the language intake and packs share (base models, ids, concepts, units)."""

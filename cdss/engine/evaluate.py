@@ -316,23 +316,31 @@ class _Evaluation:
 
     def derive(self, d: Derived, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                parts_trace: dict[str, tuple[ConditionTrace, ...]]) -> Measure:
-        true_points, unknown_points, traces = [], [], []
+        true_points, unknown, traces = [], [], []  # unknown: (least, most) each unknown part may give
         for part, node in zip(d.parts, cp.part_trees[d.id], strict=True):
             decided = decide(node, leaves)
             outcome = decided.outcome
             t = trace(decided, cp, leaves, parts_trace)
-            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {part.points:g}", outcome.value, (),
-                                         (t,)))
-            (true_points if outcome is Truth.TRUE else unknown_points if outcome is Truth.UNKNOWN else []).append(
-                part.points)
+            if outcome is Truth.FALSE and part.points_from is not None:
+                outcome = Truth.UNKNOWN  # a value outside the part's range is no answer
+            points, bounds = _part_points(part, outcome, t)
+            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome.value, (), (t,)))
+            if outcome is Truth.TRUE:
+                true_points.append(points)
+            elif outcome is Truth.UNKNOWN:
+                unknown.append(bounds)
         if d.combine == "sum":
-            lo = sum(true_points)
-            hi = lo + sum(unknown_points)
+            lo = sum(true_points) + sum(b[0] for b in unknown)
+            hi = sum(true_points) + sum(b[1] for b in unknown)
         else:
             lo = max(true_points, default=0.0)
-            hi = max([lo, *unknown_points])
+            hi = max([lo, *(b[1] for b in unknown)])
+        unknown_points = unknown
         parts_trace[d.id] = tuple(traces)
         m = Measure()
+        if d.complete and unknown_points:
+            m.missing = "incomplete"  # no fact: every test on it is unknown, and its unknown parts are the gaps
+            return m
         note = None if lo == hi else f"{len(unknown_points)} part(s) unknown: between {lo:g} and {hi:g}"
         self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
@@ -375,6 +383,18 @@ def _last_n(readings: Sequence[Reading], n: int | None) -> Sequence[Reading]:
         return readings
     cut = readings[-n].time
     return [r for r in readings if r.time == cut or (r.time is not None and cut is not None and r.time > cut)]
+
+
+def _part_points(part, outcome: Truth, trace_: ConditionTrace) -> tuple[float, tuple[float, float]]:  # noqa: ANN001
+    """A part's points (its value when known, else its most) and the (least, most) it may give if unknown."""
+    pf = part.points_from
+    if pf is None:
+        return part.points, (0.0, part.points)
+    low, high = sorted((pf.points(pf.range[0]), pf.points(pf.range[1])))
+    if outcome is Truth.TRUE:
+        value = next(e.value for e in walk_facts(trace_) if isinstance(e.value, int | float))
+        return pf.points(float(value)), (low, high)
+    return high, (low, high)
 
 
 def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,

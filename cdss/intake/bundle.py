@@ -19,10 +19,12 @@ import orjson
 from cdss.errors import IntakeError, Problem
 from cdss.intake import identity
 from cdss.intake.careteam import read_careteam
+from cdss.intake.dose import read_dose
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
 from cdss.intake.supply import read_supply
+from cdss.intake.tcm_text import read_tcm_text
 from cdss.intake.unrecognised import Tally
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.units import UnitTooComplex, UnknownUnit, to_canonical
@@ -135,6 +137,8 @@ class _Reader:
             value_ids += self.concepts.match(self.codings(item["valueCodeableConcept"]))
         for cid in value_ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+        if ids and isinstance(item.get("valueString"), str):
+            read_tcm_text(self, ids, item["valueString"], ref, time)  # 中医四诊 free text -> findings
         for cid in ids:
             concept = self.concepts.by_id[cid]
             if concept.kind == "quantity":
@@ -211,6 +215,9 @@ class _Reader:
         if not ids:
             self.unknown.add(str(res.get("resourceType")), self.codings(med))
         for cid in ids:
+            if self.concepts.by_id[cid].kind == "quantity":
+                read_dose(self, res, path, ref, time, cid)  # the order's dose (e.g. a herb's grams per 剂)
+                continue
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def allergy(self, res: Mapping[str, Any], path: str, ref: str) -> None:

@@ -5,7 +5,9 @@ whose code is the item's linkId (`{system: "https://.../Questionnaire/x", code: 
 meanings stay data. For a `quantity` concept the answer's number is the reading: valueInteger,
 valueDecimal, valueQuantity, or a valueCoding's ordinal (the ordinalValue extension, R5 itemWeight, or a
 numeric code). For a coded concept a `true` or coded answer makes it present. Only completed or amended
-responses count; nested items (item.item, answer.item) are read too.
+responses count; nested items (item.item, answer.item) are read too. A coded concept with the code
+`{system: "urn:cdss:questionnaire", code: <the Questionnaire's canonical URL>}` is present when a
+completed response to that Questionnaire exists (e.g. "the yearly assessment was done").
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from cdss.intake.bundle import _Reader
 
 RESPONSE_OK = {"completed", "amended"}
+QUESTIONNAIRE_SYSTEM = "urn:cdss:questionnaire"  # code = a Questionnaire's canonical URL: "a response exists"
 ORDINAL_EXTENSIONS = {
     "http://hl7.org/fhir/StructureDefinition/ordinalValue",
     "http://hl7.org/fhir/StructureDefinition/itemWeight",
@@ -66,6 +69,9 @@ def read_questionnaire_response(reader: _Reader, res: Mapping[str, Any], path: s
         return
     system = canonical.split("|", 1)[0]
     time = reader.effective(res, path, "authored")
+    for cid in reader.concepts.match([{"system": QUESTIONNAIRE_SYSTEM, "code": system}]):
+        if reader.concepts.by_id[cid].kind not in ("quantity", "demographic"):
+            reader.add_presence(cid, time, ref)
     for item, here in _items(res.get("item"), path):
         link = item.get("linkId")
         if not isinstance(link, str):

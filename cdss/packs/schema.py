@@ -136,12 +136,51 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 
+class PointsFrom(Model):
+    """A part whose points are a reading's value (a questionnaire answer), optionally reverse-scored."""
+
+    concept: str = Field(description="Quantity concept whose latest value gives the points, e.g. a "
+                                     "questionnaire item.")
+    range: tuple[float, float] = Field(description="[min, max] the value can take (e.g. [1, 5]); a value "
+                                                   "outside makes the part unknown.")
+    reverse: bool = Field(default=False, description="Reverse-scored: points = min + max - value "
+                                                     "(1->5, 2->4 ... on [1, 5]).")
+
+    @model_validator(mode="after")
+    def _order(self) -> PointsFrom:
+        if self.range[0] > self.range[1]:
+            raise ValueError("`range` is [min, max] with min <= max")
+        return self
+
+    def points(self, value: float) -> float:
+        return self.range[0] + self.range[1] - value if self.reverse else value
+
+
 class Part(Model):
-    """One part of a derived score: its points count when its condition is true."""
+    """One part of a derived score: its points count when its condition is true. With `points_from`
+    instead, the points are a reading's value; `when` is then implied (the value lies in `range`)."""
 
     label: Text
-    points: float = Field(description="Points (score) or level (max) contributed when `when` is true.")
-    when: Condition
+    points: float | None = Field(default=None, description="Points (score) or level (max) contributed "
+                                                            "when `when` is true.")
+    points_from: PointsFrom | None = None
+    when: Condition | None = Field(default=None, description="Required with `points`; implied by "
+                                                             "`points_from`.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Part:
+        if (self.points is None) == (self.points_from is None):
+            raise ValueError("a part gives exactly one of `points` (with `when`) or `points_from`")
+        if self.points is not None and self.when is None:
+            raise ValueError("a part with `points` needs `when`")
+        if self.points_from is not None:
+            if self.when is not None:
+                raise ValueError("a part with `points_from` takes no `when` (it is the value's range)")
+            pf = self.points_from
+            implied = AllOf(all=(Leaf(concept=pf.concept, op=">=", value=pf.range[0]),
+                                 Leaf(concept=pf.concept, op="<=", value=pf.range[1])))
+            object.__setattr__(self, "when", implied)
+        return self
 
 
 class Derived(Model):
@@ -151,6 +190,9 @@ class Derived(Model):
     title: Text
     combine: Literal["sum", "max"] = Field(description="`sum`: a score (CRB-65). `max`: a grade (BP grade).")
     parts: tuple[Part, ...] = Field(min_length=1)
+    complete: bool = Field(default=False, description="When true, the fact is unknown (a data gap) unless "
+                                                      "every part is known, e.g. a questionnaire score "
+                                                      "with no item left blank.")
     citation: Citation | tuple[Citation, ...]
     evidence: Evidence
 

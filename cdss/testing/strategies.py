@@ -193,7 +193,7 @@ def _days(focus: PackFocus) -> list[float]:
 @st.composite
 def _readings(draw: st.DrawFn, concept: Concept, thresholds: set[float], days: Sequence[float],
               variants: bool) -> list[CaseFact]:
-    n = draw(st.integers(min_value=0, max_value=3))
+    n = draw(st.integers(min_value=0, max_value=min(3, len(days))))  # never more distinct days than there are
     chosen_days = draw(st.lists(st.sampled_from(days), min_size=n, max_size=n, unique=True)) if n else []
     facts = []
     for day in chosen_days:
@@ -294,7 +294,9 @@ def _solve_leaf(draw: st.DrawFn, leaf: Leaf, want: bool, need: _Need, derived: d
     value = leaf.value
     if op == "in":
         options = list(value) if isinstance(value, tuple) else [value]
-        if want:
+        if want and concept in derived:
+            _solve_derived(draw, derived[concept], "==", float(draw(st.sampled_from(options))), need, derived)
+        elif want:
             need.equal[concept] = draw(st.sampled_from(options))
         return
     if not want:
@@ -325,14 +327,20 @@ def _solve_leaf(draw: st.DrawFn, leaf: Leaf, want: bool, need: _Need, derived: d
 def _solve_derived(draw: st.DrawFn, d: Derived, op: str, value: float, need: _Need,
                    derived: dict[str, Derived]) -> None:
     """Choose which parts of a score or grade are true so that `score op value` holds."""
-    points = [p.points for p in d.parts]
+    # A value part (points_from) is "on" at the value giving its most points, "off" at the one giving least.
+    on_off = [(p.points, 0.0) if p.points_from is None else
+              (max(p.points_from.points(v) for v in p.points_from.range),
+               min(p.points_from.points(v) for v in p.points_from.range)) for p in d.parts]
+    points = [on for on, _ in on_off]
 
     def total(chosen: Sequence[bool]) -> float:
-        got = [pt for pt, c in zip(points, chosen, strict=True) if c]
+        got = [on if c else off for (on, off), c in zip(on_off, chosen, strict=True) if c or off]
         return sum(got) if d.combine == "sum" else max(got, default=0.0)
 
     check = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__,
              "==": float.__eq__}[op]
+    if any(p.points_from is not None for p in d.parts) and _solve_values(draw, d, check, value, need, derived):
+        return
     if len(points) <= 10:
         options = [c for c in itertools.product((True, False), repeat=len(points)) if check(float(total(c)), value)]
     else:  # too many parts to enumerate: take parts in order until the score is met
@@ -346,7 +354,75 @@ def _solve_derived(draw: st.DrawFn, d: Derived, op: str, value: float, need: _Ne
         return
     chosen = draw(st.sampled_from(options))
     for part, on in zip(d.parts, chosen, strict=True):
-        _solve(draw, part.when, on, need, derived)
+        pf = part.points_from
+        if pf is None:
+            _solve(draw, part.when, on, need, derived)
+            continue
+        best = max(pf.range, key=pf.points) if on else min(pf.range, key=pf.points)
+        for op_ in (">=", "<="):
+            _solve_leaf(draw, Leaf(concept=pf.concept, op=op_, value=best), True, need, derived)
+
+
+def _solve_values(draw: st.DrawFn, d: Derived, check, value: float, need: _Need,  # noqa: ANN001
+                  derived: dict[str, Derived]) -> bool:
+    """A score with value parts (points_from): search whole values in each part's range until it holds."""
+    rnd = draw(st.randoms(use_true_random=False))
+    for _ in range(300):
+        chosen: list[tuple[object, float | bool]] = []
+        total_points: list[float] = []
+        for part in d.parts:
+            pf = part.points_from
+            if pf is None:
+                on = rnd.random() < 0.5
+                chosen.append((part, on))
+                if on:
+                    total_points.append(part.points or 0.0)
+            else:
+                v = float(rnd.randint(int(pf.range[0]), int(pf.range[1]))) if float(pf.range[0]).is_integer() \
+                    else rnd.uniform(*pf.range)
+                chosen.append((part, v))
+                total_points.append(pf.points(v))
+        total = sum(total_points) if d.combine == "sum" else max(total_points, default=0.0)
+        if check(float(total), value):
+            for part, pick in chosen:
+                pf = part.points_from
+                if pf is None:
+                    _solve(draw, part.when, bool(pick), need, derived)
+                else:
+                    for op_ in (">=", "<="):
+                        _solve_leaf(draw, Leaf(concept=pf.concept, op=op_, value=pick), True, need, derived)
+            return True
+    return False
+
+
+_CHECKS = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__, "==": float.__eq__}
+
+
+def _solve_joint(draw: st.DrawFn, items: Sequence[Condition], want: bool, need: _Need,
+                 derived: dict[str, Derived]) -> list[Condition]:
+    """Solve together the tests that bound one score with value parts (`9 <= score < 11`); return the rest."""
+    groups: dict[str, list[tuple]] = {}
+    rest: list[Condition] = []
+    for item in items:
+        if isinstance(item, Leaf) and item.concept in derived and item.op in _CHECKS and \
+                not isinstance(item.value, str | tuple) and \
+                any(p.points_from is not None for p in derived[item.concept].parts):
+            op = item.op if want else COMPLEMENT[item.op]
+            if op in _CHECKS:
+                groups.setdefault(item.concept, []).append((item, _CHECKS[op], float(item.value)))  # type: ignore[arg-type]
+                continue
+        rest.append(item)
+    for cid, tests in groups.items():
+        if len(tests) == 1:
+            rest.append(tests[0][0])
+            continue
+
+        def joint(total: float, _unused: float, tests: list[tuple] = tests) -> bool:
+            return all(check(total, v) for _, check, v in tests)
+
+        if not _solve_values(draw, derived[cid], joint, 0.0, need, derived):
+            rest.extend(t[0] for t in tests)
+    return rest
 
 
 def _solve(draw: st.DrawFn, cond: Condition, want: bool, need: _Need, derived: dict[str, Derived]) -> None:
@@ -356,7 +432,7 @@ def _solve(draw: st.DrawFn, cond: Condition, want: bool, need: _Need, derived: d
         items = cond.all if isinstance(cond, AllOf) else cond.any
         every = isinstance(cond, AllOf) == want  # all-true, or any-false: every item gets `want`
         if every:
-            for item in items:
+            for item in _solve_joint(draw, items, want, need, derived):
                 _solve(draw, item, want, need, derived)
         else:
             _solve(draw, items[draw(st.integers(0, len(items) - 1))], want, need, derived)

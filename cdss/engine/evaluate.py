@@ -22,6 +22,7 @@ from typing import Any
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
+from cdss.engine.differential import RuleRun, build_differential
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
 from cdss.engine.results import (
@@ -78,6 +79,7 @@ class _Evaluation:
         self.matcher = matcher
         self.measures: dict[str, Measure] = {}
         self.next_id = 1
+        self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
 
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
@@ -220,7 +222,7 @@ class _Evaluation:
     # --- all packs, stage by stage ------------------------------------------------------------------
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
-        runs = [_PackRun(compile_pack(p)) for p in packs]
+        runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
@@ -345,10 +347,14 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     suggestions.extend(s)
     gap_rows.extend(g)
     notes.extend(n)
+    differential = build_differential([RuleRun(prule, run.cp, node, run.leaves) for run in state.runs
+                                       for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
+                                       if prule.kind == "diagnosis"], registry)
     return Evaluation(
         patient=facts.patient, now=now, packs=tuple(PackStamp(p.id, p.version, p.sha256) for p in packs),
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
-        data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))))
+        data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
+        differential=differential)
 
 
 def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],

@@ -174,6 +174,7 @@ class Evaluation:
     suggestions: tuple[Suggestion, ...]
     data_gaps: tuple[DataGap, ...]
     notes: tuple[str, ...] = field(default=())
+    differential: tuple[Any, ...] = field(default=())  # cdss.engine.differential.Candidate, ranked
 
     @property
     def id(self) -> str:
@@ -189,4 +190,5 @@ class Evaluation:
             "suggestions": [s.to_json() for s in self.suggestions],
             "data_gaps": [g.to_json() for g in self.data_gaps],
             "notes": list(self.notes),
+            "differential": [c.to_json() for c in self.differential],
         }

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cdss.render import differential as ddx
 from cdss.render.fhir import implicated_sources, service_request
 
 CARD_NAMESPACE = uuid.UUID("0c5d1f0e-8a3b-5c2e-b7a4-1d9e6f3a2c47")
@@ -63,7 +64,8 @@ class RenderedCards:
 
 
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
-                 draft_orders: Mapping[str, Mapping[str, Any]] | None = None) -> RenderedCards:
+                 draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
+                 hook: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -73,6 +75,8 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             (None: the panel is off, cards carry no link).
         draft_orders: the hook's draft orders by reference ("MedicationRequest/1"); a medication
             suggestion whose facts come from one of them proposes deleting it.
+        hook: the hook called; on patient-view and encounter-start one last info card shows the top of
+            the differential (after every advice card, so that red flags stay above it).
     """
     drafts = draft_orders or {}
     cards: list[dict[str, Any]] = []
@@ -113,6 +117,12 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                        "url": f"{panel_url}/evaluations/{evaluation.id}#data-gaps"}] if panel_url else [],
         }))
         index.append(CardIndex(card_uuid, None, ()))
+    if hook in ddx.CARD_HOOKS:
+        card_uuid = ddx.card_uuid(CARD_NAMESPACE, hook_instance, evaluation.id)
+        differential_card = ddx.card(evaluation, card_uuid, panel_url)
+        if differential_card is not None:
+            cards.append(prune(differential_card))
+            index.append(CardIndex(card_uuid, None, ()))
     return RenderedCards({"cards": cards}, tuple(index))
 
 

@@ -13,6 +13,8 @@ import re
 import uuid
 from typing import Any, Literal
 
+from cdss.render.differential import fhir_conditions
+
 FhirVersion = Literal["R4", "R5"]
 
 # Fixed namespace for the name-based (uuid5) fullUrls of rendered resources.
@@ -193,6 +195,11 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     notes = [{"text": f"数据缺口 / data gap: {g.title['zh']} / {g.title['en']} ({g.reason}; {g.concept})"}
              for g in evaluation.data_gaps]
     notes += [{"text": n} for n in evaluation.notes]
+    # The differential: provisional Conditions (verificationStatus `differential`), after the advice.
+    differential = fhir_conditions(evaluation, version, fhir_id, urn)
+    entries += differential
+    notes += [{"text": f"鉴别诊断 / differential: {e['resource']['code']['text']} ({e['fullUrl']})"}
+              for e in differential]
     if notes:
         guidance["note"] = notes
 

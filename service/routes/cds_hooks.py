@@ -187,7 +187,7 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
     rendered = render_cards(evaluation, hook_instance=call.hookInstance,
                             panel_url=f"{settings.public_url}/panel" if settings.panel_enabled else None,
-                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None)
+                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None, hook=service.hook)
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,
         cards_out=[StoredCard(c.card_uuid, c.suggestion_id, c.suggestion_uuids) for c in rendered.index])

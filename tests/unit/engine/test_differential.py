@@ -60,7 +60,8 @@ def test_the_next_test_once_recorded_raises_the_score(registry: Any) -> None:
 
 
 def test_a_decisive_finding_against_drops_the_condition(registry: Any) -> None:
-    ev = run(registry, [{"concept": "fpg", "value": 7.4, "days_ago": 10}, {"concept": "fpg", "value": 5.0, "days_ago": 1}])
+    ev = run(registry, [{"concept": "fpg", "value": 7.4, "days_ago": 10},
+                        {"concept": "fpg", "value": 5.0, "days_ago": 1}])
     assert "type-2-diabetes" not in by_id(ev)
 
 

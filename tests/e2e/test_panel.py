@@ -352,3 +352,19 @@ def test_panel_static_files_are_served_from_the_package(client: TestClient) -> N
                                   "/panel/static/nope.css", "/panel/static/samples"])
 def test_panel_static_refuses_other_files(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+def test_panel_shows_the_whole_differential_below_the_emergency_advice(client: TestClient, engine: Engine) -> None:
+    bundle = sample(EMERGENCY)
+    expected = cdss.evaluate(bundle, now=dt.datetime.fromisoformat(bundle["timestamp"]), registry=engine.registry)
+    assert expected.suggestions[0].urgency == "emergency" and expected.differential
+    _, html = evaluate_sample(client)
+    assert html.index('id="group-emergency"') < html.index('id="differential"')
+    section = unescape(html[html.index('id="differential"'):html.index('id="data-gaps"')])
+    assert section.count('class="candidate ') == len(expected.differential)
+    for c in expected.differential:
+        assert c.disease.display in section
+        for criterion in (*c.for_, *c.against):
+            assert criterion.text in section
+        if c.next_test:
+            assert c.next_test.title["zh"] in section

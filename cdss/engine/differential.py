@@ -12,6 +12,7 @@ rules do not say. The score of a rule is the share of its criteria that are met,
   sex); an `all` of gates only scores 0;
 * a `not` elsewhere scores 1 when true, else 0.
 
+A symptom or finding not in the record counts as not asked (unknown), not as absent (`not_asked_as_unknown`).
 A rule whose outcome is false (a criterion or an exclusion decides against it with the data as they are)
 takes no part; a condition appears when one of its rules holds (status `met`, score 1) or is undecided
 with at least one criterion met (status `possible`, score = the best rule's share). The next test is the
@@ -265,6 +266,25 @@ def _next_test(group: _Group, current: float, registry: Registry, demographic: f
 
 # --- the differential ------------------------------------------------------------------------------------
 
+NOT_ASKED_KINDS = ("symptom", "finding")
+
+
+def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                         registry: Registry) -> Mapping[int, LeafResult]:
+    """A symptom or finding absent from the record is *not asked*, not *absent*, for the differential: its
+    test is unknown (reason `not-recorded`) and becomes a question to ask, never a finding against. Concepts
+    marked `closed_world: true` keep their absence as "no"; conditions, drugs and allergies (problem and
+    drug lists) too."""
+    out = dict(leaves)
+    for cl in cp.leaves:
+        res = leaves[cl.index]
+        concept = registry.concepts.by_id.get(cl.leaf.has or "")
+        if (concept is not None and res.outcome is Truth.FALSE and not res.facts
+                and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True):
+            out[cl.index] = LeafResult(Truth.UNKNOWN, missing="not-recorded")
+    return out
+
+
 def _syndrome(prule: PackRule, registry: Registry) -> str | None:
     """A TCM rule's syndrome: the catalogue syndrome of its disease that its title names (longest match)."""
     catalogue = registry.catalogue
@@ -287,10 +307,14 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
     catalogue = registry.catalogue
     demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
     groups: dict[tuple[str, str], _Group] = {}
+    asked: dict[int, Mapping[int, LeafResult]] = {}
     for run in rule_runs:
         disease = run.prule.rule.then.disease
         if run.prule.kind != "diagnosis" or not disease or not in_scope(run.prule):
             continue
+        if id(run.leaves) not in asked:
+            asked[id(run.leaves)] = not_asked_as_unknown(run.cp, run.leaves, registry)
+        run = RuleRun(run.prule, run.cp, run.node, asked[id(run.leaves)])
         syndrome = _syndrome(run.prule, registry)
         group = groups.setdefault((disease, syndrome or ""), _Group(disease, syndrome))
         group.runs.append((run, decide(run.node, run.leaves)))

@@ -48,8 +48,8 @@ def text_lines(evaluation: Any) -> list[str]:
     for i, c in enumerate(evaluation.differential, 1):
         out.append(f"  {i}. {condition_name(c)} — {c.score:.2f} {STATUS_LABEL[c.status]}")
         for label, items in (("支持 For", c.for_), ("不支持 Against", c.against), ("未知 Unknown", c.unknown)):
-            for item in items:
-                out.append(f"       {label}: {_criterion(item)}")
+            for line in dict.fromkeys(_criterion(item) for item in items):  # one line per criterion, not per rule
+                out.append(f"       {label}: {line}")
         if c.next_test:
             out.append(f"       下一步检查 Next test: {c.next_test.title['zh']} / {c.next_test.title['en']}")
     out.append("")
@@ -65,8 +65,8 @@ def card(evaluation: Any, card_uuid: str, panel_url: str | None) -> dict[str, An
     lines = [f"**{HEADING}**", "", CAVEAT, ""]
     for i, c in enumerate(top, 1):
         lines.append(f"{i}. **{condition_name(c)}** — {c.score:.2f} ({STATUS_LABEL[c.status]})")
-        lines += [f"   - ✔ {_criterion(x)}" for x in c.for_]
-        lines += [f"   - ✘ {_criterion(x)}" for x in c.against]
+        lines += [f"   - ✔ {line}" for line in dict.fromkeys(_criterion(x) for x in c.for_)]
+        lines += [f"   - ✘ {line}" for line in dict.fromkeys(_criterion(x) for x in c.against)]
         if c.next_test:
             lines.append(f"   - → {c.next_test.title['zh']} / {c.next_test.title['en']}")
     out: dict[str, Any] = {"uuid": card_uuid, "summary": f"鉴别诊断：{names}", "detail": "\n".join(lines),

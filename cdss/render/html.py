@@ -54,6 +54,7 @@ REASON = {
     "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
     "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
     "no-value": {"zh": "无数值", "en": "no value"},
+    "not-recorded": {"zh": "未记录（未问及）", "en": "not recorded (not asked)"},
 }
 OUTCOME = {
     "true": {"zh": "满足", "en": "met", "mark": "✔"},

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cdss.engine.compile import AllNode, CompiledPack, LeafNode, Node, NotNode, compile_pack
 from cdss.engine.decide import LeafResult, decide
-from cdss.engine.differential import RuleRun, build_differential
+from cdss.engine.differential import RuleRun, build_differential, not_asked_as_unknown
 from cdss.engine.truth import Truth
 from cdss.packs.registry import default_registry
 
@@ -77,12 +77,13 @@ def test_a_criterion_met_never_lowers_its_conditions_score(situation: Any, data:
 @given(situations())
 def test_the_next_test_once_met_raises_the_score(situation: Any) -> None:
     cp, leaves = situation
+    asked = not_asked_as_unknown(cp, leaves, REGISTRY)  # what the differential decides on
     for c in build_differential(runs(cp, leaves), REGISTRY):
         if c.next_test is None:
             continue
         node = next(n for r, n in zip(cp.pack.rules, cp.rule_trees, strict=True) if r.full_id == c.next_test.rule)
         index = next(i for i, pos in polar_leaves(node) if pos and cp.leaves[i].text == c.next_test.criterion
-                     and leaves[i].outcome is Truth.UNKNOWN)
+                     and asked[i].outcome is Truth.UNKNOWN)
         after = scores(cp, {**leaves, index: LeafResult(Truth.TRUE)})[c.disease.id]
         assert after > c.score
         assert after == c.next_test.score_if_met or after >= c.next_test.score_if_met
@@ -95,15 +96,16 @@ def test_nothing_out_of_scope_or_decided_against_takes_part(situation: Any, data
     ids = sorted(r.full_id for r in cp.pack.rules if r.kind == "diagnosis")
     out_of_scope = set(data.draw(st.lists(st.sampled_from(ids), unique=True)))
     trees = {r.full_id: n for r, n in zip(cp.pack.rules, cp.rule_trees, strict=True)}
+    asked = not_asked_as_unknown(cp, leaves, REGISTRY)
     for c in build_differential(runs(cp, leaves), REGISTRY, in_scope=lambda r: r.full_id not in out_of_scope):
         assert c.score > 0
         for rule in c.rules:
             assert rule not in out_of_scope
-            assert decide(trees[rule], leaves).outcome is not Truth.FALSE
+            assert decide(trees[rule], asked).outcome is not Truth.FALSE
             # an age or sex test of the rule itself that is false excludes the rule
             top = trees[rule].items if isinstance(trees[rule], AllNode) else (trees[rule],)
             assert not any(isinstance(n, LeafNode) and cp.leaves[n.index].leaf.concept in DEMOGRAPHIC
-                           and leaves[n.index].outcome is Truth.FALSE for n in top)
+                           and asked[n.index].outcome is Truth.FALSE for n in top)
 
 
 def test_every_pack_with_diagnosis_rules_is_covered() -> None:

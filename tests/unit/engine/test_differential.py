@@ -46,10 +46,23 @@ def test_one_raised_fpg_ranks_diabetes_first_with_its_evidence_and_next_test(reg
     first = ev.differential[0]
     assert first.disease.id == "type-2-diabetes"
     assert first.status == "possible" and 0 < first.score < 1
-    assert [f.value for c in first.for_ for f in c.facts] == [7.4]
+    assert {f.value for c in first.for_ for f in c.facts} == {7.4}
     assert first.for_[0].facts[0].unit == "mmol/L" and first.for_[0].facts[0].source
-    assert first.next_test is not None and first.next_test.concept == "fpg"
-    assert "another day" in first.next_test.title["en"] and "另一天" in first.next_test.title["zh"]
+    # either question decides it: classic symptoms (one FPG then suffices) or a second FPG on another day
+    assert first.next_test is not None and first.next_test.concept in ("classic_diabetes_symptoms", "fpg")
+    assert first.next_test.score_if_met == 1.0
+    # symptoms not in the record are a question to ask, never a finding against
+    assert any(u.concept == "classic_diabetes_symptoms" and u.reason == "not-recorded" for u in first.unknown)
+    assert not any(a.concept == "classic_diabetes_symptoms" for a in first.against)
+
+
+def test_bp_raised_on_too_few_days_asks_for_another_day(registry: Any) -> None:
+    bp = [{"concept": "sbp", "value": 150, "days_ago": 14}, {"concept": "dbp", "value": 95, "days_ago": 14},
+          {"concept": "sbp", "value": 152, "days_ago": 7}, {"concept": "dbp", "value": 96, "days_ago": 7}]
+    htn = by_id(run(registry, bp, age=58))["hypertension"]
+    assert htn.status == "possible" and htn.score == 0.5
+    assert htn.next_test is not None and htn.next_test.concept in ("sbp", "dbp")
+    assert "another day" in htn.next_test.title["en"] and "另一天" in htn.next_test.title["zh"]
 
 
 def test_the_next_test_once_recorded_raises_the_score(registry: Any) -> None:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
-from service import errors
+from service import concept_maps, errors
 from service.auth import TokenVerifier
 from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.http = http
         app.state.verifier = TokenVerifier(settings, storage, http)
         app.state.engine = engine or await run_in_threadpool(load_engine)
+        await run_in_threadpool(concept_maps.start, app, settings.concept_maps_dir)  # site ConceptMaps
         log.info("cdss service ready: packs %s, database %s, auth %s",
                  ", ".join(f"{p.id}@{p.version}" for p in app.state.engine.registry.select(())),
                  storage.engine.url.render_as_string(hide_password=True),
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(cds_hooks.router)
     app.include_router(fhir.router)
     app.include_router(packs.router)
+    app.include_router(concept_maps.router)
     if settings.panel_enabled:
         app.include_router(panel.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
                                 description="Most `next` pages followed per prefetch query.")
     default_packs: tuple[str, ...] = Field(default=(),
                                            description="Pack pins used when a request names none.")
+    concept_maps_dir: Path | None = Field(
+        default=None, description="Folder of site ConceptMaps (FHIR R4/R5 JSON) mapping local codes to "
+                                  "concepts, loaded at start; uploads (PUT /concept-maps) are written here.")
 
     @field_validator("auth_algorithms")
     @classmethod

@@ -47,7 +47,7 @@ def _register() -> None:
     # Each group registers its commands on `app` when imported.
     from cdss.cli import evaluate  # noqa: F401
 
-    for optional in ("catalogue", "pack", "serve", "bench", "reference"):
+    for optional in ("catalogue", "pack", "serve", "bench", "reference", "terminology"):
         try:
             __import__(f"cdss.cli.{optional}")
         except ModuleNotFoundError as exc:

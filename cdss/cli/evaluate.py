@@ -34,6 +34,9 @@ def evaluate_command(
                                    "instead of the newest active one; repeatable."),
     packs_dir: list[Path] = typer.Option([], "--packs-dir", help="Also load the packs below this folder; "
                                          "repeatable."),
+    concept_map: list[Path] = typer.Option([], "--concept-map", metavar="MAP.json", help="Site ConceptMap "
+                                           "(FHIR R4/R5 JSON) mapping local codes to concepts; repeatable. "
+                                           "The answer names every map it used."),
 ) -> None:
     """Evaluate a FHIR Bundle and print suggestions with their rationale and data gaps.
 
@@ -54,6 +57,10 @@ def evaluate_command(
             except OSError as exc:
                 raise ConfigError.one(f"cannot read the file: {exc.strerror}", "file-unreadable", file=file) from exc
         registry = load_registry(packs_dir) if packs_dir else default_registry()
+        if concept_map:
+            from cdss.intake.concept_maps import with_maps
+
+            registry = with_maps(registry, concept_map)
         result = evaluate(data, now=when, registry=registry, pins=pack, source_name=name)
     except CdssError as exc:
         fail(exc, 2)

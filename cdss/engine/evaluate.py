@@ -354,6 +354,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         patient=facts.patient, now=now, packs=tuple(PackStamp(p.id, p.version, p.sha256) for p in packs),
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
         data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
+        unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps,
         differential=differential)
 
 

@@ -7,19 +7,12 @@ packs give the same bytes. ``Evaluation.to_json()`` is the public contract of ``
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
-
-
-def content_id(*parts: Any, length: int = 16) -> str:
-    """A short stable id from content (sha256 of its canonical JSON)."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+from cdss.vocab.hashing import content_id as content_id  # ids of suggestions; its home is vocab.hashing
 
 
 @dataclass(frozen=True)
@@ -174,6 +167,9 @@ class Evaluation:
     suggestions: tuple[Suggestion, ...]
     data_gaps: tuple[DataGap, ...]
     notes: tuple[str, ...] = field(default=())
+    # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
+    unrecognised: tuple[Any, ...] = field(default=())
+    concept_maps: tuple[Any, ...] = field(default=())
     differential: tuple[Any, ...] = field(default=())  # cdss.engine.differential.Candidate, ranked
 
     @property
@@ -190,5 +186,7 @@ class Evaluation:
             "suggestions": [s.to_json() for s in self.suggestions],
             "data_gaps": [g.to_json() for g in self.data_gaps],
             "notes": list(self.notes),
+            "unrecognised": [u.to_json() for u in self.unrecognised],
+            "concept_maps": [m.to_json() for m in self.concept_maps],
             "differential": [c.to_json() for c in self.differential],
         }

@@ -17,7 +17,10 @@ from typing import Any
 import orjson
 
 from cdss.errors import IntakeError, Problem
+from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
+from cdss.intake.questionnaire import read_questionnaire_response
+from cdss.intake.unrecognised import Tally
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.units import UnknownUnit, to_canonical
 
@@ -40,6 +43,10 @@ class _Reader:
         self.readings: dict[str, list[Reading]] = {}
         self.present: dict[str, list[Presence]] = {}
         self.notes: list[IntakeNote] = []
+        self.unknown = Tally()  # codings no concept recognised (cdss/intake/unrecognised.py)
+
+    def add_presence(self, concept: str, time: dt.datetime | None, ref: str) -> None:
+        self.present.setdefault(concept, []).append(Presence(concept, time, ref))
 
     def fail(self, path: str, message: str, code: str, **extra: Any) -> IntakeError:
         return IntakeError(Problem(message, code, file=self.source_name, field=path, **extra))
@@ -84,15 +91,20 @@ class _Reader:
         if res.get("status") not in OBSERVATION_OK:
             return
         time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
-        self.observed(res, path, ref, time)
+        understood = self.observed(res, path, ref, time)
         components = res.get("component")
         if isinstance(components, list):
             for i, comp in enumerate(components):
                 if isinstance(comp, dict):
-                    self.observed(comp, f"{path}.component[{i}]", ref, time)
+                    if self.observed(comp, f"{path}.component[{i}]", ref, time):
+                        understood = True
+                    else:
+                        self.unknown.add("Observation.component", self.codings(comp.get("code")))
+        if not understood:
+            self.unknown.add("Observation", self.codings(res.get("code")))
 
-    def observed(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None) -> None:
-        """One Observation (or component): its code, and its value if it has one."""
+    def observed(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None) -> bool:
+        """One Observation (or component): its code, and its value if it has one; False: nothing recognised."""
         ids = self.concepts.match(self.codings(item.get("code")))
         value_ids = ()
         if "valueCodeableConcept" in item:
@@ -109,6 +121,7 @@ class _Reader:
                 if item.get("valueBoolean") is False:
                     continue
                 self.present.setdefault(cid, []).append(Presence(cid, time, ref))
+        return bool(ids or value_ids)
 
     def quantity(self, item: Mapping[str, Any], path: str, ref: str, time: dt.datetime | None, cid: str) -> None:
         concept = self.concepts.by_id[cid]
@@ -146,7 +159,10 @@ class _Reader:
         if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
             return
         time = self.effective(res, path, "onsetDateTime", "onsetPeriod", "recordedDate")
-        for cid in self.concepts.match(self.codings(res.get("code"))):
+        ids = self.concepts.match(self.codings(res.get("code")))
+        if not ids:
+            self.unknown.add("Condition", self.codings(res.get("code")))
+        for cid in ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def medication(self, res: Mapping[str, Any], path: str, ref: str) -> None:
@@ -156,7 +172,10 @@ class _Reader:
         if med is None and isinstance(res.get("medication"), dict):  # R5 CodeableReference
             med = res["medication"].get("concept")
         time = self.effective(res, path, "authoredOn", "effectiveDateTime", "effectivePeriod", "dateAsserted")
-        for cid in self.concepts.match(self.codings(med)):
+        ids = self.concepts.match(self.codings(med))
+        if not ids:
+            self.unknown.add(str(res.get("resourceType")), self.codings(med))
+        for cid in ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
     def allergy(self, res: Mapping[str, Any], path: str, ref: str) -> None:
@@ -165,7 +184,10 @@ class _Reader:
         if _status(res.get("clinicalStatus")) in CONDITION_SKIP_CLINICAL:
             return
         time = self.effective(res, path, "recordedDate", "onsetDateTime")
-        for cid in self.concepts.match(self.codings(res.get("code"))):
+        ids = self.concepts.match(self.codings(res.get("code")))
+        if not ids:
+            self.unknown.add("AllergyIntolerance", self.codings(res.get("code")))
+        for cid in ids:
             self.present.setdefault(cid, []).append(Presence(cid, time, ref))
 
 
@@ -234,6 +256,10 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             reader.medication(res, path, ref)
         elif rtype == "AllergyIntolerance":
             reader.allergy(res, path, ref)
+        elif rtype == "Encounter":
+            read_encounter(reader, res, path, ref)
+        elif rtype == "QuestionnaireResponse":
+            read_questionnaire_response(reader, res, path, ref)
     if not patients:
         raise reader.fail("Bundle.entry", "no Patient resource in the bundle", "no-patient",
                           hint="include the Patient the data belong to")
@@ -250,6 +276,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},
         notes=tuple(reader.notes),
         resource_count=count,
+        unrecognised=reader.unknown.result(),
     )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from cdss.intake.unrecognised import UnrecognisedCoding
+
 
 # Readings, presences and notes are NamedTuples: immutable like the frozen dataclasses elsewhere, and
 # several times cheaper to create, which matters at thousands per bundle.
@@ -52,6 +54,7 @@ class PatientFacts:
     present: Mapping[str, tuple[Presence, ...]] = field(default_factory=dict)
     notes: tuple[IntakeNote, ...] = ()
     resource_count: int = 0
+    unrecognised: tuple[UnrecognisedCoding, ...] = ()  # codings no concept recognised, sorted
 
     def age_years(self, now: dt.datetime) -> int | None:
         """Completed years of age at `now`."""

@@ -25,9 +25,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-import hashlib
 import importlib.resources
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from pydantic import Field
 from cdss.errors import PackError, ProblemList, did_you_mean
 from cdss.packs.loader import read_yaml, validate
 from cdss.packs.schema import dump_for_hash
+from cdss.vocab.hashing import content_sha256
 from cdss.vocab.model import PACK_ID, SEMVER, SLUG, Model, Source, Status, Text
 
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
@@ -228,9 +227,7 @@ def load_catalogue(folder: Path) -> Catalogue:
                 seen_codes.setdefault(key, d.id)
             diseases.append(d)
     problems.raise_if_any()
-    digest = hashlib.sha256(json.dumps(
-        [dump_for_hash(meta), [dump_for_hash(d) for d in diseases]], sort_keys=True, ensure_ascii=False,
-    ).encode()).hexdigest()
+    digest = content_sha256(dump_for_hash(meta), [dump_for_hash(d) for d in diseases])
     return Catalogue(meta=meta, diseases=tuple(diseases), sha256=digest, path=folder)
 
 

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from cdss.errors import PackError, Problem
 
@@ -87,6 +85,9 @@ def read_yaml(path: Path, shown: str | None = None) -> YamlDoc:
     Raises:
         PackError: the file is missing, unreadable or not valid YAML (with line and column).
     """
+    from ruamel.yaml import YAML  # not imported at start-up when the packs come from the pack cache
+    from ruamel.yaml.error import MarkedYAMLError
+
     shown = shown or display_path(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -7,9 +7,7 @@ same checks for the service as for `cdss pack validate`.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,6 +28,7 @@ from cdss.packs.schema import (
 )
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.dictionary import ConceptsFile, ConceptsPart
+from cdss.vocab.hashing import content_sha256
 from cdss.vocab.model import Source
 
 BUNDLED_CATALOGUE = "community-basic-2023"
@@ -91,10 +90,6 @@ class Pack:
         return next(s for s in self.meta.sources if s.id == source_id)
 
 
-def _hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def load_concepts(folder: Path) -> ConceptSet:
     """Load the concept dictionary: `concepts.yaml` (metadata and base concepts) and every other YAML
     file of the folder (more concepts, by topic).
@@ -124,7 +119,7 @@ def load_concepts(folder: Path) -> ConceptSet:
             merged.append(concept)
     problems.raise_if_any()
     model = model.model_copy(update={"concepts": tuple(merged)})
-    return ConceptSet.build(model, _hash(dump_for_hash(model)))
+    return ConceptSet.build(model, content_sha256(dump_for_hash(model)))
 
 
 def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = None) -> Pack:
@@ -156,8 +151,8 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
             rules.append(PackRule(rule, meta.id, doc.shown, line))
     problems.extend(check_pack(meta, meta_doc, rule_files, concepts, catalogue))
     problems.raise_if_any()
-    digest = _hash(dump_for_hash(meta), [dump_for_hash(d) for d in derived],
-                   [dump_for_hash(r.rule) for r in rules])
+    digest = content_sha256(dump_for_hash(meta), [dump_for_hash(d) for d in derived],
+                            [dump_for_hash(r.rule) for r in rules])
     return Pack(meta=meta, rules=tuple(rules), derived=tuple(derived), sha256=digest, path=folder)
 
 

@@ -42,10 +42,10 @@ def _criterion(c: Any) -> str:
 
 def text_lines(evaluation: Any) -> list[str]:
     """The differential as plain text (Chinese first), for `cdss evaluate --format text`."""
-    if not evaluation.differential:
+    if not getattr(evaluation, "differential", ()):
         return []
     out = [HEADING + ":", f"  {CAVEAT}"]
-    for i, c in enumerate(evaluation.differential, 1):
+    for i, c in enumerate(getattr(evaluation, "differential", ()), 1):
         out.append(f"  {i}. {condition_name(c)} — {c.score:.2f} {STATUS_LABEL[c.status]}")
         for label, items in (("支持 For", c.for_), ("不支持 Against", c.against), ("未知 Unknown", c.unknown)):
             for line in dict.fromkeys(_criterion(item) for item in items):  # one line per criterion, not per rule
@@ -58,7 +58,7 @@ def text_lines(evaluation: Any) -> list[str]:
 
 def card(evaluation: Any, card_uuid: str, panel_url: str | None) -> dict[str, Any] | None:
     """One info card with the top candidates (None when the differential is empty)."""
-    top = evaluation.differential[:CARD_TOP]
+    top = getattr(evaluation, "differential", ())[:CARD_TOP]
     if not top:
         return None
     names = "；".join(f"{c.disease.display}{'·' + c.syndrome if c.syndrome else ''} {c.score:.2f}" for c in top)
@@ -80,7 +80,7 @@ def card(evaluation: Any, card_uuid: str, panel_url: str | None) -> dict[str, An
 def fhir_conditions(evaluation: Any, version: str, fhir_id: Any, urn: Any) -> list[dict[str, Any]]:
     """Bundle entries: one Condition per candidate, verificationStatus `differential`, its facts as evidence."""
     entries = []
-    for rank, c in enumerate(evaluation.differential, 1):
+    for rank, c in enumerate(getattr(evaluation, "differential", ()), 1):
         code: dict[str, Any] = {"text": c.disease.display + (f" · {c.syndrome}" if c.syndrome else "")}
         if c.disease.code:
             code["coding"] = [{"system": c.disease.system, "code": c.disease.code, "display": c.disease.display}]

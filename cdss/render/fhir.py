@@ -14,6 +14,7 @@ import uuid
 from typing import Any, Literal
 
 from cdss.render.differential import fhir_conditions
+from cdss.render.unrecognised import operation_outcome
 
 FhirVersion = Literal["R4", "R5"]
 
@@ -195,6 +196,8 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     notes = [{"text": f"数据缺口 / data gap: {g.title['zh']} / {g.title['en']} ({g.reason}; {g.concept})"}
              for g in evaluation.data_gaps]
     notes += [{"text": n} for n in evaluation.notes]
+    notes += [{"text": f"本地编码映射 / site concept map: {m.url}|{m.version} (sha256 {m.sha256})"}
+              for m in getattr(evaluation, "concept_maps", ())]
     # The differential: provisional Conditions (verificationStatus `differential`), after the advice.
     differential = fhir_conditions(evaluation, version, fhir_id, urn)
     entries += differential
@@ -202,6 +205,12 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
               for e in differential]
     if notes:
         guidance["note"] = notes
+    outcome = operation_outcome(evaluation, fhir_id("oo", evaluation.id))  # unrecognised codings
+    if outcome is not None:
+        entries.append({"fullUrl": urn(evaluation.id, "OperationOutcome"), "resource": outcome})
+        message = {"reference": urn(evaluation.id, "OperationOutcome")}
+        # R4: evaluationMessage 0..* Reference(OperationOutcome); R5: 0..1
+        guidance["evaluationMessage"] = [message] if version == "R4" else message
 
     return {
         "resourceType": "Bundle",

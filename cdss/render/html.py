@@ -147,6 +147,16 @@ UI = {
     "urgency": {"zh": "紧急程度", "en": "Urgency"},
     "rules": {"zh": "规则", "en": "Rules"},
     "notes": {"zh": "注意", "en": "Notes"},
+    "unrecognised": {"zh": "未识别的编码", "en": "Unrecognised codings"},
+    "unrecognised_help": {"zh": "以下记录的编码无法对应到任何概念，规则没有使用它们：请勿以为已检查。"
+                                "可用本地编码映射（ConceptMap）补充。",
+                          "en": "These records carry codes that map to no concept, so no rule used them: do not "
+                                "assume they were checked. A site ConceptMap can map them."},
+    "resource_type": {"zh": "资源类型", "en": "Resource type"},
+    "code_system": {"zh": "编码系统", "en": "Code system"},
+    "display": {"zh": "名称", "en": "Display"},
+    "count": {"zh": "次数", "en": "Count"},
+    "concept_maps": {"zh": "本地编码映射", "en": "Site concept maps"},
     "trends": {"zh": "趋势", "en": "Trends"},
     "trends_help": {"zh": "虚线为所评估规则使用的阈值；红色为已触发规则的阈值；竖线为评估时间。",
                     "en": "Dashed lines are thresholds of the evaluated rules; red ones belong to rules that "

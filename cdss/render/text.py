@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cdss.engine.results import ConditionTrace, Evaluation
-from cdss.render.differential import text_lines
+from cdss.render.differential import text_lines as differential_lines
+from cdss.render.unrecognised import text_lines
 
 URGENCY_LABEL = {"emergency": "紧急 EMERGENCY", "urgent": "尽快 URGENT", "routine": "常规 routine",
                  "info": "提示 info"}
@@ -47,7 +48,7 @@ def render_text(result: Evaluation) -> str:
         for t in s.rationale:
             out.extend("   " + line for line in _trace_lines(t, 1))
         out.append("")
-    out.extend(text_lines(result))  # after the advice: red flags are never below the differential
+    out.extend(differential_lines(result))  # after the advice: red flags are never below the differential
     if result.data_gaps:
         out.append("缺少的数据 Data gaps:")
         for g in result.data_gaps:
@@ -57,4 +58,5 @@ def render_text(result: Evaluation) -> str:
                 out.append(f"      {g.detail}")
     for note in result.notes:
         out.append(f"注意 Note: {note}")
+    out.extend(text_lines(result))
     return "\n".join(out).rstrip() + "\n"

@@ -6,7 +6,8 @@
 
 Each fact becomes the resource an EHR would send: a quantity an Observation with a UCUM valueQuantity
 (coded with the concept's first code), a condition or symptom a Condition, a drug a MedicationStatement,
-an allergy an AllergyIntolerance. Codes come from the concept's value set, never from this module.
+an allergy an AllergyIntolerance, an encounter concept an Encounter, a questionnaire item's
+concept a QuestionnaireResponse. Codes come from the concept's value set, never from this module.
 """
 
 from __future__ import annotations
@@ -71,7 +72,15 @@ def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: d
     for i, fact in enumerate(facts):
         rid = f"f{i}"
         when = _time(now, fact.days_ago)
-        if fact.concept is not None:
+        if fact.concept is not None and "/Questionnaire/" in _coding(concepts, fact.concept)["system"]:
+            # A questionnaire item's concept (code system = the Questionnaire's URL, code = linkId): the
+            # value arrives as a scored answer of a QuestionnaireResponse, as a form would send it.
+            item = _coding(concepts, fact.concept)
+            res = {"resourceType": "QuestionnaireResponse", "id": rid, "status": fact.status or "completed",
+                   "questionnaire": item["system"], "authored": when,
+                   "subject": {"reference": f"Patient/{patient_id}"},
+                   "item": [{"linkId": item["code"], "answer": [{"valueDecimal": fact.value}]}]}
+        elif fact.concept is not None:
             concept = concepts.by_id.get(fact.concept)
             unit = fact.unit or (concept.unit if concept else None)
             res: dict[str, Any] = {
@@ -90,6 +99,12 @@ def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: d
             elif kind == "allergy":
                 res = {"resourceType": "AllergyIntolerance", "id": rid, "code": {"coding": [coding]},
                        "recordedDate": when, "patient": {"reference": f"Patient/{patient_id}"}}
+            elif kind == "encounter":
+                # A class code (v3 ActCode) goes in `class`, anything else in `type`; the visit ends at `when`.
+                place = {"class": coding} if coding["system"].endswith("v3-ActCode") else \
+                    {"type": [{"coding": [coding]}]}
+                res = {"resourceType": "Encounter", "id": rid, "status": fact.status or "finished", **place,
+                       "period": {"start": when, "end": when}, "subject": {"reference": f"Patient/{patient_id}"}}
             elif kind == "finding":
                 res = {"resourceType": "Observation", "id": rid, "status": fact.status or "final",
                        "code": {"coding": [coding]}, "effectiveDateTime": when, "valueBoolean": True}

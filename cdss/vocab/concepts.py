@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdss.vocab.dictionary import Concept, ConceptsFile
 
@@ -19,6 +20,8 @@ class ConceptSet:
     _prefix: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
     _value_exact: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
     _max_prefix: Mapping[str, int] = field(default_factory=dict, repr=False)  # system -> longest prefix
+    # Site ConceptMaps applied to this set (cdss/intake/concept_maps.py MapStamp); answers name them.
+    maps: tuple[Any, ...] = ()
 
     @classmethod
     def build(cls, source: ConceptsFile, sha256: str) -> ConceptSet:
@@ -39,6 +42,10 @@ class ConceptSet:
             _exact={k: tuple(v) for k, v in exact.items()}, _prefix={k: tuple(v) for k, v in prefix.items()},
             _value_exact={k: tuple(v) for k, v in values.items()}, _max_prefix=longest,
         )
+
+    def exact_table(self) -> Mapping[tuple[str, str], tuple[str, ...]]:
+        """(system, CODE) -> concept ids of the exact codes (site maps add to a copy of it)."""
+        return self._exact
 
     def system(self, uri: str | None) -> str:
         uri = (uri or "").strip()

@@ -37,10 +37,13 @@ class Concept(Model):
     """A clinical concept that rules test: a measurement, a coded condition, a drug class, a symptom."""
 
     id: str = Field(pattern=SNAKE_ID.pattern, description="Short snake_case id used in rules, e.g. `sbp`.")
-    kind: Literal["quantity", "condition", "medication", "allergy", "symptom", "finding", "demographic"] = Field(
-        description="`quantity`: a number with a unit (an Observation value or component). `condition`, "
-                    "`medication`, `allergy`, `symptom`, `finding`: coded, present or not. `demographic`: "
-                    "read from Patient (age_years, sex).")
+    kind: Literal["quantity", "condition", "medication", "allergy", "symptom", "finding", "encounter",
+                  "demographic"] = Field(
+        description="`quantity`: a number with a unit (an Observation value or component, or a scored "
+                    "QuestionnaireResponse answer). `condition`, `medication`, `allergy`, `symptom`, "
+                    "`finding`: coded, present or not. `encounter`: a visit, stay or discharge, from an "
+                    "Encounter's class, type, service type or discharge disposition. `demographic`: read "
+                    "from Patient (age_years, sex).")
     title: Text
     unit: str | None = Field(default=None, description="Canonical UCUM unit of a quantity, e.g. `mm[Hg]`, "
                                                        "`mmol/L`; every value is converted to it.")

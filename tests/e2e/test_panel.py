@@ -354,6 +354,20 @@ def test_panel_static_refuses_other_files(client: TestClient, path: str) -> None
     assert client.get(path).status_code == 404
 
 
+def test_panel_lists_unrecognised_codings(client: TestClient) -> None:
+    bundle = sample(EMERGENCY)
+    bundle["entry"].append({"resource": {
+        "resourceType": "Observation", "id": "lab-local", "status": "final",
+        "effectiveDateTime": "2026-11-20T08:00:00+08:00",
+        "code": {"coding": [{"system": "urn:example:his-lab", "code": "K+", "display": "血钾"}]},
+        "valueQuantity": {"value": 4.1, "unit": "mmol/L"}}})
+    response = post(client, bundle=json.dumps(bundle, ensure_ascii=False), at="2026-11-22T09:00+08:00")
+    assert response.status_code == 303, response.text
+    html = client.get(response.headers["location"]).text
+    section = html[html.index('id="unrecognised"'):]
+    assert "未识别的编码" in section and "urn:example:his-lab" in section and "血钾" in section
+
+
 def test_panel_shows_the_whole_differential_below_the_emergency_advice(client: TestClient, engine: Engine) -> None:
     bundle = sample(EMERGENCY)
     expected = cdss.evaluate(bundle, now=dt.datetime.fromisoformat(bundle["timestamp"]), registry=engine.registry)

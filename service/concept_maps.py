@@ -1,0 +1,143 @@
+"""Service: site ConceptMaps, loaded from ``CDSS_CONCEPT_MAPS_DIR`` at start and replaced by upload.
+
+``GET /concept-maps`` lists the maps in force (url, version, sha256: the same stamps every evaluation
+names in ``concept_maps``). ``PUT /concept-maps`` (authenticated: a JWT of a trusted issuer; refused while
+auth is off) uploads a new version of a map (FHIR R4 or R5 JSON). The map is checked against the concepts
+and against the other maps in force first; a broken map is refused with an OperationOutcome (422) and the
+maps in force keep serving. A map with the url of one in force replaces it; the same url and version with
+other content is refused (409: give the changed map a new version). Accepted maps are written to the
+folder (``<sha256 of url>.json``), so a restart serves them again.
+
+Each worker process holds its own maps: with ``CDSS_WORKERS`` > 1 an upload reaches the worker that took
+it; restart the service to make every worker load the folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+
+from cdss.intake.concept_maps import ConceptMap, apply_maps, load_map_files, map_folder, parse_map
+from service.body import read_json
+from service.deps import CallerDep, SettingsDep
+from service.errors import ApiError
+
+log = logging.getLogger("cdss.service")
+router = APIRouter(tags=["Site concept maps"])
+MAP_TYPES = ("application/fhir+json", "application/json")
+
+
+class SiteMaps:
+    """The maps in force on top of the engine loaded at start; swaps `app.state.engine` on upload."""
+
+    def __init__(self, app: FastAPI, folder: Path | None):
+        self.app = app
+        self.base = app.state.engine  # the engine without site maps
+        self.folder = folder
+        self.maps: dict[str, ConceptMap] = {}  # url -> map
+        self.lock = threading.Lock()
+
+    def load_folder(self) -> None:
+        """Load every map of the folder (a broken one stops the start: ConfigError-like IntakeError)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        loaded = load_map_files(map_folder(self.folder), self.base.registry.concepts)
+        if loaded:
+            self._install({m.stamp.url: m for m in loaded})
+
+    def _install(self, maps: dict[str, ConceptMap]) -> None:
+        concepts = apply_maps(self.base.registry.concepts, [maps[u] for u in sorted(maps)])
+        registry = dataclasses.replace(self.base.registry, concepts=concepts)
+        self.app.state.engine = dataclasses.replace(self.base, registry=registry)
+        self.maps = maps
+
+    def upload(self, doc: Any) -> tuple[ConceptMap, bool]:
+        """Check and install a map; True when it changed what is in force. Raises IntakeError / ApiError."""
+        with self.lock:
+            cmap = parse_map(doc, self.base.registry.concepts, file="(upload)")
+            current = self.maps.get(cmap.stamp.url)
+            if current is not None and current.stamp.version == cmap.stamp.version:
+                if current.stamp.sha256 == cmap.stamp.sha256:
+                    return current, False
+                raise ApiError(409, f"{cmap.stamp.url}|{cmap.stamp.version} is already in force with other "
+                                    "content; give the changed map a new version", code="conflict",
+                               expression="ConceptMap.version")
+            candidate = {**self.maps, cmap.stamp.url: cmap}
+            apply_maps(self.base.registry.concepts, list(candidate.values()))  # duplicates across maps
+            if self.folder is not None:
+                self._write(cmap.stamp.url, doc)
+            self._install(candidate)
+            return cmap, True
+
+    def _write(self, url: str, doc: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        path = self.folder / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"  # type: ignore[operator]
+        for other in map_folder(self.folder):  # type: ignore[arg-type]
+            if other != path and _url_of(other) == url:
+                other.unlink()  # an older version under another file name
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _url_of(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("url")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def start(app: FastAPI, folder: Path | None) -> None:
+    """Called by the lifespan once the engine is loaded."""
+    site = SiteMaps(app, folder)
+    site.load_folder()
+    app.state.site_maps = site
+    if site.maps:
+        log.info("site concept maps: %s", ", ".join(f"{m.stamp.url}|{m.stamp.version}" for m in site.maps.values()))
+
+
+def _site(request: Request) -> SiteMaps:
+    site = getattr(request.app.state, "site_maps", None)
+    if site is None:
+        raise ApiError(503, "the service is starting; retry shortly", code="transient")
+    return site
+
+
+def _stamps(site: SiteMaps) -> dict[str, Any]:
+    return {"concept_maps": [{**m.stamp.to_json(), "mapped": len(m.entries), "not_applied": m.ignored}
+                             for _, m in sorted(site.maps.items())]}
+
+
+@router.get("/concept-maps", summary="Site concept maps in force")
+def list_maps(request: Request) -> dict[str, Any]:
+    """The site ConceptMaps every evaluation applies now (url, version, sha256)."""
+    return _stamps(_site(request))
+
+
+@router.put("/concept-maps", summary="Upload a new version of a site concept map",
+            responses={200: {"description": "Accepted and in force: the maps now in force."},
+                       403: {"description": "Uploads need JWT authentication (OperationOutcome)."},
+                       409: {"description": "Same url and version with other content (OperationOutcome)."},
+                       422: {"description": "A broken map, refused; the old maps keep serving "
+                                            "(OperationOutcome, one issue per problem with its FHIR path)."}})
+async def upload_map(request: Request, caller: CallerDep, settings: SettingsDep) -> dict[str, Any]:
+    """Check a ConceptMap (R4 or R5 JSON) and put it in force; a broken one is refused and nothing changes."""
+    if not settings.auth_enabled:
+        raise ApiError(403, "uploading a concept map needs JWT authentication; configure CDSS_AUTH_ISSUERS",
+                       code="forbidden")
+    site = _site(request)
+    doc = await read_json(request, settings.max_body_bytes, MAP_TYPES)
+    cmap, changed = await run_in_threadpool(site.upload, doc)
+    if changed:
+        log.info("concept map %s|%s (sha256 %s) put in force by %s", cmap.stamp.url, cmap.stamp.version,
+                 cmap.stamp.sha256, caller.issuer)
+    return {"accepted": cmap.stamp.to_json(), "changed": changed, **_stamps(site)}

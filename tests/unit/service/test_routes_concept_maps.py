@@ -1,0 +1,127 @@
+"""Site concept maps over HTTP: loaded from CDSS_CONCEPT_MAPS_DIR, uploaded by an authenticated integrator;
+a broken map is refused with an OperationOutcome and the maps in force keep serving."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cdss
+from service.deps import Engine
+from tests.conftest import FIXTURES
+from tests.conftest import NOW as CONFTEST_NOW
+from tests.unit.service.support import BASE_URL, ISSUER, make_token, open_client, public_jwk
+
+R4 = FIXTURES / "concept-maps" / "site-map-r4.json"
+LOCAL = FIXTURES / "bundles" / "htn-controlled-local-codes.json"
+URL = "http://his.example-chc.sh.cn/fhir/ConceptMap/cdss-site-map"
+FHIR = "application/fhir+json"
+
+
+def _doc() -> dict:
+    return json.loads(R4.read_text(encoding="utf-8"))
+
+
+@pytest.fixture()
+def maps_dir(tmp_path: Path) -> Path:
+    return tmp_path / "maps"
+
+
+@pytest.fixture()
+def secured(tmp_path: Path, registry: Any, rsa_key: Any, maps_dir: Path) -> Iterator[Any]:
+    # the evaluation time is after the fixture's readings (the shared service clock is earlier)
+    with open_client(tmp_path / "data", engine=Engine(registry, cdss.evaluate), clock=lambda: CONFTEST_NOW,
+                     auth="on", concept_maps_dir=maps_dir,
+                     auth_issuers={ISSUER: {"jwks": {"keys": [public_jwk(rsa_key, "k1")]}}}) as client:
+        yield client
+
+
+def _auth(key: Any, path: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {make_token(key, aud=BASE_URL + path)}", "content-type": FHIR}
+
+
+def _put(client: Any, key: Any, doc: Any) -> Any:
+    return client.put("/concept-maps", content=json.dumps(doc), headers=_auth(key, "/concept-maps"))
+
+
+def _evaluate(client: Any, key: Any) -> dict:
+    response = client.post("/fhir/$evaluate", content=LOCAL.read_bytes(), headers=_auth(key, "/fhir/$evaluate"))
+    assert response.status_code == 200, response.text
+    return {e["resource"]["resourceType"]: e["resource"] for e in response.json()["entry"]}
+
+
+def test_upload_puts_the_map_in_force_and_answers_name_it(secured: Any, rsa_key: Any, maps_dir: Path) -> None:
+    before = _evaluate(secured, rsa_key)
+    assert "OperationOutcome" in before  # the local codes are listed as not understood
+    response = _put(secured, rsa_key, _doc())
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"]["url"] == URL and response.json()["changed"] is True
+    assert [m["version"] for m in secured.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    assert len(list(maps_dir.glob("*.json"))) == 1
+    after = _evaluate(secured, rsa_key)
+    assert "OperationOutcome" not in after
+    notes = [n["text"] for n in after["GuidanceResponse"]["note"]]
+    assert any(URL + "|1.0.0" in n for n in notes)
+    standard = secured.post("/fhir/$evaluate", content=(FIXTURES / "bundles" / "htn-controlled-loinc-k.json")
+                            .read_bytes(), headers=_auth(rsa_key, "/fhir/$evaluate")).json()
+    def advice(resources: dict) -> tuple:
+        gaps = [n["text"] for n in resources["GuidanceResponse"].get("note", []) if "data gap" in n["text"]]
+        return [a["code"] for a in resources["RequestGroup"].get("action", [])], gaps
+
+    standard_resources = {e["resource"]["resourceType"]: e["resource"] for e in standard["entry"]}
+    assert advice(after) == advice(standard_resources) != advice(before)
+
+
+def test_a_broken_map_is_refused_and_the_old_one_keeps_serving(secured: Any, rsa_key: Any, maps_dir: Path) -> None:
+    assert _put(secured, rsa_key, _doc()).status_code == 200
+    broken = _doc()
+    broken["version"] = "1.1.0"
+    broken["group"][1]["element"][0]["target"][0]["code"] = "no_such_concept"
+    response = _put(secured, rsa_key, broken)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["expression"] == ["ConceptMap.group[1].element[0].target[0].code"]
+    assert "unknown-target-concept" in body["issue"][0]["diagnostics"]
+    assert [m["version"] for m in secured.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    assert "OperationOutcome" not in _evaluate(secured, rsa_key)  # still mapped by 1.0.0
+    assert json.loads(next(maps_dir.glob("*.json")).read_text(encoding="utf-8"))["version"] == "1.0.0"
+
+
+def test_a_new_version_replaces_the_old_and_same_version_other_content_is_a_conflict(
+        secured: Any, rsa_key: Any, maps_dir: Path) -> None:
+    assert _put(secured, rsa_key, _doc()).status_code == 200
+    assert _put(secured, rsa_key, _doc()).json()["changed"] is False  # same content again: nothing changes
+    changed = _doc()
+    changed["group"][0]["element"][0]["display"] = "高血压"
+    assert _put(secured, rsa_key, changed).status_code == 409
+    changed["version"] = "1.1.0"
+    assert _put(secured, rsa_key, changed).status_code == 200
+    assert [m["version"] for m in secured.get("/concept-maps").json()["concept_maps"]] == ["1.1.0"]
+    assert [json.loads(p.read_text(encoding="utf-8"))["version"] for p in maps_dir.glob("*.json")] == ["1.1.0"]
+
+
+def test_upload_needs_a_token(secured: Any) -> None:
+    response = secured.put("/concept-maps", content=json.dumps(_doc()), headers={"content-type": FHIR})
+    assert response.status_code == 401 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_upload_is_refused_while_auth_is_off(make_client: Any) -> None:
+    client = make_client(evaluate=cdss.evaluate)
+    response = client.put("/concept-maps", content=json.dumps(_doc()), headers={"content-type": FHIR})
+    assert response.status_code == 403 and "JWT" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_maps_in_the_folder_are_loaded_at_start(make_client: Any, maps_dir: Path) -> None:
+    maps_dir.mkdir()
+    (maps_dir / "site.json").write_text(json.dumps(copy.deepcopy(_doc())), encoding="utf-8")
+    client = make_client(evaluate=cdss.evaluate, concept_maps_dir=maps_dir)
+    assert [m["url"] for m in client.get("/concept-maps").json()["concept_maps"]] == [URL]
+    response = client.post("/fhir/$evaluate", content=LOCAL.read_bytes(), headers={"content-type": FHIR})
+    kinds = [e["resource"]["resourceType"] for e in response.json()["entry"]]
+    assert "OperationOutcome" not in kinds

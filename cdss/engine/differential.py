@@ -296,13 +296,15 @@ def _syndrome(prule: PackRule, registry: Registry) -> str | None:
 
 
 def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
-                       in_scope: Callable[[PackRule], bool] = lambda prule: True) -> tuple[Candidate, ...]:
+                       in_scope: Callable[[RuleRun], bool] = lambda run: True) -> tuple[Candidate, ...]:
     """The ranked differential from the diagnosis rules of every pack, decided on the patient's facts.
 
     Args:
         rule_runs: each diagnosis rule about a catalogue disease, with its pack's leaf outcomes.
         registry: for the catalogue (names, codes, TCM syndromes) and the concepts (titles, units).
-        in_scope: whether a rule applies to the patient (population scope); rules that do not are left out.
+        in_scope: whether a rule applies to the patient (its population scope, or its pack's default, as
+            `run.prule.rule` / `run.cp.pack.meta` hold them); rules that do not are left out. Once the
+            population scope lands on the engine, evaluate passes `check_scope(...).outcome != FALSE` here.
     """
     catalogue = registry.catalogue
     demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
@@ -310,7 +312,7 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
     asked: dict[int, Mapping[int, LeafResult]] = {}
     for run in rule_runs:
         disease = run.prule.rule.then.disease
-        if run.prule.kind != "diagnosis" or not disease or not in_scope(run.prule):
+        if run.prule.kind != "diagnosis" or not disease or not in_scope(run):
             continue
         if id(run.leaves) not in asked:
             asked[id(run.leaves)] = not_asked_as_unknown(run.cp, run.leaves, registry)

@@ -97,7 +97,7 @@ def test_nothing_out_of_scope_or_decided_against_takes_part(situation: Any, data
     out_of_scope = set(data.draw(st.lists(st.sampled_from(ids), unique=True)))
     trees = {r.full_id: n for r, n in zip(cp.pack.rules, cp.rule_trees, strict=True)}
     asked = not_asked_as_unknown(cp, leaves, REGISTRY)
-    for c in build_differential(runs(cp, leaves), REGISTRY, in_scope=lambda r: r.full_id not in out_of_scope):
+    for c in build_differential(runs(cp, leaves), REGISTRY, in_scope=lambda r: r.prule.full_id not in out_of_scope):
         assert c.score > 0
         for rule in c.rules:
             assert rule not in out_of_scope

@@ -15,7 +15,8 @@ rules do not say. The score of a rule is the share of its criteria that are met,
 A symptom or finding not in the record counts as not asked (unknown), not as absent (`not_asked_as_unknown`).
 A rule whose outcome is false (a criterion or an exclusion decides against it with the data as they are)
 takes no part; a condition appears when one of its rules holds (status `met`, score 1) or is undecided
-with at least one criterion met (status `possible`, score = the best rule's share). The next test is the
+with at least one criterion met (status `possible`, score = the best rule's share) of which at least one is a
+finding of the patient's own (a concept, not only a derived fact such as "no red flags" = 0). The next test is the
 unknown criterion whose being met would raise the condition's score most (ties: the one that would make a
 rule hold, then the rule and criterion order). Deterministic: same facts, same list, same order.
 
@@ -337,7 +338,10 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
         against = [c for c in (*live_criteria, *dead_criteria)
                    if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]
         unknown = [c for c in live_criteria if c.outcome == "unknown"]
-        status = "met" if best >= 1.0 and any(d.outcome is Truth.TRUE for _, _, d in live) else "possible"
+        holds = any(d.outcome is Truth.TRUE for _, _, d in live)
+        if not holds and not any(c.concept in registry.concepts.by_id for c in for_):
+            continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
+        status = "met" if best >= 1.0 and holds else "possible"
         live_group = _Group(disease, group.syndrome, [(run, d) for _, run, d in live])
         next_test = None if status == "met" else _next_test(live_group, best, registry, demographic)
         out.append(Candidate(ref, entry.kind if entry else "western", status, best,

@@ -25,7 +25,28 @@ sources:
   - {id: test, title: "Test source - fictitious, engine test only", year: 2026}
 """
 RULES = """\
+derived:
+  - id: test_red_flags
+    title: {zh: 测试危险征象, en: Test red flags}
+    combine: max
+    parts:
+      - {label: {zh: 胸痛, en: chest pain}, points: 1, when: {has: chest_pain}}
+    citation: {source: test, section: test}
+    evidence: unverified
 rules:
+  - id: tcm-cough-no-red-flags
+    then:
+      kind: diagnosis
+      urgency: routine
+      disease: tcm-kesou
+      title: {zh: 咳嗽病（测试）, en: Cough disease (test)}
+      detail: {zh: 测试, en: test}
+    when:
+      all:
+        - {concept: test_red_flags, op: "==", value: 0}
+        - {has: cough}
+    citation: {source: test, section: test}
+    evidence: unverified
   - id: tcm-cold-wind-cold
     then:
       kind: diagnosis
@@ -59,11 +80,16 @@ def run(registry: Registry, age: int, **kw: Any) -> Any:
 
 
 def test_a_tcm_disease_takes_part_with_its_syndrome(registry: Registry) -> None:
-    (c,) = run(registry, 40).differential
+    (c,) = [c for c in run(registry, 40).differential if c.disease.id == "tcm-ganmao"]
     assert (c.disease.id, c.kind, c.syndrome, c.status) == ("tcm-ganmao", "tcm", "风寒束表证", "possible")
     assert c.disease.system != "urn:cdss:local" and c.score == 0.5
     assert c.next_test is not None and c.next_test.concept == "cough"
     assert c.to_json()["syndrome"] == "风寒束表证"
+
+
+def test_a_condition_met_only_by_a_derived_absence_is_not_listed(registry: Registry) -> None:
+    # "no red flags" (a derived score of 0) holds for the patient, the cough is not recorded: no finding
+    assert "tcm-kesou" not in {c.disease.id for c in run(registry, 40).differential}
 
 
 def test_a_false_age_test_keeps_the_rule_out(registry: Registry) -> None:

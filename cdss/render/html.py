@@ -54,6 +54,7 @@ REASON = {
     "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
     "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
     "no-value": {"zh": "无数值", "en": "no value"},
+    "not-recorded": {"zh": "未记录（未问及）", "en": "not recorded (not asked)"},
 }
 OUTCOME = {
     "true": {"zh": "满足", "en": "met", "mark": "✔"},
@@ -194,6 +195,20 @@ UI = {
     "coverage": {"zh": "规则覆盖", "en": "Rule coverage"},
     "syndromes": {"zh": "证候", "en": "Syndromes"},
     "none": {"zh": "无", "en": "none"},
+    "differential": {"zh": "鉴别诊断（辅助）", "en": "Differential (aid)"},
+    "differential_help": {"zh": "按规则包诊断标准中已满足条件的比例排序；分数不是患病概率，不能替代临床判断。"
+                                "紧急与转诊建议见上方，优先于本列表。",
+                          "en": "Ranked by the share of each pack diagnosis rule's criteria that are met; the score "
+                                "is not a probability of disease and does not replace clinical judgement. "
+                                "Emergency and referral advice is above and comes first."},
+    "ddx_score": {"zh": "分数", "en": "Score"},
+    "ddx_for": {"zh": "支持", "en": "For"},
+    "ddx_against": {"zh": "不支持", "en": "Against"},
+    "ddx_unknown": {"zh": "尚未知", "en": "Still unknown"},
+    "ddx_next": {"zh": "下一步检查", "en": "Next test"},
+    "ddx_met": {"zh": "符合诊断标准", "en": "criteria met"},
+    "ddx_possible": {"zh": "部分符合", "en": "partly met"},
+    "ddx_exclusion": {"zh": "排除条件", "en": "exclusion"},
     "packs_title": {"zh": "规则包", "en": "Rule packs"},
     "version": {"zh": "版本", "en": "Version"},
     "status": {"zh": "状态", "en": "Status"},

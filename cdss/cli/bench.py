@@ -79,11 +79,14 @@ def bench_command(
         fail(exc, 1)
     now = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
     cases = []
+    differential_ms: list[float] = []
+    _time_differential(differential_ms)
     with typer.progressbar(counts, label="benchmarking", file=sys.stderr) as bar:  # progress on stderr
         for n in bar:
             data = json.dumps(synthetic_bundle(n, concepts=registry.concepts, now=now)).encode()
             evaluate(data, now=now, registry=registry, matcher=matcher)  # warm-up: compile packs, convert units once
             loads, whole = [], []
+            differential_ms.clear()
             gc.collect()
             for _ in range(repeat):
                 t0 = time.perf_counter()
@@ -93,6 +96,7 @@ def bench_command(
                 t2 = time.perf_counter()
                 loads.append((t1 - t0) * 1000)
                 whole.append((t2 - t1) * 1000)
+            ddx = list(differential_ms)
             tracemalloc.start()
             evaluate(data, now=now, registry=registry, matcher=matcher)
             peak = tracemalloc.get_traced_memory()[1] / 2**20
@@ -101,17 +105,36 @@ def bench_command(
             cases.append({"resources": n, "bytes": len(data), "p50_ms": round(p50, 3),
                           "p99_ms": round(quantile(whole, 0.99), 3), "json_loads_ms": round(loads_ms, 3),
                           "ratio": round(p50 / loads_ms, 2), "per_second": round(1000 / p50, 1),
-                          "peak_mb": round(peak, 2)})
+                          "peak_mb": round(peak, 2), "differential_p50_ms": round(statistics.median(ddx), 3),
+                          "differential_share": round(statistics.median(ddx) / p50, 3)})
     packs = [p.key for p in registry.select()]
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"packs": packs, "matcher": matcher.name, "repeat": repeat, "cases": cases}, indent=2))
         return
     typer.echo(f"packs: {', '.join(packs)}; matcher {matcher.name}; {repeat} timed runs per size, one core")
     typer.echo(f"{'resources':>9} {'bytes':>9} {'p50 ms':>8} {'p99 ms':>8} {'loads ms':>9} {'ratio':>6} "
-               f"{'per s':>7} {'peak MB':>8}")
+               f"{'per s':>7} {'peak MB':>8} {'ddx ms':>7} {'ddx %':>6}")
     for c in cases:
         typer.echo(f"{c['resources']:>9} {c['bytes']:>9} {c['p50_ms']:>8} {c['p99_ms']:>8} {c['json_loads_ms']:>9} "
-                   f"{c['ratio']:>6} {c['per_second']:>7} {c['peak_mb']:>8}")
+                   f"{c['ratio']:>6} {c['per_second']:>7} {c['peak_mb']:>8} {c['differential_p50_ms']:>7} "
+                   f"{c['differential_share'] * 100:>5.1f}%")
+
+
+def _time_differential(into: list[float]) -> None:
+    """Time the differential inside each evaluation (`ddx ms`: building it from the decided diagnosis rules),
+    by wrapping the engine's call for this process only."""
+    from cdss.engine import evaluate as engine
+
+    build = engine.build_differential
+
+    def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - a transparent wrapper
+        t0 = time.perf_counter()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            into.append((time.perf_counter() - t0) * 1000)
+
+    engine.build_differential = timed  # type: ignore[assignment]
 
 
 def _startup_bench(*, repeat: int, fmt: OutputFormat) -> None:

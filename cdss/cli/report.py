@@ -22,7 +22,7 @@ def elderly_command(
     pack: list[str] = typer.Option([], "--pack", metavar="ID[@VERSION]", help="Pin a pack version; repeatable."),
 ) -> None:
     """The yearly assessment report of one resident aged 65 or over: measurements, self-care score and band,
-    advice. Printable HTML. Exit 2 for an unusable bundle or a resident under 65."""
+    TCM constitution, advice. Printable HTML. Exit 2 for an unusable bundle or a resident under 65."""
     from cdss.packs.registry import default_registry
     from cdss.population.elderly import elderly_report
 

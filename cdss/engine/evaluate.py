@@ -23,6 +23,7 @@ from cdss.engine import population, supersede
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
+from cdss.engine.differential import RuleRun, build_differential
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
 from cdss.engine.results import (
@@ -81,6 +82,7 @@ class _Evaluation:
         self.measures: dict[str, Measure] = {}
         self.next_id = 1
         self.settings = load_safety_settings()
+        self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
 
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
@@ -242,7 +244,7 @@ class _Evaluation:
     # --- all packs, stage by stage ------------------------------------------------------------------
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
-        runs = [_PackRun(compile_pack(p)) for p in packs]
+        runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
@@ -419,12 +421,19 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     gap_rows.extend(g)
     notes.extend(n)
     suggestions, superseded = supersede.apply(suggestions, packs)
+    differential = build_differential(
+        [RuleRun(prule, run.cp, node, run.leaves) for run in state.runs
+         for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
+         if prule.kind == "diagnosis" and population.check_scope(  # nothing outside the patient's population
+             prule.rule.population or run.cp.pack.meta.population, facts, now, state.settings).outcome
+         is not Truth.FALSE], registry)
     return Evaluation(
         patient=facts.patient, now=now, packs=stamps,
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
         data_gaps=_gaps(gap_rows, registry, packs, facts), notes=tuple(sorted(set(notes))),
         superseded=tuple(sorted(superseded, key=Suggestion.sort_key)),
-        unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps)
+        unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps,
+        differential=differential)
 
 
 def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],

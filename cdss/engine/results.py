@@ -178,6 +178,7 @@ class Evaluation:
     # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
     unrecognised: tuple[Any, ...] = field(default=())
     concept_maps: tuple[Any, ...] = field(default=())
+    differential: tuple[Any, ...] = field(default=())  # cdss.engine.differential.Candidate, ranked
 
     @property
     def id(self) -> str:
@@ -196,4 +197,5 @@ class Evaluation:
             "superseded": [s.to_json() for s in self.superseded],
             "unrecognised": [u.to_json() for u in self.unrecognised],
             "concept_maps": [m.to_json() for m in self.concept_maps],
+            "differential": [c.to_json() for c in self.differential],
         }

@@ -1,7 +1,7 @@
-"""Population: the yearly assessment report of one resident aged 65 or over (`cdss report elderly`), as
-printable HTML: measurements, scores (e.g. the self-care score with its items and band), the status of the
-yearly service, and the advice. Decides nothing: every clinical word comes from the evaluation, the packs
-and the concept dictionary.
+"""Population: the yearly assessment report of one resident aged 65 or over (`cdss report elderly`, and the
+panel's page), as printable HTML: measurements, scores (e.g. the self-care score with its items and band), the
+TCM constitution result, the status of the yearly service, and the advice. Decides nothing: every clinical
+word comes from the evaluation, the packs and the concept dictionary.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ from cdss.packs.schema import URGENCY_ORDER
 from cdss.render.html import KIND, URGENCY
 
 ELDERLY_AGE = 65  # the report's subject: the 规范's older residents (the rules hold their own scope)
+# The pack whose judgements form the report's TCM constitution section: a suggestion of this pack that cites
+# one of its derived scores is a judged constitution; its other suggestions (the yearly reminder) stay advice.
+CONSTITUTION_PACK = "tcm-constitution"
 
 
-def elderly_report(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
-                   pins: tuple[str, ...] = (), source_name: str | None = None) -> str:
-    """The report as HTML text.
+def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
+                 pins: tuple[str, ...] = (), source_name: str | None = None) -> dict[str, Any]:
+    """The report's view model (plain data; the CLI's template and the panel's page both render it).
 
     Raises:
         IntakeError: the bundle is unusable.
@@ -39,37 +42,56 @@ def elderly_report(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, regis
     result = evaluate_facts(facts, now=now, registry=registry, packs=packs)
     data = result.to_json()
     concepts = registry.concepts.by_id
+    by_id = {s.id: s for s in result.suggestions}
+    values = {e.concept: e for s in result.suggestions for e in s.facts()}
+    scored: set[str] = set()  # the questionnaire items of the scores: shown with their score, not as measurements
+    scores, constitution_scores = [], {}
+    constitution_ids = {d.id for p in packs if p.id == CONSTITUTION_PACK for d in p.derived}
+    for pack in packs:
+        for d in pack.derived:
+            part_concepts = list(dict.fromkeys(leaf.concept for part in d.parts for leaf, _ in walk_leaves(part.when)
+                                               if leaf.concept in concepts))
+            scored.update(part_concepts)
+            if d.id not in values:
+                continue
+            items = []
+            for cid in part_concepts:
+                readings = facts.readings.get(cid, ())
+                items.append({"zh": concepts[cid].title.zh, "en": concepts[cid].title.en,
+                              "value": readings[-1].value if readings else None})
+            bands = [s for s in data["suggestions"] if any(e.concept == d.id for e in by_id[s["id"]].facts())]
+            score = {"id": d.id, "zh": d.title.zh, "en": d.title.en, "value": values[d.id].value, "items": items,
+                     "bands": [b["title"] for b in bands]}
+            if d.id in constitution_ids:
+                constitution_scores[d.id] = score
+            else:
+                scores.append(score)
+    constitution = []
+    for s in data["suggestions"]:
+        cited = [constitution_scores[e.concept] for e in by_id[s["id"]].facts() if e.concept in constitution_scores]
+        if by_id[s["id"]].pack_id == CONSTITUTION_PACK and cited:
+            constitution.append({**s, "scores": list({c["id"]: c for c in cited}.values())})
+    constitution.sort(key=lambda c: (-max(s["value"] for s in c["scores"]), c["rule"]))  # guide by the highest
+    judged = {c["id"] for c in constitution}
     measurements = []
     for cid, readings in sorted(facts.readings.items()):
         last = [r for r in readings if r.time is None or r.time <= now]
-        if not last:
+        if not last or cid in scored:
             continue
         r = last[-1]
         title = concepts[cid].title
         measurements.append({"zh": title.zh, "en": title.en, "value": r.value, "unit": r.unit or "",
                              "date": r.time.date().isoformat() if r.time else ""})
-    scores = []
-    values = {e.concept: e for s in result.suggestions for e in s.facts()}
-    for pack in packs:
-        for d in pack.derived:
-            if d.id not in values:
-                continue
-            items = []
-            for cid in dict.fromkeys(leaf.concept for part in d.parts for leaf, _ in walk_leaves(part.when)
-                                     if leaf.concept in concepts):
-                readings = facts.readings.get(cid, ())
-                items.append({"zh": concepts[cid].title.zh, "en": concepts[cid].title.en,
-                              "value": readings[-1].value if readings else None})
-            bands = [s for s in data["suggestions"] if any(e.concept == d.id for e in
-                                                          _suggestion(result, s["id"]).facts())]
-            scores.append({"zh": d.title.zh, "en": d.title.en, "value": values[d.id].value, "items": items,
-                           "bands": [b["title"] for b in bands]})
-    advice = sorted(data["suggestions"], key=lambda s: URGENCY_ORDER.index(s["urgency"]))
+    advice = sorted((s for s in data["suggestions"] if s["id"] not in judged),
+                    key=lambda s: URGENCY_ORDER.index(s["urgency"]))
+    return {"patient": result.patient, "age": age, "sex": facts.sex, "now": now.isoformat(),
+            "measurements": measurements, "scores": scores, "constitution": constitution, "advice": advice,
+            "urgency": URGENCY, "kind": KIND, "packs": data["packs"]}
+
+
+def elderly_report(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
+                   pins: tuple[str, ...] = (), source_name: str | None = None) -> str:
+    """The report as HTML text (see `elderly_view` for what it holds and raises)."""
+    view = elderly_view(bundle, now=now, registry=registry, pins=pins, source_name=source_name)
     env = Environment(loader=PackageLoader("cdss.population", "templates"), autoescape=select_autoescape())
-    return env.get_template("elderly.html.j2").render(
-        patient=result.patient, age=age, sex=facts.sex, now=now.isoformat(), measurements=measurements,
-        scores=scores, advice=advice, urgency=URGENCY, kind=KIND, packs=data["packs"])
-
-
-def _suggestion(result, sid: str):  # noqa: ANN001, ANN202
-    return next(s for s in result.suggestions if s.id == sid)
+    return env.get_template("elderly.html.j2").render(**view)

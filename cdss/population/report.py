@@ -43,10 +43,15 @@ def bar_chart_svg(labels: list[str], values: list[float | None], title: str) -> 
         for bar, v in zip(bars, values, strict=True):
             ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2,
                     "—" if v is None else f"{v * 100:.1f}%", va="center", fontsize=8)
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-        plt.close(fig)
+        return _svg_text(fig, plt)
+
+
+def _svg_text(fig, plt) -> str:  # noqa: ANN001
+    """The figure as SVG text without its XML prologue or dates (so the bytes are deterministic)."""
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -67,12 +72,7 @@ def line_chart_svg(dates: list[str], series: dict[str, list[float | None]], titl
         ax.set_ylabel("%")
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
+        return _svg_text(fig, plt)
 
 
 def _trend_chart(points: list[dict[str, Any]], ind_id: str, title: str, label) -> str:  # noqa: ANN001

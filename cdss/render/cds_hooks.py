@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cdss.render import differential as ddx
 from cdss.render.fhir import implicated_sources, service_request
 from cdss.render.sources import uri, with_year
 
@@ -66,7 +67,7 @@ class RenderedCards:
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
                  gap_kinds: frozenset[str] | None = None, requester: str | None = None,
-                 link_query: str | None = None) -> RenderedCards:
+                 link_query: str | None = None, hook: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -79,6 +80,8 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
         gap_kinds: rule kinds whose data gaps may give the (one, grouped) data-gap card; None: any.
         requester: the user of the hook (`context.userId`), the requester of proposed ServiceRequests.
         link_query: query string of every link (the signed token of the panel link, ``t=...``).
+        hook: the hook called; on patient-view and encounter-start one last info card shows the top of
+            the differential (after every advice card, so that red flags stay above it).
     """
     drafts = draft_orders or {}
     page = f"{panel_url}/evaluations/{evaluation.id}" + (f"?{link_query}" if link_query else "")
@@ -121,6 +124,12 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                        "url": f"{page}#data-gaps"}] if panel_url else [],
         }))
         index.append(CardIndex(card_uuid, None, ()))
+    if hook in ddx.CARD_HOOKS:
+        card_uuid = ddx.card_uuid(CARD_NAMESPACE, hook_instance, evaluation.id)
+        differential_card = ddx.card(evaluation, card_uuid, page if panel_url else None)
+        if differential_card is not None:
+            cards.append(prune(differential_card))
+            index.append(CardIndex(card_uuid, None, ()))
     return RenderedCards({"cards": cards}, tuple(index))
 
 

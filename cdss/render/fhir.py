@@ -13,6 +13,7 @@ import re
 import uuid
 from typing import Any, Literal
 
+from cdss.render.differential import fhir_conditions
 from cdss.render.sources import uri, with_year
 from cdss.render.unrecognised import operation_outcome
 
@@ -232,6 +233,11 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     notes += [{"text": n} for n in evaluation.notes]
     notes += [{"text": f"本地编码映射 / site concept map: {m.url}|{m.version} (sha256 {m.sha256})"}
               for m in getattr(evaluation, "concept_maps", ())]
+    # The differential: provisional Conditions (verificationStatus `differential`), after the advice.
+    differential = fhir_conditions(evaluation, version, fhir_id, urn)
+    entries += differential
+    notes += [{"text": f"鉴别诊断 / differential: {e['resource']['code']['text']} ({e['fullUrl']})"}
+              for e in differential]
     if notes:
         guidance["note"] = notes
     outcome = operation_outcome(evaluation, fhir_id("oo", evaluation.id))  # unrecognised codings

@@ -54,6 +54,7 @@ REASON = {
     "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
     "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
     "no-value": {"zh": "无数值", "en": "no value"},
+    "not-recorded": {"zh": "未记录（未问及）", "en": "not recorded (not asked)"},
 }
 OUTCOME = {
     "true": {"zh": "满足", "en": "met", "mark": "✔"},
@@ -194,6 +195,20 @@ UI = {
     "coverage": {"zh": "规则覆盖", "en": "Rule coverage"},
     "syndromes": {"zh": "证候", "en": "Syndromes"},
     "none": {"zh": "无", "en": "none"},
+    "differential": {"zh": "鉴别诊断（辅助）", "en": "Differential (aid)"},
+    "differential_help": {"zh": "按规则包诊断标准中已满足条件的比例排序；分数不是患病概率，不能替代临床判断。"
+                                "紧急与转诊建议见上方，优先于本列表。",
+                          "en": "Ranked by the share of each pack diagnosis rule's criteria that are met; the score "
+                                "is not a probability of disease and does not replace clinical judgement. "
+                                "Emergency and referral advice is above and comes first."},
+    "ddx_score": {"zh": "分数", "en": "Score"},
+    "ddx_for": {"zh": "支持", "en": "For"},
+    "ddx_against": {"zh": "不支持", "en": "Against"},
+    "ddx_unknown": {"zh": "尚未知", "en": "Still unknown"},
+    "ddx_next": {"zh": "下一步检查", "en": "Next test"},
+    "ddx_met": {"zh": "符合诊断标准", "en": "criteria met"},
+    "ddx_possible": {"zh": "部分符合", "en": "partly met"},
+    "ddx_exclusion": {"zh": "排除条件", "en": "exclusion"},
     "packs_title": {"zh": "规则包", "en": "Rule packs"},
     "version": {"zh": "版本", "en": "Version"},
     "status": {"zh": "状态", "en": "Status"},
@@ -219,6 +234,24 @@ UI = {
              "en": "The form expired or came from another site; reload this page and submit again."},
     "incident": {"zh": "服务内部错误，请将以下编号告知管理员：",
                  "en": "Internal error; quote this incident id to the operator:"},
+    # the yearly assessment report of a resident aged 65 or over (cdss.population.elderly)
+    "elderly_report": {"zh": "老年人年度健康评估报告", "en": "Yearly health assessment of an older resident"},
+    "elderly_report_link": {"zh": "打印老年人年度健康评估报告", "en": "Print the yearly health assessment report"},
+    "elderly_report_unavailable": {"zh": "此评估的原始数据包已不在本服务内存中（或不是在本进程中评估的）；"
+                                         "请重新评估后再打开报告。",
+                                   "en": "This evaluation's bundle is no longer held in this service's memory (or "
+                                         "was not evaluated here); evaluate it again, then open the report."},
+    "measurements": {"zh": "测量", "en": "Measurements"},
+    "no_measurements": {"zh": "无测量记录", "en": "No measurement recorded"},
+    "scores": {"zh": "评分", "en": "Scores"},
+    "no_scores": {"zh": "无评分（未填写评估问卷）", "en": "No score (no questionnaire answered)"},
+    "latest": {"zh": "最近值", "en": "Latest"},
+    "date": {"zh": "日期", "en": "Date"},
+    "item": {"zh": "项目", "en": "Item"},
+    "constitution": {"zh": "中医体质辨识", "en": "TCM constitution"},
+    "constitution_not_done": {"zh": "未完成体质辨识", "en": "Constitution questionnaire not done"},
+    "print": {"zh": "打印", "en": "Print"},
+    "back_to_evaluation": {"zh": "返回评估结果", "en": "Back to the evaluation"},
 }
 
 
@@ -237,6 +270,7 @@ ERROR_ZH = {
     "bad-type": "某个字段的数据类型不正确。",
     "unit-too-complex": "单位字符串过长或嵌套过深。",
     "unknown-pack": "所选规则包或版本不存在。",
+    "not-elderly": "老年人年度健康评估报告仅适用于65岁及以上居民（或缺少出生日期）。",
 }
 ERROR_ZH_DEFAULT = "输入的数据无法使用。"
 

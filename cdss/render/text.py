@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cdss.engine.results import ConditionTrace, Evaluation
+from cdss.render.differential import text_lines as differential_lines
 from cdss.render.sources import with_year
 from cdss.render.unrecognised import text_lines
 
@@ -51,6 +52,7 @@ def render_text(result: Evaluation) -> str:
         for t in s.rationale:
             out.extend("   " + line for line in _trace_lines(t, 1))
         out.append("")
+    out.extend(differential_lines(result))  # after the advice: red flags are never below the differential
     if result.data_gaps:
         out.append("缺少的数据 Data gaps:")
         for g in result.data_gaps:

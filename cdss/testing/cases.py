@@ -21,6 +21,8 @@ and what must and must not be suggested:
         forbid:
           - {kind: diagnosis}
         gaps: []          # optional: exactly these data-gap concepts (omit to not check)
+        differential_first: hypertension   # optional: the catalogue disease ranked first
+        differential_absent: [stroke]      # optional: diseases that must not be in the differential
 
 A matcher matches a suggestion when every field it gives agrees: `rule` (the pack-relative
 `kind/slug`, or a full id), `kind`, `urgency`, `disease`. `expect`: each matcher matches at least one
@@ -93,6 +95,10 @@ class Case(Model):
     expect: tuple[Matcher, ...] = ()
     forbid: tuple[Matcher, ...] = ()
     gaps: tuple[str, ...] | None = Field(default=None, description="Exactly these data-gap concepts.")
+    differential_first: str | None = Field(default=None, description="Catalogue disease id ranked first in "
+                                                                     "the differential.")
+    differential_absent: tuple[str, ...] = Field(default=(), description="Catalogue disease ids that must not "
+                                                                         "appear in the differential.")
 
     @model_validator(mode="after")
     def _aware(self) -> Case:
@@ -206,6 +212,12 @@ def run_case(case: Case, file: Path, line: int | None, pack: Pack, registry: Reg
             got = sorted({g.concept for g in result.data_gaps if any(r.startswith(f"{pack.id}/") for r in g.rules)})
             if got != sorted(case.gaps):
                 failures.append(f"expected data gaps {sorted(case.gaps)}; got {got}")
+        ranked = [c.disease.id for c in result.differential]
+        if case.differential_first is not None and ranked[:1] != [case.differential_first]:
+            failures.append(f"expected {case.differential_first!r} first in the differential; got {ranked or 'none'}")
+        for disease in case.differential_absent:
+            if disease in ranked:
+                failures.append(f"{disease!r} must not be in the differential; got {ranked}")
     return CaseResult(pack.key, str(file), line, case, tuple(failures), result)
 
 

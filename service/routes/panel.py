@@ -9,6 +9,9 @@ Pages (HTML, Chinese first; ``?lang=en`` for English):
     GET  /panel/evaluations/{evaluation_id}        advice by urgency, rationale per suggestion
                                                    (``#{suggestion_id}`` is the permalink CDS Hooks cards use),
                                                    data gaps, trends (SVG)
+    GET  /panel/evaluations/{evaluation_id}/elderly-report
+                                                   the printable yearly assessment report of a resident aged 65
+                                                   or over (cdss.population.elderly), for a bundle evaluated here
     GET  /panel/catalogue?q=&kind=&department=     the disease catalogue with codes, provenance, rule coverage
     GET  /panel/packs, /panel/packs/{id}?version=  pack versions and their rules
     GET  /panel/packs/{id}/diff?from=&to=          rule-level difference of two versions
@@ -44,6 +47,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from cdss.errors import CdssError, ConfigError, EngineError, IntakeError
+from cdss.population.elderly import ELDERLY_AGE, elderly_view
 from cdss.render import html as H
 from cdss.render.svg import Point, Series, Threshold, collect_thresholds, render_trend
 from service.deps import ClockDep, EngineDep, SettingsDep
@@ -109,14 +113,22 @@ class _Memory:
             = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+        self._bundles: dict[str, bytes] = {}  # the evaluated bundle, for the printable reports (same eviction)
 
     def put(self, evaluation_id: str, trace: dict[str, Any],
-            readings: dict[str, list[tuple[str, float, str | None, str]]]) -> None:
+            readings: dict[str, list[tuple[str, float, str | None, str]]], bundle: bytes | None = None) -> None:
         with self._lock:
             self._items[evaluation_id] = (trace, readings)
             self._items.move_to_end(evaluation_id)
+            if bundle is not None:
+                self._bundles[evaluation_id] = bundle
             while len(self._items) > self._size:
-                self._items.popitem(last=False)
+                gone, _ = self._items.popitem(last=False)
+                self._bundles.pop(gone, None)
+
+    def bundle(self, evaluation_id: str) -> bytes | None:
+        with self._lock:
+            return self._bundles.get(evaluation_id)
 
     def get(self, evaluation_id: str) -> tuple[dict[str, Any], dict[str, list[tuple[str, float, str | None, str]]]] \
             | None:
@@ -308,7 +320,7 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
         # Name, sex and age for the page header: kept with the trace in this process's memory only, never
         # stored (the audit store holds no patient identifier).
         trace = {**trace, "patient_display": _patient_display(bundle, now)}
-        _memory(request).put(result.id, trace, readings)
+        _memory(request).put(result.id, trace, readings, bundle)
         return RedirectResponse(f"/panel/evaluations/{result.id}{_query(lang)}", status_code=303)
     except _FormError as exc:
         return _evaluate_form(request, engine, errors=exc.messages, form=form, status=exc.status, lang=lang)
@@ -404,7 +416,34 @@ async def evaluation_page(evaluation_id: str, request: Request, engine: EngineDe
     return _page(request, "evaluation.html", {
         "ev": trace, "evaluation_id": evaluation_id, "groups": H.group_by_urgency(trace["suggestions"]),
         "concepts": concepts, "charts": charts, "other_charts": other_charts, "trends_partial": partial,
-        "permalink": f"/panel/evaluations/{evaluation_id}"})
+        "permalink": f"/panel/evaluations/{evaluation_id}", "elderly_age": ELDERLY_AGE})
+
+
+@router.get("/evaluations/{evaluation_id}/elderly-report", response_class=HTMLResponse)
+async def elderly_report_page(evaluation_id: str, request: Request, engine: EngineDep) -> HTMLResponse:
+    """The printable yearly assessment report of the evaluated resident (aged 65 or over), re-evaluated at the
+    evaluation's time with its pack versions; only for a bundle this process still holds."""
+    lang = _lang(request)
+    trace = bundle = None
+    if EVALUATION_ID.match(evaluation_id):
+        trace, _ = await _find_evaluation(request, evaluation_id)
+        bundle = _memory(request).bundle(evaluation_id)
+    if trace is None:
+        return _page(request, "not_found.html", {"message": H.text(H.UI, "not_found_evaluation", lang),
+                                                 "what": evaluation_id}, status=404)
+    if bundle is None:
+        return _page(request, "not_found.html", {"message": H.text(H.UI, "elderly_report_unavailable", lang),
+                                                 "what": evaluation_id}, status=404)
+    pins = tuple(f"{p['id']}@{p['version']}" for p in trace["packs"])
+    try:
+        view = await run_in_threadpool(elderly_view, bundle, now=dt.datetime.fromisoformat(trace["now"]),
+                                       registry=engine.registry, pins=pins)
+    except CdssError as exc:  # e.g. [not-elderly]: said on the page, never a trace
+        return _page(request, "not_found.html", {"message": "; ".join(_problem_text(p) for p in exc.problems),
+                                                 "what": evaluation_id}, status=400 if isinstance(exc, ConfigError)
+                     else 422)
+    return _page(request, "elderly_report.html", {"r": view, "evaluation_id": evaluation_id,
+                                                  "who": trace.get("patient_display") or {}})
 
 
 def _walk(conditions: Sequence[Mapping[str, Any]]):  # noqa: ANN202

@@ -25,6 +25,14 @@
     var box = document.getElementById("errors");
     if (box) { box.focus(); }
   }
-  document.addEventListener("DOMContentLoaded", function () { openTarget(); keepHash(); focusErrors(); });
+  // A print button (the printable reports): the page prints the same without it (browser menu).
+  function printButtons() {
+    var buttons = document.querySelectorAll("button[data-print]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].hidden = false;
+      buttons[i].addEventListener("click", function () { window.print(); });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { openTarget(); keepHash(); focusErrors(); printButtons(); });
   window.addEventListener("hashchange", openTarget);
 }());

@@ -93,3 +93,26 @@ def test_feedback_roundtrip(client: TestClient) -> None:
     assert client.post("/cds-services/cdss-patient-view/feedback", json=body).json() == {"stored": 1}
     (row,) = client.app.state.storage.feedback(card_uuid=card["uuid"])
     assert row["outcome"] == "accepted" and row["evaluation_id"]
+
+
+FPG = {"resourceType": "Observation", "id": "fpg-1", "status": "final",
+       "code": {"coding": [{"system": "http://loinc.org", "code": "1558-6"}]},
+       "subject": {"reference": "Patient/htn-1"}, "effectiveDateTime": "2026-05-01T07:00:00Z",
+       "valueQuantity": {"value": 7.4, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"}}
+
+
+@pytest.mark.parametrize("hook", ["patient-view", "encounter-start"])
+def test_the_differential_card_comes_last_below_the_red_flag(client: TestClient, hook: str) -> None:
+    body = load_hook("patient-view-emergency.json")
+    body["hook"] = hook
+    if hook == "encounter-start":
+        body["context"]["encounterId"] = "enc-1"
+    body["prefetch"]["observations"].setdefault("entry", []).append({"resource": FPG})
+    response = client.post(f"/cds-services/{HOOK_SERVICE[hook]}", json=body)
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert cards[0]["indicator"] in ("critical", "warning")
+    ddx = [c for c in cards if c["summary"].startswith("鉴别诊断")]
+    assert len(ddx) == 1 and cards[-1] == ddx[0] and ddx[0]["indicator"] == "info"
+    assert "2型糖尿病" in ddx[0]["summary"] and "Observation/fpg-1" in ddx[0]["detail"]
+    assert ddx[0]["links"][0]["url"].endswith("#differential")

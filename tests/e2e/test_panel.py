@@ -366,3 +366,19 @@ def test_panel_lists_unrecognised_codings(client: TestClient) -> None:
     html = client.get(response.headers["location"]).text
     section = html[html.index('id="unrecognised"'):]
     assert "未识别的编码" in section and "urn:example:his-lab" in section and "血钾" in section
+
+
+def test_panel_shows_the_whole_differential_below_the_emergency_advice(client: TestClient, engine: Engine) -> None:
+    bundle = sample(EMERGENCY)
+    expected = cdss.evaluate(bundle, now=dt.datetime.fromisoformat(bundle["timestamp"]), registry=engine.registry)
+    assert expected.suggestions[0].urgency == "emergency" and expected.differential
+    _, html = evaluate_sample(client)
+    assert html.index('id="group-emergency"') < html.index('id="differential"')
+    section = unescape(html[html.index('id="differential"'):html.index('id="data-gaps"')])
+    assert section.count('class="candidate ') == len(expected.differential)
+    for c in expected.differential:
+        assert c.disease.display in section
+        for criterion in (*c.for_, *c.against):
+            assert criterion.text in section
+        if c.next_test:
+            assert c.next_test.title["zh"] in section

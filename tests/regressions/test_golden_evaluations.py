@@ -2,11 +2,12 @@
 
 `tests/fixtures/golden/` holds a frozen copy of nine packs (pack.yaml and rules only), the concepts and the
 catalogue they were written against, and three synthetic bundles; the fixture bundles of
-`tests/fixtures/bundles/` (including the Synthea ones) are evaluated too. The expected JSON was produced
-by the engine before it was reshaped (vocabulary floor, matcher port), at main b8cdb15 (which added
-`unrecognised`); each evaluation must stay byte-identical, whatever the hash seed of the process and
-whichever matcher runs. When the JSON contract intentionally gains a field, regenerate and review the
-diff. The copy is frozen on purpose: content engineers change `pathways/` freely without touching it.
+`tests/fixtures/bundles/` (including the Synthea ones) are evaluated too. The expected JSON was first produced
+by the engine before it was reshaped (vocabulary floor, matcher port); the copy and the expected JSON were
+refreshed once the population scopes (issue 10) and the differential (issue 17) deliberately changed the
+output. Each evaluation must stay byte-identical, whatever the hash seed of the process and whichever matcher
+runs. When the output intentionally changes, regenerate and review the diff. The copy is frozen on purpose:
+content engineers change `pathways/` freely without touching it.
 
 Regenerate (only for an intended change of output): `python -m tests.regressions.test_golden_evaluations`.
 """

@@ -1,0 +1,350 @@
+"""Engine: the differential - catalogue conditions whose `diagnosis` rules are partly or fully met, ranked,
+each with the findings for and against it, the criteria still unknown, and the next test that would decide.
+
+Fed by the decided condition nodes of the diagnosis rules (`cdss.engine.decide`); it judges nothing the
+rules do not say. The score of a rule is the share of its criteria that are met, from its own tree:
+
+* a leaf scores 1 when true, else 0; a test on N days met on the days measured but on fewer than N scores
+  1/2 (partly met); a demographic test scores nothing (it is the patient's context, not a finding);
+* `any` scores its best item (one way of meeting it is enough);
+* `all` scores the mean of its criteria; its *gates* do not count in the mean but close the rule when
+  false: a `not` item (an exclusion: "not already diagnosed") and an item testing demographics only (age,
+  sex); an `all` of gates only scores 0;
+* a `not` elsewhere scores 1 when true, else 0.
+
+A symptom or finding not in the record counts as not asked (unknown), not as absent (`not_asked_as_unknown`).
+A rule whose outcome is false (a criterion or an exclusion decides against it with the data as they are)
+takes no part; a condition appears when one of its rules holds (status `met`, score 1) or is undecided
+with at least one criterion met (status `possible`, score = the best rule's share) of which at least one is a
+finding of the patient's own (a concept, not only a derived fact such as "no red flags" = 0). The next test is the
+unknown criterion whose being met would raise the condition's score most (ties: the one that would make a
+rule hold, then the rule and criterion order). Deterministic: same facts, same list, same order.
+
+Scope: a rule that does not apply to the patient is excluded by `in_scope` (the population scope, once it
+lands on the engine) or by a demographic gate that is false (an age or sex test in the rule itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import Any
+
+from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, NotNode
+from cdss.engine.decide import Decided, LeafResult, decide
+from cdss.engine.results import DiseaseRef, Evidence
+from cdss.engine.truth import Truth
+from cdss.packs.registry import PackRule, Registry
+
+SCORE_DIGITS = 3
+STATUS_ORDER: tuple[str, ...] = ("met", "possible")
+PARTLY_MET = 0.5  # a test on N days met on every day measured, but on fewer than N days
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One criterion of a diagnosis rule as it stands: its words, concept, outcome, facts and rule."""
+
+    text: str
+    concept: str
+    outcome: str  # "true", "false", "unknown"
+    rule: str
+    exclusion: bool = False  # under a `not`: true means the exclusion holds (a finding against)
+    facts: tuple[Evidence, ...] = ()
+    reason: str | None = None  # why unknown: absent | stale | too-few-days ...
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"criterion": self.text, "concept": self.concept, "outcome": self.outcome,
+                               "rule": self.rule, "facts": [f.to_json() for f in self.facts]}
+        if self.exclusion:
+            out["exclusion"] = True
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class NextTest:
+    """The measurement or question that would change this condition's score most, in words."""
+
+    concept: str
+    criterion: str
+    title: dict[str, str]
+    rule: str
+    score_if_met: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"concept": self.concept, "criterion": self.criterion, "title": dict(self.title),
+                "rule": self.rule, "score_if_met": self.score_if_met}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One condition of the differential, with its evidence."""
+
+    disease: DiseaseRef
+    kind: str  # western | tcm
+    status: str  # met | possible
+    score: float  # 0..1: share of the best rule's criteria met (1 when a rule holds)
+    rules: tuple[str, ...]  # the diagnosis rules that take part (outcome true or unknown)
+    for_: tuple[Criterion, ...] = ()
+    against: tuple[Criterion, ...] = ()
+    unknown: tuple[Criterion, ...] = ()
+    next_test: NextTest | None = None
+    syndrome: str | None = None  # TCM: the syndrome (证候) the rule names, from the catalogue
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (STATUS_ORDER.index(self.status), -self.score, -len(self.for_), self.disease.id, self.syndrome or "")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "condition": self.disease.to_json(), "kind": self.kind, "code": self.disease.code,
+            "status": self.status, "score": self.score, "rules": list(self.rules),
+            "for": [c.to_json() for c in self.for_], "against": [c.to_json() for c in self.against],
+            "unknown": [c.to_json() for c in self.unknown],
+            "next_test": self.next_test.to_json() if self.next_test else None,
+        }
+        if self.syndrome:
+            out["syndrome"] = self.syndrome
+        return out
+
+
+@dataclass(frozen=True)
+class RuleRun:
+    """A diagnosis rule with what it needs to be scored: its compiled pack and its leaves' outcomes."""
+
+    prule: PackRule
+    cp: CompiledPack
+    node: Any  # cdss.engine.compile.Node
+    leaves: Mapping[int, LeafResult]
+
+
+@dataclass
+class _Group:
+    disease: str
+    syndrome: str | None
+    runs: list[tuple[RuleRun, Decided]] = field(default_factory=list)
+
+
+# --- scoring ---------------------------------------------------------------------------------------------
+
+def _leaf_indexes(d: Decided) -> Iterable[int]:
+    if isinstance(d.node, LeafNode):
+        yield d.node.index
+    for item in d.items:
+        yield from _leaf_indexes(item)
+
+
+def _is_gate(item: Decided, cp: CompiledPack, demographic: frozenset[str]) -> bool:
+    """An exclusion (`not`) or a test of the patient's demographics only (age, sex): it closes, never scores."""
+    if isinstance(item.node, NotNode):
+        return True
+    return all((cp.leaves[i].leaf.concept or "") in demographic for i in _leaf_indexes(item))
+
+
+def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Mapping[int, LeafResult]) -> float:
+    """The share of a (sub)condition's criteria that are met (see the module docstring)."""
+    node = d.node
+    if isinstance(node, LeafNode):
+        if (cp.leaves[node.index].leaf.concept or "") in demographic:
+            return 0.0
+        if d.outcome is Truth.UNKNOWN and leaves[node.index].missing == "too-few-days":
+            return PARTLY_MET
+        return 1.0 if d.outcome is Truth.TRUE else 0.0
+    if isinstance(node, NotNode):
+        return 1.0 if d.outcome is Truth.TRUE else 0.0
+    if isinstance(node, AnyNode):
+        return max(score(i, cp, demographic, leaves) for i in d.items)
+    gates = [i for i in d.items if _is_gate(i, cp, demographic)]
+    if any(g.outcome is Truth.FALSE for g in gates):
+        return 0.0
+    criteria = [i for i in d.items if not _is_gate(i, cp, demographic)]
+    if not criteria:
+        return 0.0
+    return fmean(score(i, cp, demographic, leaves) for i in criteria)
+
+
+def rule_score(d: Decided, cp: CompiledPack, demographic: frozenset[str],
+               leaves: Mapping[int, LeafResult]) -> float | None:
+    """A rule's score: 1 when it holds, its share when undecided, None when it is decided against."""
+    if d.outcome is Truth.TRUE:
+        return 1.0
+    if d.outcome is Truth.FALSE:
+        return None
+    return round(score(d, cp, demographic, leaves), SCORE_DIGITS)
+
+
+# --- evidence --------------------------------------------------------------------------------------------
+
+def _criteria(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[Criterion]:
+    """The leaves of a decided rule that matter to a clinician: an `any` that holds shows what holds."""
+    node = d.node
+    if isinstance(node, LeafNode):
+        cl = run.cp.leaves[node.index]
+        res = run.leaves[node.index]
+        yield Criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive, res.facts,
+                        res.missing if res.outcome is Truth.UNKNOWN else None)
+        return
+    if isinstance(node, NotNode):
+        yield from _criteria(d.items[0], run, not positive)
+        return
+    items = d.items
+    if isinstance(node, AnyNode) and d.outcome is Truth.TRUE:
+        items = tuple(i for i in items if i.outcome is Truth.TRUE)
+    for item in items:
+        yield from _criteria(item, run, positive)
+
+
+def _sorted_unique(items: Iterable[Criterion]) -> tuple[Criterion, ...]:
+    seen: dict[tuple[str, str, str, bool], Criterion] = {}
+    for c in items:
+        seen.setdefault((c.rule, c.concept, c.text, c.exclusion), c)
+    return tuple(sorted(seen.values(), key=lambda c: (c.rule, c.concept, c.text, c.exclusion)))
+
+
+# --- the next test ---------------------------------------------------------------------------------------
+
+def _phrase(cl: CompiledLeaf, reason: str | None, registry: Registry, cp: CompiledPack) -> dict[str, str]:
+    """The next test in words, from the concept's titles and the leaf (Chinese first, English beside)."""
+    leaf = cl.leaf
+    concept = registry.concepts.by_id.get(leaf.subject)
+    derived = next((d for d in cp.pack.derived if d.id == leaf.subject), None)
+    title = concept.title if concept else derived.title if derived else None
+    zh, en = (title.zh, title.en) if title else (leaf.subject, leaf.subject)
+    window_zh = f"（{leaf.within_days} 天内）" if leaf.within_days is not None else ""
+    window_en = f" (within {leaf.within_days} d)" if leaf.within_days is not None else ""
+    if leaf.has is not None:
+        return {"zh": f"询问或检查：{zh}{window_zh}", "en": f"ask or examine: {en}{window_en}"}
+    value = ", ".join(str(v) for v in leaf.value) if isinstance(leaf.value, tuple) else \
+        f"{leaf.value:g}" if isinstance(leaf.value, float) else str(leaf.value)
+    unit = f" {concept.unit}" if concept and concept.unit and not isinstance(leaf.value, str | tuple) else ""
+    target = f"{leaf.op} {value}{unit}"
+    if derived is not None:
+        return {"zh": f"补全评分：{zh}（{target}）", "en": f"complete the score: {en} ({target})"}
+    if leaf.on_days is not None:
+        if reason == "too-few-days":
+            return {"zh": f"另一天再测一次{zh}（需 {leaf.on_days} 天 {target}）{window_zh}",
+                    "en": f"another {en} on another day (needs {target} on {leaf.on_days} days){window_en}"}
+        return {"zh": f"{zh}：非同日 {leaf.on_days} 天 {target}{window_zh}",
+                "en": f"{en} on {leaf.on_days} separate days ({target}){window_en}"}
+    return {"zh": f"测量或记录：{zh}（{target}）{window_zh}", "en": f"measure or record: {en} ({target}){window_en}"}
+
+
+def _positive_unknown_leaves(d: Decided, positive: bool = True) -> Iterable[int]:
+    if d.outcome is not Truth.UNKNOWN:
+        return
+    if isinstance(d.node, LeafNode):
+        if positive:
+            yield d.node.index
+        return
+    for item in d.items:
+        yield from _positive_unknown_leaves(item, positive != isinstance(d.node, NotNode))
+
+
+def _next_test(group: _Group, current: float, registry: Registry, demographic: frozenset[str]) -> NextTest | None:
+    best: tuple[tuple[Any, ...], NextTest] | None = None
+    for order, (run, decided) in enumerate(group.runs):
+        indexes = sorted(set(_positive_unknown_leaves(decided)))
+        for index in indexes:
+            cl = run.cp.leaves[index]
+            if (cl.leaf.concept or "") in demographic:
+                continue
+            leaves = dict(run.leaves)
+            leaves[index] = LeafResult(Truth.TRUE)
+            after = decide(run.node, leaves)
+            new = rule_score(after, run.cp, demographic, leaves) or 0.0
+            gain = new - current
+            if gain <= 0:
+                continue
+            key = (-gain, after.outcome is not Truth.TRUE, order, index)
+            if best is None or key < best[0]:
+                test = NextTest(cl.leaf.subject, cl.text, _phrase(cl, run.leaves[index].missing, registry, run.cp),
+                                run.prule.full_id, round(new, SCORE_DIGITS))
+                best = (key, test)
+    return best[1] if best else None
+
+
+# --- the differential ------------------------------------------------------------------------------------
+
+NOT_ASKED_KINDS = ("symptom", "finding")
+
+
+def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                         registry: Registry) -> Mapping[int, LeafResult]:
+    """A symptom or finding absent from the record is *not asked*, not *absent*, for the differential: its
+    test is unknown (reason `not-recorded`) and becomes a question to ask, never a finding against. Concepts
+    marked `closed_world: true` keep their absence as "no"; conditions, drugs and allergies (problem and
+    drug lists) too."""
+    out = dict(leaves)
+    for cl in cp.leaves:
+        res = leaves[cl.index]
+        concept = registry.concepts.by_id.get(cl.leaf.has or "")
+        if (concept is not None and res.outcome is Truth.FALSE and not res.facts
+                and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True):
+            out[cl.index] = LeafResult(Truth.UNKNOWN, missing="not-recorded")
+    return out
+
+
+def _syndrome(prule: PackRule, registry: Registry) -> str | None:
+    """A TCM rule's syndrome: the catalogue syndrome of its disease that its title names (longest match)."""
+    catalogue = registry.catalogue
+    entry = catalogue.get(prule.rule.then.disease or "") if catalogue is not None else None
+    if entry is None or entry.kind != "tcm":
+        return None
+    named = [s.name for s in entry.syndromes if s.name in prule.rule.then.title.zh]
+    return max(named, key=lambda n: (len(n), n)) if named else None
+
+
+def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
+                       in_scope: Callable[[RuleRun], bool] = lambda run: True) -> tuple[Candidate, ...]:
+    """The ranked differential from the diagnosis rules of every pack, decided on the patient's facts.
+
+    Args:
+        rule_runs: each diagnosis rule about a catalogue disease, with its pack's leaf outcomes.
+        registry: for the catalogue (names, codes, TCM syndromes) and the concepts (titles, units).
+        in_scope: whether a rule applies to the patient (its population scope, or its pack's default, as
+            `run.prule.rule` / `run.cp.pack.meta` hold them); rules that do not are left out. Once the
+            population scope lands on the engine, evaluate passes `check_scope(...).outcome != FALSE` here.
+    """
+    catalogue = registry.catalogue
+    demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
+    groups: dict[tuple[str, str], _Group] = {}
+    asked: dict[int, Mapping[int, LeafResult]] = {}
+    for run in rule_runs:
+        disease = run.prule.rule.then.disease
+        if run.prule.kind != "diagnosis" or not disease or not in_scope(run):
+            continue
+        if id(run.leaves) not in asked:
+            asked[id(run.leaves)] = not_asked_as_unknown(run.cp, run.leaves, registry)
+        run = RuleRun(run.prule, run.cp, run.node, asked[id(run.leaves)])
+        syndrome = _syndrome(run.prule, registry)
+        group = groups.setdefault((disease, syndrome or ""), _Group(disease, syndrome))
+        group.runs.append((run, decide(run.node, run.leaves)))
+    out: list[Candidate] = []
+    for (disease, _), group in sorted(groups.items()):
+        scores = [(rule_score(d, run.cp, demographic, run.leaves), run, d) for run, d in group.runs]
+        live = [(s, run, d) for s, run, d in scores if s is not None]
+        best = max((s for s, _, _ in live), default=0.0)
+        if best <= 0:
+            continue
+        entry = catalogue.get(disease) if catalogue is not None else None
+        ref = DiseaseRef(entry.id, entry.code_system, entry.code, entry.name.zh, entry.name.en) if entry else \
+            DiseaseRef(disease, "urn:cdss:local", None, disease, disease)
+        live_criteria = [c for _, run, d in live for c in _criteria(d, run)]
+        dead_criteria = [c for s, run, d in scores if s is None for c in _criteria(d, run)]
+        for_ = [c for c in live_criteria if not c.exclusion and c.concept not in demographic
+                and (c.outcome == "true" or c.reason == "too-few-days")]
+        against = [c for c in (*live_criteria, *dead_criteria)
+                   if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]
+        unknown = [c for c in live_criteria if c.outcome == "unknown"]
+        holds = any(d.outcome is Truth.TRUE for _, _, d in live)
+        if not holds and not any(c.concept in registry.concepts.by_id for c in for_):
+            continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
+        status = "met" if best >= 1.0 and holds else "possible"
+        live_group = _Group(disease, group.syndrome, [(run, d) for _, run, d in live])
+        next_test = None if status == "met" else _next_test(live_group, best, registry, demographic)
+        out.append(Candidate(ref, entry.kind if entry else "western", status, best,
+                             tuple(sorted(run.prule.full_id for _, run, _ in live)), _sorted_unique(for_),
+                             _sorted_unique(against), _sorted_unique(unknown), next_test, group.syndrome))
+    return tuple(sorted(out, key=Candidate.sort_key))

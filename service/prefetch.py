@@ -95,8 +95,11 @@ def resources_of(value: Any) -> list[dict[str, Any]] | None:
     if rtype == "OperationOutcome":
         return None  # the client failed to prefetch: try ourselves
     if rtype == "Bundle":
-        return [e["resource"] for e in value.get("entry") or () if isinstance(e, dict)
-                and isinstance(e.get("resource"), dict)]
+        entries = value.get("entry") or []
+        if not isinstance(entries, list):
+            raise ApiError(422, f"a prefetched Bundle's entry must be a list (got {type(entries).__name__})",
+                           code="structure", expression="Bundle.entry")
+        return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
     return [value] if isinstance(rtype, str) else None
 
 

@@ -61,3 +61,4 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
         if any(word in reason for word in _SERVICE_WORDS):
             report.outcome = "failed"
             report.longrepr = f"skipped under CI, where its service must be present: {reason}"
+collect_ignore_glob = ["fixtures/*"]  # frozen pack copies (golden/) are data, not packs for the pytest plugin to run

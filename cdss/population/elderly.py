@@ -51,7 +51,9 @@ def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registr
         for d in pack.derived:
             part_concepts = list(dict.fromkeys(leaf.concept for part in d.parts for leaf, _ in walk_leaves(part.when)
                                                if leaf.concept in concepts))
-            scored.update(part_concepts)
+            # Only questionnaire items (coded by a Questionnaire's URL and a linkId) are shown with their score
+            # alone; a measurement a score also reads (blood pressure in a BP grade) stays a measurement.
+            scored.update(c for c in part_concepts if any("/Questionnaire/" in k.system for k in concepts[c].codes))
             if d.id not in values:
                 continue
             items = []

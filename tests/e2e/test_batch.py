@@ -169,7 +169,8 @@ def test_evaluations_are_one_line_per_patient_sorted_in_the_evaluate_contract(po
     patients = [json.loads(line)["patient"] for line in lines]
     assert patients == sorted(f"Patient/{p}" for p in [*RESIDENTS, "e2"])
     first = json.loads(lines[0])
-    assert list(first) == ["patient", "now", "packs", "suggestions", "data_gaps", "notes"]
+    assert list(first) == ["patient", "now", "packs", "suggestions", "data_gaps", "notes", "superseded", "unrecognised",
+                           "concept_maps", "differential"]  # the `cdss evaluate --format json` contract
 
 
 def test_a_patient_without_data_is_reported_and_the_run_goes_on(population: Path):

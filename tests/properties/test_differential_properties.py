@@ -38,7 +38,15 @@ def runs(cp: CompiledPack, leaves: dict[int, LeafResult]) -> list[RuleRun]:
 
 
 def scores(cp: CompiledPack, leaves: dict[int, LeafResult], **kw: Any) -> dict[str, float]:
-    return {c.disease.id: c.score for c in build_differential(runs(cp, leaves), REGISTRY, **kw)}
+    """Each condition's score: its best candidate (a TCM disease has one candidate per syndrome)."""
+    out: dict[str, float] = {}
+    for c in build_differential(runs(cp, leaves), REGISTRY, **kw):
+        out[c.disease.id] = max(out.get(c.disease.id, 0.0), c.score)
+    return out
+
+
+def candidate_scores(cp: CompiledPack, leaves: dict[int, LeafResult]) -> dict[tuple[str, str | None], float]:
+    return {(c.disease.id, c.syndrome): c.score for c in build_differential(runs(cp, leaves), REGISTRY)}
 
 
 OUTCOMES = [LeafResult(Truth.TRUE), LeafResult(Truth.FALSE), LeafResult(Truth.UNKNOWN, missing="absent"),
@@ -84,7 +92,7 @@ def test_the_next_test_once_met_raises_the_score(situation: Any) -> None:
         node = next(n for r, n in zip(cp.pack.rules, cp.rule_trees, strict=True) if r.full_id == c.next_test.rule)
         index = next(i for i, pos in polar_leaves(node) if pos and cp.leaves[i].text == c.next_test.criterion
                      and asked[i].outcome is Truth.UNKNOWN)
-        after = scores(cp, {**leaves, index: LeafResult(Truth.TRUE)})[c.disease.id]
+        after = candidate_scores(cp, {**leaves, index: LeafResult(Truth.TRUE)})[(c.disease.id, c.syndrome)]
         assert after > c.score
         assert after == c.next_test.score_if_met or after >= c.next_test.score_if_met
 

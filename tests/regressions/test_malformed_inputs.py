@@ -221,3 +221,13 @@ def test_too_many_prefetched_resources_are_refused_before_merging(make_client: A
     response = client.post("/cds-services/cdss-patient-view", json=call)
     assert response.status_code == 413
     assert response.json()["issue"][0]["expression"] == ["prefetch"]
+
+
+def test_prefetched_bundle_whose_entry_is_not_a_list_is_422(client: TestClient) -> None:
+    """Found by the structural-mutation property: `entry: true` in a prefetched Bundle answered 500."""
+    call = json.loads((Path(__file__).parents[1] / "fixtures" / "hooks" /
+                       "patient-view-emergency.json").read_text(encoding="utf-8"))
+    call["prefetch"]["observations"]["entry"] = True
+    response = client.post("/cds-services/cdss-patient-view", json=call)
+    assert response.status_code == 422
+    assert _expression(response) == ["Bundle.entry"]

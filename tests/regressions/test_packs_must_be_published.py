@@ -24,8 +24,9 @@ LINE = re.compile(r"^\S+:\d+: ")
 def packs(tmp_path: Path) -> Path:
     """A packs folder holding the published hypertension pack and its lock entry."""
     shutil.copytree(ROOT / "pathways" / "htn-community", tmp_path / "htn-community")
+    version = re.search(r"^version: (\S+)", (tmp_path / "htn-community" / "pack.yaml").read_text(), re.M).group(1)
     entry = next(line for line in (ROOT / "pathways" / "PUBLISHED.lock").read_text().splitlines()
-                 if line.startswith("htn-community@"))
+                 if line.startswith(f"htn-community@{version}:"))  # the lock keeps every published version
     (tmp_path / "PUBLISHED.lock").write_text(f"# lock\n{entry}\n")
     return tmp_path
 

@@ -176,24 +176,16 @@ def parse_map(doc: Any, concepts: ConceptSet, *, file: str | None = None) -> Con
 
 def _applied(target: Mapping[str, Any], path: str, bad: Any) -> bool | None:
     """True: the mapping is applied; False: kept out on purpose; None: unreadable (reported)."""
-    if "relationship" in target:  # R5
-        rel = target.get("relationship")
-        if rel in APPLIED_R5:
-            return True
-        if rel in IGNORED_R5:
-            return False
-        bad(f"{path}.relationship", "unknown R5 relationship", got=rel,
-            expected=" | ".join(sorted(APPLIED_R5 | IGNORED_R5)))
-        return None
-    if "equivalence" in target:  # R4
-        eq = target.get("equivalence")
-        if eq in APPLIED_R4:
-            return True
-        if eq in IGNORED_R4:
-            return False
-        bad(f"{path}.equivalence", "unknown R4 equivalence", got=eq,
-            expected=" | ".join(sorted(APPLIED_R4 | IGNORED_R4)))
-        return None
+    for key, applied, ignored, what in (("relationship", APPLIED_R5, IGNORED_R5, "R5 relationship"),
+                                         ("equivalence", APPLIED_R4, IGNORED_R4, "R4 equivalence")):
+        if key in target:
+            value = target.get(key)
+            if value in applied:
+                return True
+            if value in ignored:
+                return False
+            bad(f"{path}.{key}", f"unknown {what}", got=value, expected=" | ".join(sorted(applied | ignored)))
+            return None
     bad(path, "the target says neither `equivalence` (R4) nor `relationship` (R5)",
         hint="equivalent, or wider (R4) / source-is-narrower-than-target (R5) when the local code is narrower")
     return None

@@ -180,6 +180,11 @@ class Server:
             if group_alive(proc.pid):  # a worker outlived the supervisor
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
+                # SIGKILL is delivered asynchronously: return only once the group is gone (bounded wait), so
+                # that "stopped" is true when this returns.
+                deadline = time.monotonic() + STOP_TIMEOUT_S
+                while group_alive(proc.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
 
 
 def start_server(workers: int, progress=lambda msg: None) -> Server:

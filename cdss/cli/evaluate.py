@@ -44,6 +44,7 @@ def evaluate_command(
     """
     from cdss.engine.evaluate import evaluate
     from cdss.packs.registry import default_registry, load_registry
+    from cdss.render.conditions import wording_for
     from cdss.render.json import render_json
     from cdss.render.text import render_text
 
@@ -64,4 +65,5 @@ def evaluate_command(
         result = evaluate(data, now=when, registry=registry, pins=pack, source_name=name)
     except CdssError as exc:
         fail(exc, 2)
-    typer.echo(render_json(result) if fmt is OutputFormat.json else render_text(result), nl=False)
+    typer.echo(render_json(result) if fmt is OutputFormat.json
+               else render_text(result, wording_for(registry)), nl=False)

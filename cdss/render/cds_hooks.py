@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdss.render import differential as ddx
+from cdss.render.conditions import default_wording
 from cdss.render.fhir import implicated_sources, service_request
 from cdss.render.sources import uri, with_year
+from cdss.render.wording import COMBINATOR
 
 CARD_NAMESPACE = uuid.UUID("0c5d1f0e-8a3b-5c2e-b7a4-1d9e6f3a2c47")
 SUMMARY_MAX = 139  # "<140-character summary"
@@ -219,7 +221,10 @@ def _fact_line(fact: Any) -> str:
 
 def _trace_lines(trace: Any, depth: int) -> list[str]:
     pad = "  " * depth
-    lines = [f"{pad}- {OUTCOME_MARK.get(trace.outcome, trace.outcome)} {md(trace.text)}"]
+    words = default_wording().words(trace.text)  # "收缩压 ≥ 180 mmHg / SBP ≥ 180 mmHg", the formula beside
+    text = md(trace.text) if words is None else md(words.both) if trace.text in COMBINATOR else \
+        f"{md(words.both)} (`{trace.text}`)"
+    lines = [f"{pad}- {OUTCOME_MARK.get(trace.outcome, trace.outcome)} {text}"]
     lines += [f"{pad}  - {_fact_line(f)}" for f in trace.facts]
     for part in trace.parts:
         lines += _trace_lines(part, depth + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cdss.engine.results import ConditionTrace, Evaluation
+from cdss.render.conditions import Wording, default_wording
 from cdss.render.differential import text_lines as differential_lines
 from cdss.render.sources import with_year
 from cdss.render.unrecognised import text_lines
@@ -16,22 +17,29 @@ REASON_LABEL = {"absent": "无记录 absent", "stale": "已过期 stale", "unkno
                 "incomplete": "评分不完整 incomplete score"}
 
 
-def _trace_lines(trace: ConditionTrace, depth: int) -> list[str]:
+def _trace_lines(trace: ConditionTrace, depth: int, wording: Wording) -> list[str]:
     pad = "    " * depth
     mark = {"true": "✔", "false": "✘", "unknown": "?"}[trace.outcome]
-    lines = [f"{pad}{mark} {trace.text}"]
+    lines = [f"{pad}{mark} {wording.line(trace.text)}"]
     for f in trace.facts:
         unit = f" {f.unit}" if f.unit else ""
         when = f" @ {f.time}" if f.time else ""
         note = f" ({f.note})" if f.note else ""
         lines.append(f"{pad}    = {f.value}{unit}{when} [{f.stat}] ← {', '.join(f.source)}{note}")
     for part in trace.parts:
-        lines.extend(_trace_lines(part, depth + 1))
+        lines.extend(_trace_lines(part, depth + 1, wording))
     return lines
 
 
-def render_text(result: Evaluation) -> str:
-    """The evaluation as plain text: advice by urgency, each with its rationale and source, then data gaps."""
+def render_text(result: Evaluation, wording: Wording | None = None) -> str:
+    """The evaluation as plain text: advice by urgency, each with its rationale and source, then data gaps.
+
+    Args:
+        result: the evaluation.
+        wording: how conditions are said (`cdss.render.conditions.wording_for(registry)`); default: the
+            bundled packs' (a condition of another pack is then shown as its formula only).
+    """
+    wording = wording or default_wording()
     out = [f"患者 Patient: {result.patient}    时间 Time: {result.now.isoformat()}",
            "规则包 Packs: " + ", ".join(f"{p.id}@{p.version}" for p in result.packs), ""]
     if not result.suggestions:
@@ -50,7 +58,7 @@ def render_text(result: Evaluation) -> str:
             out.append(f"   出处 Source: {with_year(c.title, c.year, zh=False)} {c.section}")
         out.append("   依据 Why:")
         for t in s.rationale:
-            out.extend("   " + line for line in _trace_lines(t, 1))
+            out.extend("   " + line for line in _trace_lines(t, 1, wording))
         out.append("")
     out.extend(differential_lines(result))  # after the advice: red flags are never below the differential
     if result.data_gaps:

@@ -49,6 +49,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from cdss.errors import CdssError, ConfigError, EngineError, IntakeError
 from cdss.population.elderly import ELDERLY_AGE, elderly_view
 from cdss.render import html as H
+from cdss.render.conditions import wording_for
 from cdss.render.svg import Point, Series, Threshold, collect_thresholds, render_trend
 from service.deps import ClockDep, EngineDep, SettingsDep
 
@@ -416,7 +417,8 @@ async def evaluation_page(evaluation_id: str, request: Request, engine: EngineDe
     return _page(request, "evaluation.html", {
         "ev": trace, "evaluation_id": evaluation_id, "groups": H.group_by_urgency(trace["suggestions"]),
         "concepts": concepts, "charts": charts, "other_charts": other_charts, "trends_partial": partial,
-        "permalink": f"/panel/evaluations/{evaluation_id}", "elderly_age": ELDERLY_AGE})
+        "permalink": f"/panel/evaluations/{evaluation_id}", "elderly_age": ELDERLY_AGE,
+        "words": wording_for(registry).words})
 
 
 @router.get("/evaluations/{evaluation_id}/elderly-report", response_class=HTMLResponse)
@@ -549,6 +551,12 @@ def _pack_version(engine: Any, pack_id: str, version: str | None) -> Any:
     return next((p for p in versions if p.version == version), None)
 
 
+def _rule_words(engine: Any, rules: Sequence[Any]) -> dict[str, Any]:
+    """Each rule's condition in words (Chinese and English), by full id."""
+    wording = wording_for(engine.registry)
+    return {r.full_id: wording.tree(r.rule.when) for r in rules}
+
+
 @router.get("/packs/{pack_id}", response_class=HTMLResponse)
 def pack_page(pack_id: str, request: Request, engine: EngineDep, version: str = "") -> HTMLResponse:
     """One version of a pack (default: the one that runs by default) with its rules and sources."""
@@ -560,7 +568,7 @@ def pack_page(pack_id: str, request: Request, engine: EngineDep, version: str = 
                      status=404)
     rules = sorted(pack.rules, key=H.rule_sort_key)
     return _page(request, "pack.html", {
-        "pack": pack, "rules": rules, "conditions": {r.full_id: H.condition_view(r.rule.when) for r in rules},
+        "pack": pack, "rules": rules, "conditions": _rule_words(engine, rules),
         "versions": engine.registry.versions(pack_id),
         "default": {p.id: p for p in engine.registry.select(())}.get(pack_id)})
 
@@ -584,7 +592,7 @@ def pack_diff_page(pack_id: str, request: Request, engine: EngineDep) -> HTMLRes
     diff = H.diff_packs(by_version[old_v], by_version[new_v])
     return _page(request, "diff.html", {
         "pack_id": pack_id, "versions": versions, "diff": diff, "old_v": old_v, "new_v": new_v,
-        "conditions": {r.full_id: H.condition_view(r.rule.when) for r in (*diff.added, *diff.removed)}})
+        "conditions": _rule_words(engine, (*diff.added, *diff.removed))})
 
 
 # --- static files -------------------------------------------------------------------------------------------

@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(panel.router)
     elif settings.auth_enabled:
         app.include_router(panel_link.router)  # card links with a signed token (service.panel_links)
+    if settings.panel_enabled or settings.auth_enabled:
+        app.mount(panel.STATIC_PATH, panel.static_files(), name="panel-static")  # CSS, JS, samples
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -103,10 +103,50 @@ def _fmt_time(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M")
 
 
+MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60)
+DAY_STEPS = (1, 2, 7, 14)
+
+
+def time_ticks(t0: dt.datetime, t1: dt.datetime, max_ticks: int = 6) -> list[tuple[dt.datetime, str]]:
+    """Ticks on calendar boundaries between t0 and t1, at most `max_ticks`: first days of months
+    (`2026-03`) over more than about three months, else midnights (`2026-03-14`), in t0's time zone."""
+    span_days = (t1 - t0).total_seconds() / 86400
+    start = t0.replace(hour=0, minute=0, second=0, microsecond=0)
+    if span_days > 92:
+        months = (t1.year - t0.year) * 12 + t1.month - t0.month + 1
+        step = next((m for m in MONTH_STEPS if months / m <= max_ticks), MONTH_STEPS[-1])
+        index = t0.year * 12 + t0.month - 1
+        index += -index % step  # the first month on the step (January, April ... for 3)
+        out = []
+        while True:
+            t = start.replace(year=index // 12, month=index % 12 + 1, day=1)
+            if t > t1:
+                return out
+            if t >= t0:
+                out.append((t, t.strftime("%Y-%m")))
+            index += step
+    step = next((d for d in DAY_STEPS if span_days / d <= max_ticks), 30)
+    out = []
+    t = start if start >= t0 else start + dt.timedelta(days=1)
+    while t <= t1:
+        out.append((t, t.strftime("%Y-%m-%d")))
+        t += dt.timedelta(days=step)
+    return out
+
+
+def _fit(text: str, width: float) -> str:
+    """`text`, cut with an ellipsis to about `width` pixels at 11 px."""
+    if _text_width(text, 11) <= width:
+        return text
+    while text and _text_width(text + "…", 11) > width:
+        text = text[:-1]
+    return text + "…"
+
+
 def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, title: str,
                  now: dt.datetime | None = None, width: int = 720, height: int = 260,
                  labels: tuple[str, str] = ("规则阈值", "rule threshold"), off_label: str = "图外阈值 off chart",
-                 chart_id: str = "trend") -> str:
+                 chart_id: str = "trend", names: Mapping[str, str] | None = None, lang: str = "zh") -> str:
     """An accessible SVG line chart of one or more series with horizontal threshold lines.
 
     Args:
@@ -118,11 +158,14 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
         off_label: words before the count of thresholds too far from the values to draw (listed on hover
             and in the description).
         chart_id: prefix of the element ids (unique per page).
+        names: the concepts' names in the page's language, for the threshold labels (default: their ids).
+        lang: the page's language; the legend names the threshold lines in it first.
 
     Returns:
         ``<svg ...>...</svg>`` text, safe to embed in HTML.
     """
     pad_l, pad_r, pad_t, pad_b = 56, 170, 40, 34
+    names = names or {}
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     points = [p for s in series for p in s.points]
     data = [p.value for p in points] or [t.value for t in thresholds] or [0.0, 1.0]
@@ -175,12 +218,10 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
         out.append(f'<line class="grid" x1="{pad_l}" y1="{yy}" x2="{pad_l + plot_w}" y2="{yy}"/>')
         out.append(f'<text class="tick" x="{pad_l - 6}" y="{yy + 4}" text-anchor="end">{v:g}</text>')
         v = round(v + step, 9)
-    # time axis: first, last and up to 3 between
-    tick_times = [t0 + (t1 - t0) * i / 4 for i in range(5)]
-    for i, t in enumerate(tick_times):
-        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        out.append(f'<text class="tick" x="{x(t)}" y="{pad_t + plot_h + 18}" text-anchor="{anchor}">'
-                   f'{t.strftime("%Y-%m-%d")}</text>')
+    # time axis: calendar ticks (months or days), never more than fit
+    for t, text in time_ticks(t0, t1, max_ticks=max(2, int(plot_w // 90))):
+        out.append(f'<line class="grid vgrid" x1="{x(t)}" y1="{pad_t}" x2="{x(t)}" y2="{pad_t + plot_h}"/>')
+        out.append(f'<text class="tick" x="{x(t)}" y="{pad_t + plot_h + 18}" text-anchor="middle">{text}</text>')
     if now is not None:
         out.append(f'<line class="now" x1="{x(now)}" y1="{pad_t}" x2="{x(now)}" y2="{pad_t + plot_h}">'
                    f'<title>{escape(_fmt_time(now))}</title></line>')
@@ -193,13 +234,13 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
         yy = y(value)
         fired_here = any(t.fired for t in group)
         signs = "/".join(dict.fromkeys(OP_SIGN.get(t.op, t.op) for t in group))
-        text = f"{concept} {signs} {value:g}"
+        text = f"{names.get(concept, concept)} {signs} {value:g}"
         rules = ", ".join(sorted({r for t in group for r in t.rules}))
         ly = max(yy + 4, (placed[-1] + 12) if placed else pad_t + 4)
         label = ""
         if ly <= pad_t + plot_h + 4:
             placed.append(ly)
-            label = f'<text x="{pad_l + plot_w + 6}" y="{ly}">{escape(text)}</text>'
+            label = f'<text x="{pad_l + plot_w + 6}" y="{ly}">{escape(_fit(text, pad_r - 10))}</text>'
         out.append(f'<g class="{"threshold fired" if fired_here else "threshold"}">'
                    f'<title>{escape(text)}: {escape(rules)}</title>'
                    f'<line x1="{pad_l}" y1="{yy}" x2="{pad_l + plot_w}" y2="{yy}"/>{label}</g>')

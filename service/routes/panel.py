@@ -15,7 +15,8 @@ Pages (HTML, Chinese first; ``?lang=en`` for English):
     GET  /panel/catalogue?q=&kind=&department=     the disease catalogue with codes, provenance, rule coverage
     GET  /panel/packs, /panel/packs/{id}?version=  pack versions and their rules
     GET  /panel/packs/{id}/diff?from=&to=          rule-level difference of two versions
-    GET  /panel/static/{path}                      CSS, JS and the sample bundles shipped in the package
+    /panel/static/                                 CSS, JS and the sample bundles shipped in the package
+                                                   (StaticFiles, mounted by the app)
 
 Forms are protected against cross-site posts by a double-submit token (a SameSite=Strict cookie that the
 form echoes) and an Origin check. Bad input is answered on the page, never with a trace. The panel has no
@@ -25,8 +26,6 @@ login of its own: it is meant for a centre's local network, like the service's o
 from __future__ import annotations
 
 import datetime as dt
-import email.parser
-import email.policy
 import functools
 import hmac
 import json
@@ -39,18 +38,24 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.types import Message, Scope
 
 from cdss.errors import CdssError, ConfigError, EngineError, IntakeError
 from cdss.population.elderly import ELDERLY_AGE, elderly_view
 from cdss.render import html as H
 from cdss.render.conditions import wording_for
-from cdss.render.svg import Point, Series, Threshold, collect_thresholds, render_trend
+from cdss.render.patient import patient_header
+from cdss.render.trends import readings_of, trends_view
 from service.deps import ClockDep, EngineDep, SettingsDep
 
 log = logging.getLogger("cdss.service")
@@ -64,6 +69,7 @@ LOCAL_OFFSET = dt.timezone(dt.timedelta(hours=8))
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".json": "application/json; charset=utf-8", ".svg": "image/svg+xml",
                 ".woff2": "font/woff2", ".png": "image/png", ".ico": "image/x-icon"}
+STATIC_PATH = "/panel/static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'",
@@ -81,13 +87,35 @@ def _package_dir(name: str) -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _templates() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_package_dir("templates")),
-                             autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+def _templates() -> Jinja2Templates:
+    """The panel's templates (starlette's Jinja2Templates), strict about undefined names."""
+    templates = Jinja2Templates(directory=_package_dir("templates"), context_processors=[_page_context])
+    env = templates.env
+    env.undefined = jinja2.StrictUndefined
+    env.trim_blocks = env.lstrip_blocks = True
     env.globals.update(L=H.ui_tables(), format_time=H.format_time, format_value=H.format_value,
                        citations=H.citations)
-    return env
+    return templates
+
+
+class PanelStatic(StaticFiles):
+    """CSS, JS and the sample bundles shipped in the package (nothing is fetched from elsewhere): only the
+    listed file types, with their media type, cached for an hour."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if Path(path).suffix not in STATIC_TYPES:
+            return Response("not found", status_code=404, media_type="text/plain")
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["content-type"] = STATIC_TYPES[Path(path).suffix]
+            response.headers["Cache-Control"] = "public, max-age=3600"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def static_files() -> PanelStatic:
+    """The app mounts this at STATIC_PATH (a router cannot carry a mount)."""
+    return PanelStatic(directory=_package_dir("static"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -149,18 +177,24 @@ def _lang(request: Request) -> str:
     return lang if lang in H.LANGS else "zh"
 
 
-def _page(request: Request, template: str, context: Mapping[str, Any], *, status: int = 200,
-          lang: str | None = None) -> HTMLResponse:
-    lang = lang or _lang(request)
+def _page_context(request: Request) -> dict[str, Any]:
+    """What every page template gets: the language, its toggle and the label helpers."""
+    lang = getattr(request.state, "panel_lang", None) or _lang(request)
     other = H.other_lang(lang)
     toggled = request.url.include_query_params(lang=other)
-    ctx = {"request": request, "lang": lang, "other_lang": other, "lang_url": f"{toggled.path}?{toggled.query}",
-           "q": (lambda **kw: _query(lang, **kw)),
-           "u": (lambda key: H.text(H.UI, key, lang)),
-           "lab": (lambda table, key: H.text(H.ui_tables()[table], key, lang)),
-           "tr": (lambda mapping: (mapping or {}).get(lang) or (mapping or {}).get("zh", "")), **context}
-    body = _templates().get_template(template).render(ctx)
-    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+    return {"lang": lang, "other_lang": other, "lang_url": f"{toggled.path}?{toggled.query}",
+            "q": (lambda **kw: _query(lang, **kw)),
+            "u": (lambda key: H.text(H.UI, key, lang)),
+            "lab": (lambda table, key: H.text(H.ui_tables()[table], key, lang)),
+            "tr": (lambda mapping: (mapping or {}).get(lang) or (mapping or {}).get("zh", ""))}
+
+
+def _page(request: Request, template: str, context: Mapping[str, Any], *, status: int = 200,
+          lang: str | None = None) -> HTMLResponse:
+    if lang:
+        request.state.panel_lang = lang
+    return _templates().TemplateResponse(request, template, dict(context), status_code=status,
+                                         headers=SECURITY_HEADERS)
 
 
 def _query(lang: str, **params: Any) -> str:
@@ -208,46 +242,51 @@ class _FormError(Exception):
         self.messages = list(messages)
 
 
+def _too_large(max_bytes: int, declared: int | None = None) -> _FormError:
+    size = f"{declared} 字节，" if declared is not None else ""
+    got = f"{declared} bytes; " if declared is not None else ""
+    return _FormError(413, [f"数据太大（{size}上限 {max_bytes} 字节）。The data are too large ({got}the limit is "
+                            f"{max_bytes} bytes, CDSS_MAX_BODY_BYTES)."])
+
+
+def _bounded(request: Request, max_bytes: int) -> Request:
+    """The request with its body cut off at `max_bytes` (whatever Content-Length said)."""
+    seen = 0
+
+    async def receive() -> Message:
+        nonlocal seen
+        message = await request.receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > max_bytes:
+                raise _too_large(max_bytes)
+        return message
+
+    return Request(request.scope, receive)
+
+
 async def _read_form(request: Request, max_bytes: int) -> tuple[dict[str, list[str]], dict[str, bytes]]:
-    """Fields and uploaded files of a urlencoded or multipart form (read within the size limit)."""
+    """Fields and uploaded files of a urlencoded or multipart form, parsed by starlette (python-multipart)
+    within the body limit; a malformed form is a 400 on the page."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _FormError(413, [f"数据太大（{int(declared)} 字节，上限 {max_bytes}）。"
-                               f"The data are too large ({int(declared)} bytes; the limit is {max_bytes}, "
-                               f"CDSS_MAX_BODY_BYTES)."])
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _FormError(413, [f"数据太大（上限 {max_bytes} 字节）。The data are larger than the limit of "
-                                   f"{max_bytes} bytes (CDSS_MAX_BODY_BYTES)."])
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        raise _too_large(max_bytes, int(declared))
     kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    fields: dict[str, list[str]] = {}
-    files: dict[str, bytes] = {}
-    if kind == "application/x-www-form-urlencoded":
-        try:
-            fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
-        except UnicodeDecodeError as exc:
-            raise _FormError(400, ["表单不是 UTF-8 文本。The form is not UTF-8 text."]) from exc
-    elif kind == "multipart/form-data":
-        header = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode("latin-1")
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + raw)
-        if not message.is_multipart():
-            raise _FormError(400, ["表单格式不正确。The form is malformed (multipart without parts)."])
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
-            if not isinstance(name, str):
-                continue
-            if part.get_filename() is not None:
-                files[name] = payload
-            else:
-                fields.setdefault(name, []).append(payload.decode("utf-8", errors="replace"))
-    else:
+    if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise _FormError(415, [f"不支持的提交类型 {kind or '(无)'}。Unsupported form type {kind or '(none)'!r}; "
                                f"submit the form on /panel/."])
+    try:
+        form = await _bounded(request, max_bytes).form(max_files=4, max_fields=1000, max_part_size=max_bytes)
+    except MultiPartException as exc:
+        raise _FormError(400, [f"表单格式不正确。The form is malformed ({exc.message})."]) from exc
+    fields: dict[str, list[str]] = {}
+    files: dict[str, bytes] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            files[name] = await value.read()
+        else:
+            fields.setdefault(name, []).append(value)
+    await form.close()
     return fields, files
 
 
@@ -262,22 +301,6 @@ def _same_origin(request: Request, public_url: str) -> bool:
 def _parse_time(value: str) -> dt.datetime:
     t = dt.datetime.fromisoformat(value.strip())
     return t if t.tzinfo is not None else t.replace(tzinfo=LOCAL_OFFSET)
-
-
-def _readings(engine: Any, bundle: bytes) -> dict[str, list[tuple[str, float, str | None, str]]]:
-    """The patient's numeric readings by concept, for the trend charts (empty when the bundle is unreadable)."""
-    from cdss.intake.bundle import read_bundle
-
-    try:
-        facts = read_bundle(bundle, engine.registry.concepts)
-    except CdssError:
-        return {}
-    out: dict[str, list[tuple[str, float, str | None, str]]] = {}
-    for concept, readings in facts.readings.items():
-        for r in readings:
-            if r.time is not None and isinstance(r.value, int | float) and not isinstance(r.value, bool):
-                out.setdefault(concept, []).append((r.time.isoformat(), float(r.value), r.unit, r.source))
-    return out
 
 
 @router.post("/evaluate")
@@ -313,14 +336,14 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
             raise _FormError(422, [_problem_text(p) for p in exc.problems]) from exc
         except (EngineError, ConfigError) as exc:
             raise _FormError(400, [_problem_text(p) for p in exc.problems]) from exc
-        readings = await run_in_threadpool(_readings, engine, bundle)
+        readings = await run_in_threadpool(readings_of, bundle, engine.registry)
         trace = result.to_json()
         storage = getattr(request.app.state, "storage", None)
         if storage is not None:
             await run_in_threadpool(storage.record_evaluation, result, now=clock(), channel="panel")
         # Name, sex and age for the page header: kept with the trace in this process's memory only, never
         # stored (the audit store holds no patient identifier).
-        trace = {**trace, "patient_display": _patient_display(bundle, now)}
+        trace = {**trace, "patient_display": patient_header(bundle, now)}
         _memory(request).put(result.id, trace, readings, bundle)
         return RedirectResponse(f"/panel/evaluations/{result.id}{_query(lang)}", status_code=303)
     except _FormError as exc:
@@ -335,41 +358,6 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
 def _problem_text(problem: Any) -> str:
     """A problem for the form: the Chinese sentence first, then the located message (FHIR path)."""
     return f"{H.error_zh(problem.code)} {problem}"
-
-
-def _patient_display(bundle: bytes, now: dt.datetime) -> dict[str, Any]:
-    """The Patient's name, sex and age in whole years at `now` (what the bundle gives; {} if unreadable)."""
-    try:
-        doc = json.loads(bundle)
-        patient = next(e["resource"] for e in doc.get("entry") or () if isinstance(e, dict)
-                       and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == "Patient")
-    except (ValueError, StopIteration, AttributeError, TypeError):
-        return {}
-    out: dict[str, Any] = {}
-    names = patient.get("name") if isinstance(patient.get("name"), list) else []
-    for name in names:
-        if isinstance(name, dict):
-            text = name.get("text")
-            if not isinstance(text, str):
-                given = [g for g in name.get("given") or () if isinstance(g, str)]
-                family = name.get("family") if isinstance(name.get("family"), str) else ""
-                # Chinese names: family name first, no space; others: given names then family.
-                text = family + "".join(given) if re.search(r"[\u4e00-\u9fff]", family + "".join(given)) \
-                    else " ".join([*given, family]).strip()
-            if text:
-                out["name"] = text
-                break
-    if patient.get("gender") in ("male", "female", "other", "unknown"):
-        out["sex"] = patient["gender"]
-    birth = patient.get("birthDate")
-    if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
-        try:
-            born = dt.date.fromisoformat(birth)
-            today = now.date()
-            out["age"] = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-        except ValueError:
-            pass
-    return out
 
 
 def _chosen_bundle(upload: bytes, form: Mapping[str, Any]) -> tuple[bytes, str | None]:
@@ -413,10 +401,10 @@ async def evaluation_page(evaluation_id: str, request: Request, engine: EngineDe
                                                  "what": evaluation_id}, status=404)
     registry = engine.registry
     concepts = {cid: c.title.model_dump() for cid, c in registry.concepts.by_id.items()}
-    charts, other_charts, partial = _trends(trace, readings, registry, lang)
+    trends = trends_view(trace, readings, registry, lang)
     return _page(request, "evaluation.html", {
         "ev": trace, "evaluation_id": evaluation_id, "groups": H.group_by_urgency(trace["suggestions"]),
-        "concepts": concepts, "charts": charts, "other_charts": other_charts, "trends_partial": partial,
+        "concepts": concepts, "charts": trends.key, "other_charts": trends.other, "trends_partial": trends.partial,
         "permalink": f"/panel/evaluations/{evaluation_id}", "elderly_age": ELDERLY_AGE,
         "words": wording_for(registry).words})
 
@@ -446,66 +434,6 @@ async def elderly_report_page(evaluation_id: str, request: Request, engine: Engi
                      else 422)
     return _page(request, "elderly_report.html", {"r": view, "evaluation_id": evaluation_id,
                                                   "who": trace.get("patient_display") or {}})
-
-
-def _walk(conditions: Sequence[Mapping[str, Any]]):  # noqa: ANN202
-    for c in conditions:
-        yield from c.get("facts", ())
-        yield from _walk(c.get("parts", ()))
-
-
-def _trends(trace: Mapping[str, Any], readings: Mapping[str, list[tuple[str, float, str | None, str]]] | None,
-            registry: Any, lang: str) -> tuple[list[dict[str, str]], list[dict[str, str]], bool]:
-    """SVG charts of the patient's measures: those the evaluated rules test first, with their thresholds."""
-    partial = readings is None
-    if readings is None:  # only what the rationale cites
-        cited: dict[str, dict[tuple[str, float, str], tuple[str, float, str | None, str]]] = {}
-        for s in trace["suggestions"]:
-            for f in _walk(s["rationale"]):
-                value = f.get("value")
-                if f.get("time") and isinstance(value, int | float) and not isinstance(value, bool) \
-                        and f.get("stat") in ("latest", "day-mean"):
-                    source = ", ".join(f.get("source", ()))
-                    cited.setdefault(f["concept"], {})[(f["time"], float(value), source)] = (
-                        f["time"], float(value), f.get("unit"), source)
-        readings = {c: sorted(v.values()) for c, v in cited.items()}
-    packs = [p for stamp in trace["packs"]
-             if (p := registry.packs.get(stamp["id"], {}).get(stamp["version"])) is not None]
-    fired = [s["rule"].split("#", 1)[-1] for s in trace["suggestions"]]
-    thresholds = collect_thresholds(packs, fired)
-    order = {c.id: i for i, c in enumerate(registry.concepts.source.concepts)}
-    shown = sorted((c for c, rs in readings.items() if rs and c in registry.concepts.by_id),
-                   key=lambda c: (order.get(c, 1 << 30), c))
-    # Concepts read from the same records (e.g. the components of a blood-pressure panel) share a chart.
-    groups: list[list[str]] = []
-    sources: list[set[str]] = []
-    for concept in shown:
-        mine = {r[3] for r in readings[concept]}
-        joined = [i for i, s in enumerate(sources) if s & mine]
-        if joined:
-            first = joined[0]
-            for i in reversed(joined[1:]):
-                groups[first].extend(groups.pop(i))
-                sources[first] |= sources.pop(i)
-            groups[first].append(concept)
-            sources[first] |= mine
-        else:
-            groups.append([concept])
-            sources.append(mine)
-    now = dt.datetime.fromisoformat(trace["now"])
-    key, other = [], []
-    for n, group in enumerate(groups):
-        series = [Series(c, H.text({c: registry.concepts.by_id[c].title.model_dump()}, c, lang),
-                         next((r[2] for r in readings[c] if r[2]), None),
-                         tuple(Point(dt.datetime.fromisoformat(t), v, src) for t, v, _, src in readings[c]))
-                  for c in group]
-        lines: list[Threshold] = [t for c in group for t in thresholds.get(c, ())]
-        title = " / ".join(s.label for s in series)
-        svg = render_trend(series, lines, title=title, now=now, chart_id=f"trend-{n}",
-                           labels=(H.text(H.UI, "threshold", "zh"), H.text(H.UI, "threshold", "en")),
-                           off_label=H.text(H.UI, "off_chart", lang))
-        (key if lines else other).append({"title": title, "svg": svg, "concepts": ", ".join(group)})
-    return key, other, partial
 
 
 # --- catalogue ----------------------------------------------------------------------------------------------
@@ -593,18 +521,6 @@ def pack_diff_page(pack_id: str, request: Request, engine: EngineDep) -> HTMLRes
     return _page(request, "diff.html", {
         "pack_id": pack_id, "versions": versions, "diff": diff, "old_v": old_v, "new_v": new_v,
         "conditions": _rule_words(engine, (*diff.added, *diff.removed))})
-
-
-# --- static files -------------------------------------------------------------------------------------------
-@router.get("/static/{path:path}")
-def static_file(path: str) -> Response:
-    """CSS, JS and sample bundles shipped in the package (nothing is fetched from elsewhere)."""
-    root = _package_dir("static").resolve()
-    target = (root / path).resolve()
-    if root not in target.parents or not target.is_file() or target.suffix not in STATIC_TYPES:
-        return Response("not found", status_code=404, media_type="text/plain")
-    return FileResponse(target, media_type=STATIC_TYPES[target.suffix],
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
 
 def _origin_of(url: str) -> str:

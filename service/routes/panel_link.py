@@ -2,7 +2,7 @@
 when JWT auth is on and the panel itself is off:
 
     GET /panel/evaluations/{evaluation_id}?t=TOKEN    the page a card links to (403 without a valid token)
-    GET /panel/static/{path}                          its CSS and JS
+    /panel/static/                                    its CSS and JS (mounted by the app)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 
 from cdss.render import html as H
 from service.deps import EngineDep
@@ -27,7 +27,3 @@ async def linked_evaluation(evaluation_id: str, request: Request, engine: Engine
                                                        "what": evaluation_id}, status=403)
     return await panel.evaluation_page(evaluation_id, request, engine)
 
-
-@router.get("/static/{path:path}")
-def static_file(path: str) -> Response:
-    return panel.static_file(path)

@@ -47,6 +47,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message, Scope
 
@@ -277,8 +278,9 @@ async def _read_form(request: Request, max_bytes: int) -> tuple[dict[str, list[s
                                f"submit the form on /panel/."])
     try:
         form = await _bounded(request, max_bytes).form(max_files=4, max_fields=1000, max_part_size=max_bytes)
-    except MultiPartException as exc:
-        raise _FormError(400, [f"表单格式不正确。The form is malformed ({exc.message})."]) from exc
+    except (MultiPartException, HTTPException) as exc:  # starlette turns the parser's error into a 400
+        detail = exc.message if isinstance(exc, MultiPartException) else exc.detail
+        raise _FormError(400, [f"表单格式不正确。The form is malformed ({detail})."]) from exc
     fields: dict[str, list[str]] = {}
     files: dict[str, bytes] = {}
     for name, value in form.multi_items():
@@ -429,9 +431,11 @@ async def elderly_report_page(evaluation_id: str, request: Request, engine: Engi
         view = await run_in_threadpool(elderly_view, bundle, now=dt.datetime.fromisoformat(trace["now"]),
                                        registry=engine.registry, pins=pins)
     except CdssError as exc:  # e.g. [not-elderly]: said on the page, never a trace
-        return _page(request, "not_found.html", {"message": "; ".join(_problem_text(p) for p in exc.problems),
-                                                 "what": evaluation_id}, status=400 if isinstance(exc, ConfigError)
-                     else 422)
+        applies = isinstance(exc, ConfigError)  # the report does not apply to this resident (400), or bad data
+        return _page(request, "not_found.html", {
+            "message": "; ".join(_problem_text(p) for p in exc.problems), "what": evaluation_id,
+            "heading": H.text(H.UI, "not_applicable" if applies else "report_failed", lang)},
+            status=400 if applies else 422)
     return _page(request, "elderly_report.html", {"r": view, "evaluation_id": evaluation_id,
                                                   "who": trace.get("patient_display") or {}})
 

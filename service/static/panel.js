@@ -33,6 +33,17 @@
       buttons[i].addEventListener("click", function () { window.print(); });
     }
   }
-  document.addEventListener("DOMContentLoaded", function () { openTarget(); keepHash(); focusErrors(); printButtons(); });
+  // The file input is hidden behind a label in the page's language: say which file was chosen.
+  function fileName() {
+    var input = document.getElementById("file");
+    var shown = document.getElementById("file-name");
+    if (!input || !shown) { return; }
+    input.addEventListener("change", function () {
+      shown.textContent = input.files && input.files.length ? input.files[0].name : shown.getAttribute("data-empty");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    openTarget(); keepHash(); focusErrors(); printButtons(); fileName();
+  });
   window.addEventListener("hashchange", openTarget);
 }());

@@ -2,73 +2,20 @@
 uvicorn on 127.0.0.1. Loads the emergency sample, sees the emergency card first, opens its rationale and
 sees the facts and the citation; keyboard only; tablet width; bad input; English. Screenshots go to
 test-artifacts/ (gitignored). Needs /usr/bin/chromium (`.ci/browser.sh` installs it); skips without it.
+The server and browser fixtures are tests/e2e/conftest.py's (one setup for every panel browser test).
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium (run .ci/browser.sh)",
-                allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
 expect = sync_api.expect
 expect.set_options(timeout=20_000)  # auto-waiting, generous for a loaded CI machine (no timing is asserted)
 
-import uvicorn  # noqa: E402
-
-from service.app import create_app  # noqa: E402
-from service.settings import Settings  # noqa: E402
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app under uvicorn in a thread, on a socket bound before the thread starts (so no waiting)."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("panel-data"), auth="off", host="127.0.0.1")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")  # type: ignore[attr-defined]
-    context.set_default_timeout(30_000)
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
-def shot(page: object, name: str, *, full_page: bool = True) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"panel-{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
+from tests.e2e.conftest import ARTIFACTS, shot  # noqa: E402  (base_url, browser, page: tests/e2e/conftest.py)
 
 
 def evaluate_sample(page: object, base_url: str, sample_label: str) -> None:
@@ -210,3 +157,33 @@ def test_panel_every_other_page_renders(page, base_url) -> None:
     page.locator("#evaluate-top").click()
     expect(page.locator("#errors")).to_contain_text("内容不是 FHIR Bundle")
     shot(page, "15-error-chinese", full_page=False)
+
+
+def test_panel_conditions_in_words_file_label_and_readable_trends(page, base_url) -> None:
+    """Rule conditions read in Chinese (English beside); the file input's button is Chinese; the charts name
+    their threshold lines and tick on dates."""
+    page.goto(f"{base_url}/panel/")
+    expect(page.locator("label.file-button")).to_have_text("选择文件…")
+    expect(page.locator("#file-name")).to_have_text("未选择文件")
+    page.locator("#file").set_input_files(files=[{"name": "患者.json", "mimeType": "application/json",
+                                                  "buffer": b"{}"}])
+    expect(page.locator("#file-name")).to_have_text("患者.json")
+    page.locator(".file-pick").screenshot(path=str(ARTIFACTS / "panel-17-file-label.png"))
+    evaluate_sample(page, base_url, "王建国：今日血压 196/122 mmHg 伴剧烈头痛")
+    card = page.locator("article.card").first
+    card.locator("summary").click()
+    words = card.locator("details.rationale .words")
+    expect(words.first).to_be_visible()
+    expect(card.locator("details.rationale")).to_contain_text("收缩压 ≥ 180 mmHg（1 天内）")
+    card.screenshot(path=str(ARTIFACTS / "panel-18-rationale-words.png"))
+    chart = page.locator("#trends svg.trend").first
+    chart.scroll_into_view_if_needed()
+    expect(chart.locator(".threshold text").first).to_contain_text("收缩压")
+    ticks = chart.locator("text.tick").evaluate_all("els => els.map(e => e.textContent)")
+    dates = [t for t in ticks if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", t)]
+    assert 2 <= len(dates) <= 7, ticks
+    page.locator("#trends").screenshot(path=str(ARTIFACTS / "panel-19-trends.png"))
+    page.goto(f"{base_url}/panel/packs/htn-community")
+    expect(page.locator("li.cond-leaf .words").first).to_be_visible()
+    expect(page.locator("body")).to_contain_text("有：高血压")
+    page.locator("article.card.rule").nth(2).screenshot(path=str(ARTIFACTS / "panel-20-pack-rule-words.png"))

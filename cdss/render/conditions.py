@@ -1,7 +1,7 @@
 """Render: rule conditions in words, Chinese first, English beside, for the rationale of every output.
 
-A leaf such as ``sbp latest >= 180 (within 1 d)`` reads "收缩压 ≥ 180 mmHg（1 天内）/ Systolic blood pressure
-≥ 180 mmHg within 1 day"; ``has diabetes`` reads "有：糖尿病 / has: diabetes"; a derived fact (a score, a
+A leaf such as ``<concept> latest >= <value> (within 1 d)`` reads "<名称> ≥ <value> <单位>（1 天内）/ <name> ≥
+<value> <unit> within 1 day"; ``has <concept>`` reads "有：<名称> / has: <name>"; a derived fact (a score, a
 grade) is named by its title. The names and units come from the concept dictionary and the packs' derived
 facts; the words around them from `cdss.render.wording`. Decides nothing.
 
@@ -76,7 +76,8 @@ def _mid(name: str) -> str:
     return name[0].lower() + name[1:] if len(name) > 1 and name[0].isupper() and name[1].islower() else name
 
 
-def _unit(ucum: str | None) -> Phrase:
+def unit_phrase(ucum: str | None) -> Phrase:
+    """A canonical UCUM unit as a reader writes it (`mm[Hg]` -> mmHg, `/min` -> 次/分 / /min)."""
     if not ucum:
         return Phrase("", "")
     known = W.UNITS.get(ucum)
@@ -114,7 +115,7 @@ class Wording:
         """The wording of a registry: its concepts, and the derived facts and leaves of `packs` (default:
         every loaded pack version)."""
         chosen = list(registry.all() if packs is None else packs)
-        names = {cid: Name(c.title.zh, c.title.en, _unit(c.unit)) for cid, c in registry.concepts.by_id.items()}
+        names = {cid: Name(c.title.zh, c.title.en, unit_phrase(c.unit)) for cid, c in registry.concepts.by_id.items()}
         for pack in chosen:
             for d in pack.derived:
                 names.setdefault(d.id, Name(d.title.zh, d.title.en))

@@ -168,15 +168,17 @@ UI = {
     "count": {"zh": "次数", "en": "Count"},
     "concept_maps": {"zh": "本地编码映射", "en": "Site concept maps"},
     "trends": {"zh": "趋势", "en": "Trends"},
-    "trends_help": {"zh": "虚线为所评估规则使用的阈值；红色为已触发规则的阈值；竖线为评估时间。",
-                    "en": "Dashed lines are thresholds of the evaluated rules; red ones belong to rules that "
-                          "fired; the vertical line is the evaluation time."},
+    "trends_help": {"zh": "虚线为所评估规则使用的阈值（红色：已触发规则的阈值；灰色：最接近当前值的其他阈值）；"
+                          "竖线为评估时间。",
+                    "en": "Dashed lines are thresholds of the evaluated rules (red: of rules that fired; grey: the "
+                          "other thresholds nearest the current value); the vertical line is the evaluation "
+                          "time."},
     "trends_partial": {"zh": "原始数据未保留在本服务进程中，趋势只显示依据中引用的数值。",
                        "en": "The original data are not kept in this service process; the trends show only "
                              "the values the rationale cites."},
     "trends_none": {"zh": "没有可绘制的数值。", "en": "No values to chart."},
     "threshold": {"zh": "规则阈值", "en": "rule threshold"},
-    "off_chart": {"zh": "图外阈值", "en": "thresholds off chart"},
+    "off_chart": {"zh": "其他阈值（未画出）", "en": "other thresholds (not drawn)"},
     "other_measures": {"zh": "其他测量", "en": "Other measures"},
     "not_found": {"zh": "未找到", "en": "Not found"},
     "not_applicable": {"zh": "不适用", "en": "Not applicable"},

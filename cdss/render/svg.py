@@ -19,6 +19,8 @@ COMPARISONS = (">", ">=", "<", "<=")
 OP_SIGN = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 # Marker shapes per series, so that series differ by more than colour.
 MARKERS = ("circle", "square", "diamond", "triangle")
+# Thresholds of rules that did not fire drawn per concept (the nearest to the latest value); others listed.
+NEAREST_UNFIRED = 2
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
     Returns:
         ``<svg ...>...</svg>`` text, safe to embed in HTML.
     """
-    pad_l, pad_r, pad_t, pad_b = 56, 170, 40, 34
+    pad_l, pad_r, pad_t, pad_b = 56, 170, 50, 34
     names = names or {}
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     points = [p for s in series for p in s.points]
@@ -172,7 +174,17 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
     d_lo, d_hi = min(data), max(data)
     # Thresholds far from the patient's values would squash the chart: they are listed, not drawn.
     near = max(d_hi - d_lo, abs(d_hi) * 0.25, 1.0)
-    shown = [t for t in thresholds if t.fired or d_lo - near <= t.value <= d_hi + near]
+    # Drawn: every threshold of a rule that fired, and the few others nearest to the patient's values (per
+    # concept); the rest are listed (hover, description), so that the lines stay readable.
+    latest = {s.concept: max(s.points, key=lambda p: p.time).value for s in series if s.points}
+
+    drawn = {(t.concept, t.value) for t in thresholds if t.fired}
+    for concept in dict.fromkeys(t.concept for t in thresholds):
+        nearby = sorted({t.value for t in thresholds if t.concept == concept and (concept, t.value) not in drawn
+                         and d_lo - near <= t.value <= d_hi + near},
+                        key=lambda v: (abs(v - latest.get(concept, (d_lo + d_hi) / 2)), v))
+        drawn.update((concept, v) for v in nearby[:NEAREST_UNFIRED])
+    shown = [t for t in thresholds if (t.concept, t.value) in drawn]
     off_chart = [t for t in thresholds if t not in shown]
     values = data + [t.value for t in shown]
     times = [p.time for p in points] + ([now] if now else [])
@@ -233,8 +245,10 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
     for (concept, value), group in sorted(by_value.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
         yy = y(value)
         fired_here = any(t.fired for t in group)
-        signs = "/".join(dict.fromkeys(OP_SIGN.get(t.op, t.op) for t in group))
-        text = f"{names.get(concept, concept)} {signs} {value:g}"
+        signs = set(dict.fromkeys(OP_SIGN.get(t.op, t.op) for t in group))
+        # one comparison: its sign ("≥ 180"); several (">= 140" in one rule, "< 140" in another): the cut-off
+        sign = f"{signs.pop()} " if len(signs) == 1 else ""
+        text = f"{names.get(concept, concept)} {sign}{value:g}"
         rules = ", ".join(sorted({r for t in group for r in t.rules}))
         ly = max(yy + 4, (placed[-1] + 12) if placed else pad_t + 4)
         label = ""
@@ -270,8 +284,8 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
         width_est = 14 + _text_width(text)
         offset += width_est + 14
         gx = lx - offset
-        shape = _marker(marker, gx + 5, 26) if marker else f'<line x1="{gx}" y1="26" x2="{gx + 12}" y2="26"/>'
-        out.append(f'<g class="legend {cls}">{shape}<text x="{gx + 16}" y="30">{escape(text)}</text></g>')
+        shape = _marker(marker, gx + 5, 34) if marker else f'<line x1="{gx}" y1="34" x2="{gx + 12}" y2="34"/>'
+        out.append(f'<g class="legend {cls}">{shape}<text x="{gx + 16}" y="38">{escape(text)}</text></g>')
     out.append("</svg>")
     return "".join(out)
 

@@ -15,6 +15,7 @@ from typing import Any
 from cdss.errors import CdssError
 from cdss.packs.registry import Registry
 from cdss.render import html as H
+from cdss.render.conditions import unit_phrase
 from cdss.render.svg import Point, Series, Threshold, collect_thresholds, render_trend
 
 # concept -> (time ISO, value, unit, source reference) per reading
@@ -116,7 +117,7 @@ def trends_view(trace: Mapping[str, Any], readings: Readings | None, registry: R
     key: list[Chart] = []
     other: list[Chart] = []
     for n, group in enumerate(_groups(shown, data)):
-        series = [Series(c, H.text(names, c, lang), next((r[2] for r in data[c] if r[2]), None),
+        series = [Series(c, H.text(names, c, lang), _unit(next((r[2] for r in data[c] if r[2]), None), lang),
                          tuple(Point(dt.datetime.fromisoformat(t), v, src) for t, v, _, src in data[c]))
                   for c in group]
         lines: list[Threshold] = [t for c in group for t in thresholds.get(c, ())]
@@ -127,3 +128,8 @@ def trends_view(trace: Mapping[str, Any], readings: Readings | None, registry: R
                            names={c: H.text(names, c, lang) for c in group}, lang=lang)
         (key if lines else other).append(Chart(title, svg, ", ".join(group)))
     return TrendsView(tuple(key), tuple(other), partial)
+
+
+def _unit(ucum: str | None, lang: str) -> str | None:
+    """A reading's UCUM unit as the chart writes it (mmHg, not mm[Hg]); None when it has none."""
+    return (unit_phrase(ucum).get(lang) or None) if ucum else None

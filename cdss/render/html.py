@@ -277,6 +277,8 @@ ERROR_ZH = {
     "unit-too-complex": "单位字符串过长或嵌套过深。",
     "unknown-pack": "所选规则包或版本不存在。",
     "not-elderly": "老年人年度健康评估报告仅适用于65岁及以上居民（或缺少出生日期）。",
+    "other-patient": "Bundle 中有记录属于另一位患者；每次只能评估一位患者的数据。",
+    "bad-concept-map": "本地编码映射（ConceptMap）不正确。",
 }
 ERROR_ZH_DEFAULT = "输入的数据无法使用。"
 

@@ -87,3 +87,15 @@ def test_threshold_lines_are_named_by_the_concept(client: Any) -> None:  # noqa:
     trends = unescape(page[page.index('id="trends"'):])
     assert re.search(r"<text[^>]*>收缩压 ≥ 180</text>", trends), trends[:2000]
     assert not re.search(r"<text[^>]*>sbp ≥", trends)
+
+
+def test_every_intake_error_code_has_a_chinese_sentence_on_the_form() -> None:
+    """Form errors in Chinese: each code intake raises has its own sentence, not the generic one."""
+    from cdss.render import html as H
+
+    root = Path(__file__).resolve().parents[2] / "cdss/intake"
+    codes = {m for f in root.glob("*.py") for m in re.findall(r'(?:Error\.one|fail)\([^)]*?"([a-z]+(?:-[a-z]+)+)"',
+                                                               f.read_text("utf-8"), re.S)}
+    codes -= {"file-unreadable", "bad-vocabulary"}  # CLI and loader errors, never met on the form
+    assert {"other-patient", "two-patients", "bad-date"} <= codes
+    assert not [c for c in sorted(codes) if H.error_zh(c) == H.ERROR_ZH_DEFAULT]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdss.render import differential as ddx
-from cdss.render.conditions import default_wording
+from cdss.render.conditions import Wording, default_wording
 from cdss.render.fhir import implicated_sources, service_request
 from cdss.render.sources import uri, with_year
 from cdss.render.wording import COMBINATOR
@@ -69,7 +69,8 @@ class RenderedCards:
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
                  gap_kinds: frozenset[str] | None = None, requester: str | None = None,
-                 link_query: str | None = None, hook: str | None = None) -> RenderedCards:
+                 link_query: str | None = None, hook: str | None = None,
+                 wording: Wording | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -84,7 +85,10 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
         link_query: query string of every link (the signed token of the panel link, ``t=...``).
         hook: the hook called; on patient-view and encounter-start one last info card shows the top of
             the differential (after every advice card, so that red flags stay above it).
+        wording: how the rationale's conditions are said (`wording_for(registry)`); default: the bundled
+            packs' (a condition of another pack then shows as its formula).
     """
+    words = wording or default_wording()
     drafts = draft_orders or {}
     page = f"{panel_url}/evaluations/{evaluation.id}" + (f"?{link_query}" if link_query else "")
     cards: list[dict[str, Any]] = []
@@ -94,7 +98,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
         card: dict[str, Any] = {
             "uuid": card_uuid,
             "summary": summary(s.title["zh"]),
-            "detail": _detail(s, evaluation),
+            "detail": _detail(s, evaluation, words),
             "indicator": INDICATOR[s.urgency],
             "source": _source(s),
         }
@@ -219,26 +223,26 @@ def _fact_line(fact: Any) -> str:
     return " ".join(bits)
 
 
-def _trace_lines(trace: Any, depth: int) -> list[str]:
+def _trace_lines(trace: Any, depth: int, wording: Wording) -> list[str]:
     pad = "  " * depth
-    words = default_wording().words(trace.text)  # "收缩压 ≥ 180 mmHg / SBP ≥ 180 mmHg", the formula beside
+    words = wording.words(trace.text)  # "收缩压 ≥ 180 mmHg / Systolic blood pressure ≥ 180 mmHg", formula beside
     text = md(trace.text) if words is None else md(words.both) if trace.text in COMBINATOR else \
         f"{md(words.both)} (`{trace.text}`)"
     lines = [f"{pad}- {OUTCOME_MARK.get(trace.outcome, trace.outcome)} {text}"]
     lines += [f"{pad}  - {_fact_line(f)}" for f in trace.facts]
     for part in trace.parts:
-        lines += _trace_lines(part, depth + 1)
+        lines += _trace_lines(part, depth + 1, wording)
     return lines
 
 
-def _detail(s: Any, evaluation: Any) -> str:
+def _detail(s: Any, evaluation: Any, wording: Wording) -> str:
     lines = [f"**{s.title['zh']}**", f"*{s.title['en']}*", ""]
     for c in getattr(s, "cautions", ()):
         lines += [f"**⚠ {c['zh']}**", f"**⚠ {c['en']}**", ""]
     lines += [s.detail["zh"], "", s.detail["en"], "",
               f"**依据 / Rationale** — {URGENCY_LABEL[s.urgency]}; `{s.rule}`", ""]
     for trace in s.rationale:
-        lines += _trace_lines(trace, 0)
+        lines += _trace_lines(trace, 0, wording)
     gaps = [g for g in evaluation.data_gaps if s.rule in g.rules or s.rule_id in g.rules]
     if gaps:
         lines += ["", "**数据缺口 / Data gaps**", ""]

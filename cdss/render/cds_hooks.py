@@ -8,7 +8,9 @@ gaps when a gap holds back an emergency or urgent rule. Follows https://cds-hook
   whenever ``suggestions`` are present, ``overrideReasons`` Codings each with a ``display``;
 * "Use of JSON": optional fields without a value are omitted, never ``null``, ``""``, ``[]`` or ``{}``;
 * "Action": ``create`` carries the resource, ``delete`` a relative ``resourceId``;
-* "HTTP Response": no advice is ``{"cards": []}``.
+* "HTTP Response": no advice is ``{"cards": []}``; ``systemActions`` is never sent: every action proposed
+  here (a referral, removing a draft order) needs a clinician's choice, and an empty optional array must
+  be omitted (docs/integrator/README.md, "Cards").
 
 Card and suggestion uuids are name-based (uuid5) on the hookInstance, the evaluation and the suggestion:
 the same call gives the same bytes, and feedback can be traced back to the suggestion.

@@ -38,7 +38,14 @@ PREFETCH = {
     "medications": "MedicationRequest?patient={{context.patientId}}",
     "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
     "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    # Questionnaires (the elderly TCM constitution questionnaire, issue #13): read by intake by the
+    # Questionnaire's canonical URL; any completed or amended response of the patient may count.
+    "questionnaireResponses": "QuestionnaireResponse?patient={{context.patientId}}&status=completed,amended"
+                              "&_sort=-authored&_count=100",
 }
+# Keys whose data the service can do without: missing from the prefetch with no fhirServer, or not
+# obtainable from it (a server without QuestionnaireResponse), they count as "no such data", not a 412.
+OPTIONAL_PREFETCH = frozenset({"questionnaireResponses"})
 
 
 class ServiceDefinition(BaseModel):
@@ -227,7 +234,8 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
                         max_pages=settings.fhir_max_pages, max_resources=settings.max_resources,
                         max_bytes=settings.fhir_max_bytes, allowlist=settings.fhir_server_allowlist,
                         own=own_addresses(settings.public_url, settings.host, settings.port),
-                        resolver=getattr(request.app.state, "resolver", None) or resolve)
+                        resolver=getattr(request.app.state, "resolver", None) or resolve,
+                        optional=OPTIONAL_PREFETCH)
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)

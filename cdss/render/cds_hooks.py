@@ -69,7 +69,8 @@ class RenderedCards:
 def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
                  gap_kinds: frozenset[str] | None = None, requester: str | None = None,
-                 link_query: str | None = None, hook: str | None = None) -> RenderedCards:
+                 link_query: str | None = None, hook: str | None = None,
+                 smart_url: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -84,6 +85,8 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
         link_query: query string of every link (the signed token of the panel link, ``t=...``).
         hook: the hook called; on patient-view and encounter-start one last info card shows the top of
             the differential (after every advice card, so that red flags stay above it).
+        smart_url: the SMART App Launch URL of the panel; advice cards then carry a link of type `smart`
+            (CDS Hooks 2.0 "Link": the EHR launches it with its own `iss` and `launch`).
     """
     drafts = draft_orders or {}
     page = f"{panel_url}/evaluations/{evaluation.id}" + (f"?{link_query}" if link_query else "")
@@ -105,9 +108,11 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             card["selectionBehavior"] = "at-most-one" if len(suggestions) == 1 else "any"
             card["overrideReasons"] = [{"system": OVERRIDE_SYSTEM, "code": c, "display": d}
                                        for c, d in OVERRIDE_REASONS]
-        if panel_url:
-            card["links"] = [{"label": "推理依据 / Rationale", "type": "absolute",
-                              "url": f"{page}#{s.id}"}]
+        links = [{"label": "推理依据 / Rationale", "type": "absolute", "url": f"{page}#{s.id}"}] if panel_url else []
+        if smart_url:
+            links.append({"label": "在EHR中打开决策支持面板 / Open the CDS panel (SMART)", "type": "smart",
+                          "url": smart_url})
+        card["links"] = links
         cards.append(prune(card))
         index.append(CardIndex(card_uuid, s.id, tuple(x["uuid"] for x in suggestions)))
 

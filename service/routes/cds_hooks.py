@@ -247,7 +247,8 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
                             panel_url=f"{settings.public_url}/panel" if settings.panel_enabled or link_query
                             else None, link_query=link_query,
                             draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
-                            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"), hook=service.hook)
+                            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"), hook=service.hook,
+                            smart_url=f"{settings.public_url}/smart/launch" if settings.smart_enabled else None)
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,
         cards_out=[StoredCard(c.card_uuid, c.suggestion_id, c.suggestion_uuids) for c in rendered.index])

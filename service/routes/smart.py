@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import secrets
 import time
 
 from fastapi import APIRouter, Request
@@ -86,7 +87,7 @@ async def launch(request: Request, settings: SettingsDep, http: HttpDep) -> Resp
         log.warning("SMART launch refused: %s", exc)
         return error_page(exc)
     verifier, challenge = pkce_pair()
-    state = pkce_pair()[0][:32]
+    state = secrets.token_urlsafe(24)
     target = authorize_url(endpoints, client_id=settings.smart_client_id, redirect_uri=_redirect_uri(request),
                            scope=settings.smart_scope, launch=launch_id, state=state, challenge=challenge,
                            aud=issuer)

@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     feedback_max_item_bytes: int = Field(default=8192, ge=256,
                                          description="Largest feedback item (its JSON), extensions included.")
     feedback_rate_per_minute: int = Field(
-        default=120, ge=1, description="Feedback items accepted per client per minute (per worker process); "
-                                       "more are answered 429 with Retry-After.")
+        default=120, ge=1, description="Feedback items accepted per client per minute, counted in the audit "
+                                       "database for all workers together; more are answered 429 with "
+                                       "Retry-After.")
     panel_link_ttl_s: int = Field(
         default=43_200, ge=60, le=30 * 86_400,
         description="With JWT auth on (and the panel off), card links carry a signed token that opens that "

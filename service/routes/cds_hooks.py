@@ -24,7 +24,7 @@ from service.errors import ApiError, validation_issues
 from service.outbound import own_addresses, resolve
 from service.panel_links import sign
 from service.prefetch import gather
-from service.ratelimit import RateLimiter
+from service.ratelimit import SharedRateLimiter
 from service.storage import StoredCard
 
 router = APIRouter(tags=["CDS Hooks"])
@@ -265,10 +265,10 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
     client = f"{caller.issuer}|{caller.subject}" if caller.issuer else \
         (request.client.host if request.client else "unknown")
     limiter = _limiter(request, settings.feedback_rate_per_minute)
-    if not limiter.take(client, len(body.feedback)):
+    if not await run_in_threadpool(limiter.take, client, len(body.feedback)):
         raise ApiError(429, f"more than {settings.feedback_rate_per_minute} feedback items a minute from this "
                             f"client (CDSS_FEEDBACK_RATE_PER_MINUTE); retry later", code="throttled",
-                       headers={"Retry-After": str(limiter.retry_after(client))})
+                       headers={"Retry-After": str(await run_in_threadpool(limiter.retry_after, client))})
     now = clock()
     items = []
     for i, item in enumerate(body.feedback):
@@ -306,8 +306,9 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
 FEEDBACK_CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
-def _limiter(request: Request, per_minute: int) -> RateLimiter:
+def _limiter(request: Request, per_minute: int) -> SharedRateLimiter:
+    """The feedback limit, counted in the audit database so that all workers share it."""
     limiter = getattr(request.app.state, "feedback_limiter", None)
     if limiter is None:
-        limiter = request.app.state.feedback_limiter = RateLimiter(per_minute)
+        limiter = request.app.state.feedback_limiter = SharedRateLimiter(request.app.state.storage, per_minute)
     return limiter

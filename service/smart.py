@@ -44,7 +44,6 @@ class LaunchError(Exception):
 
 # Reader-facing messages of the launch error page: (zh, en), the same content in both.
 MESSAGES: dict[str, tuple[str, str]] = {
-    "not-configured": ("本服务未配置 SMART 启动。", "SMART launch is not configured on this service."),
     "bad-request": ("启动请求缺少 iss 或 launch 参数。", "The launch request lacks `iss` or `launch`."),
     "wrong-issuer": ("该 EHR（iss）不在本服务允许的发起方列表中，未连接。",
                      "This EHR (iss) is not among the issuers this service allows; nothing was contacted."),

@@ -25,8 +25,9 @@ from service.deps import Engine, load_engine, utc_now
 from service.packs_check import check_packs
 from service.panel_links import link_key
 from service.preflight import check_verifier, open_storage
-from service.routes import cds_hooks, fhir, fhir_meta, health, packs, panel, panel_link
+from service.routes import cds_hooks, fhir, fhir_meta, health, packs, panel, panel_link, smart
 from service.settings import Settings, load_settings
+from service.smart import cookie_key
 from service.workers import watch_parent
 
 log = logging.getLogger("cdss.service")
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         settings.warn_if_open()
         storage = await run_in_threadpool(open_storage, settings, app.state.clock())
         app.state.link_key = link_key(storage.key)
+        app.state.smart_key = cookie_key(storage.key)
         check_verifier(settings, storage)
         http = httpx.AsyncClient(transport=http_transport, follow_redirects=False,
                                  timeout=settings.fhir_timeout_s)
@@ -106,10 +108,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(concept_maps.router)
     if settings.panel_enabled:
         app.include_router(panel.router)
-    elif settings.auth_enabled:
+    elif settings.auth_enabled or settings.smart_enabled:
         app.include_router(panel_link.router)  # card links with a signed token (service.panel_links)
-    if settings.panel_enabled or settings.auth_enabled:
+    if settings.panel_enabled or settings.auth_enabled or settings.smart_enabled:
         app.mount(panel.STATIC_PATH, panel.static_files(), name="panel-static")  # CSS, JS, samples
+    if settings.smart_enabled:
+        app.include_router(smart.router)  # SMART App Launch of the panel (service.smart)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -198,11 +198,12 @@ class Fetcher:
 async def gather(request: Mapping[str, Any], templates: Mapping[str, str], *, http: httpx.AsyncClient,
                  timeout_s: float, max_pages: int, max_resources: int, max_bytes: int = 20_000_000,
                  allowlist: tuple[str, ...] = (), own: frozenset[str] | set[str] = frozenset(),
-                 resolver: Resolver = resolve) -> PatientData:
+                 resolver: Resolver = resolve, optional: frozenset[str] = frozenset()) -> PatientData:
     """All data for one hook call.
 
     `timeout_s` bounds all fhirServer fetches of the call together; `allowlist` and `own` are the
-    service.outbound rules (which fhirServer may be called at all).
+    service.outbound rules (which fhirServer may be called at all). A key of `optional` that can be had
+    neither from prefetch nor from fhirServer gives no data instead of a 412.
 
     Raises:
         ApiError: 412 when required data can be had neither from prefetch nor from fhirServer (in time);
@@ -229,6 +230,14 @@ async def gather(request: Mapping[str, Any], templates: Mapping[str, str], *, ht
     data = PatientData(pid)
 
     async def one(key: str, template: str) -> list[dict[str, Any]]:
+        if key not in optional:
+            return await required(key, template)
+        try:
+            return await required(key, template)
+        except Unavailable:
+            return []
+
+    async def required(key: str, template: str) -> list[dict[str, Any]]:
         if key in prefetch:
             found = resources_of(prefetch[key])
             if found is not None:

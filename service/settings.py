@@ -32,7 +32,8 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 # Appended to docs/reference/settings.md by `cdss reference show settings` (what a table row cannot say).
 SETTINGS_NOTES = """
-Lists (`CDSS_FHIR_SERVER_ALLOWLIST`, `CDSS_CORS_ORIGINS`, `CDSS_DEFAULT_PACKS`, `CDSS_AUTH_ALGORITHMS`) are
+Lists (`CDSS_FHIR_SERVER_ALLOWLIST`, `CDSS_CORS_ORIGINS`, `CDSS_DEFAULT_PACKS`, `CDSS_AUTH_ALGORITHMS`,
+`CDSS_SMART_ISSUERS`) are
 JSON arrays, e.g. `CDSS_CORS_ORIGINS='["https://sandbox.cds-hooks.org"]'`.
 
 ## The audit key and its rotation
@@ -61,6 +62,16 @@ whose content differs from what was published under its version, and a folder of
 `pack.yaml`, stop the start (`pack-unpublished`, `pack-changed`, `no-pack-file`, one line each with
 `file:line`). `CDSS_ALLOW_UNPUBLISHED_PACKS=true` serves them anyway, with a warning per pack, for
 development only. Packs are loaded once at start; restart the service to load changed packs.
+
+## SMART App Launch
+
+With `CDSS_SMART_CLIENT_ID` and `CDSS_SMART_ISSUERS` set, an EHR launches the panel at
+`BASE_URL/smart/launch` (SMART App Launch v2, EHR launch; register `CDSS_SMART_REDIRECT_URL`, by default
+`BASE_URL/smart/callback`, as the client's redirect URI). The service is a public client (PKCE S256, no
+client secret). The issuer's `.well-known/smart-configuration`, its token endpoint and its FHIR searches are
+called under the `fhirServer` rules (https only unless on `CDSS_FHIR_SERVER_ALLOWLIST`, `CDSS_FHIR_TIMEOUT_S`,
+`CDSS_FHIR_MAX_BYTES`). The launch then opens the evaluation's page by a signed link valid
+`CDSS_PANEL_LINK_TTL_S`; cards carry a `smart` link for each allowed issuer's EHR to launch.
 
 ## Workers
 
@@ -145,8 +156,9 @@ class Settings(BaseSettings):
     feedback_max_item_bytes: int = Field(default=8192, ge=256,
                                          description="Largest feedback item (its JSON), extensions included.")
     feedback_rate_per_minute: int = Field(
-        default=120, ge=1, description="Feedback items accepted per client per minute (per worker process); "
-                                       "more are answered 429 with Retry-After.")
+        default=120, ge=1, description="Feedback items accepted per client per minute, counted in the audit "
+                                       "database for all workers together; more are answered 429 with "
+                                       "Retry-After.")
     panel_link_ttl_s: int = Field(
         default=43_200, ge=60, le=30 * 86_400,
         description="With JWT auth on (and the panel off), card links carry a signed token that opens that "
@@ -156,6 +168,21 @@ class Settings(BaseSettings):
                                 "API cross-origin (CORS); `*` allows any. Empty: no CORS headers.")
     default_packs: tuple[str, ...] = Field(default=(),
                                            description="Pack pins used when a request names none.")
+    smart_client_id: str = Field(
+        default="", description="SMART App Launch: this service's client id at the EHRs' authorization servers "
+                                "(a public client, PKCE S256). Set: `/smart/launch` opens the panel from an "
+                                "EHR. Empty: no SMART launch, and cards carry no `smart` link.")
+    smart_issuers: tuple[str, ...] = Field(
+        default=(), description="SMART App Launch: FHIR base URLs (`iss`) allowed to launch the panel, exactly "
+                                "as the EHR sends them (trailing `/` aside); any other `iss` is refused.")
+    smart_redirect_url: str = Field(
+        default="", description="SMART App Launch: the redirect URI registered for the client. Default: "
+                                "BASE_URL/smart/callback.")
+    smart_scope: str = Field(
+        default="launch openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs "
+                "patient/MedicationRequest.rs patient/MedicationStatement.rs patient/AllergyIntolerance.rs "
+                "patient/QuestionnaireResponse.rs",
+        description="SMART App Launch: the scopes asked for (SMART v2 scope syntax).")
     concept_maps_dir: Path | None = Field(
         default=None, description="Folder of site ConceptMaps (FHIR R4/R5 JSON) mapping local codes to "
                                   "concepts, loaded at start; uploads (PUT /concept-maps) are written here.")
@@ -174,6 +201,10 @@ class Settings(BaseSettings):
         if self.panel == "auto":
             return not self.auth_enabled
         return self.panel == "on"
+
+    @property
+    def smart_enabled(self) -> bool:
+        return bool(self.smart_client_id)
 
     @property
     def public_url(self) -> str:
@@ -229,6 +260,17 @@ class Settings(BaseSettings):
             if conf.jwks_file is not None and not conf.jwks_file.is_file():
                 bad("auth_issuers", f"JWKS file of {iss!r} does not exist", str(conf.jwks_file),
                     "check the path")
+        if self.smart_client_id and not self.smart_issuers:
+            bad("smart_issuers", "SMART launch is on but no issuer may launch it", self.smart_client_id,
+                "list the EHRs' FHIR base URLs in CDSS_SMART_ISSUERS")
+        if self.smart_issuers and not self.smart_client_id:
+            bad("smart_client_id", "SMART issuers are listed but no client id is set", None,
+                "set CDSS_SMART_CLIENT_ID to the id registered at the EHR")
+        for url in (*self.smart_issuers, *([self.smart_redirect_url] if self.smart_redirect_url else [])):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                bad("smart_issuers" if url in self.smart_issuers else "smart_redirect_url",
+                    "not an absolute http(s) URL", url, "e.g. 'https://ehr.example.org/fhir'")
         if problems:
             raise ConfigError(problems)
 

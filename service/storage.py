@@ -26,6 +26,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -91,6 +92,15 @@ seen_tokens = Table(
     Column("issuer", String(300), primary_key=True),
     Column("jti", String(300), primary_key=True),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Per-client rate-limit windows shared by every worker (service.ratelimit.SharedRateLimiter): the client is
+# a SHA-256 of the limit's name and the caller's identity; the window starts at its first item (Unix s).
+rate_windows = Table(
+    "rate_windows", metadata,
+    Column("client", String(64), primary_key=True),
+    Column("window_start", Float, nullable=False, index=True),
+    Column("used", Integer, nullable=False),
 )
 
 PURGE_EVERY = 500
@@ -263,6 +273,40 @@ class Storage:
         except IntegrityError:
             return False
 
+    def take_rate(self, client: str, n: int, *, limit: int, window_s: float, now: float) -> bool:
+        """Count `n` items against `client`'s current window; False (nothing counted) when they do not fit.
+
+        Each step is one atomic statement, so workers sharing the database count together: a window older
+        than `window_s` restarts at `now`, then the items are added only while the sum stays within `limit`;
+        the first item of a client inserts its row (a worker that loses that race adds to the winner's).
+        """
+        if n > limit:
+            return False
+        for _ in range(2):
+            with self.engine.begin() as conn:
+                conn.execute(rate_windows.update().where(rate_windows.c.client == client,
+                                                         rate_windows.c.window_start <= now - window_s)
+                             .values(window_start=now, used=0))
+                added = conn.execute(rate_windows.update().where(rate_windows.c.client == client,
+                                                                 rate_windows.c.used + n <= limit)
+                                     .values(used=rate_windows.c.used + n)).rowcount
+                if added:
+                    return True
+                if conn.execute(select(rate_windows.c.client).where(rate_windows.c.client == client)).first():
+                    return False
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(rate_windows).values(client=client, window_start=now, used=n))
+                return True
+            except IntegrityError:
+                continue  # another worker inserted it first: count against its row
+        return False
+
+    def rate_window_start(self, client: str) -> float | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rate_windows.c.window_start).where(rate_windows.c.client == client)).first()
+        return row[0] if row else None
+
     def evaluations(self, *, evaluation_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Stored evaluations, newest first (for the panel and for tests)."""
         query = select(evaluations).order_by(evaluations.c.row_id.desc()).limit(limit)
@@ -285,6 +329,7 @@ class Storage:
             conn.execute(delete(cards).where(cards.c.stored_at < cutoff))
             conn.execute(delete(feedback).where(feedback.c.received_at < cutoff))
             conn.execute(delete(seen_tokens).where(seen_tokens.c.expires_at < now))
+            conn.execute(delete(rate_windows).where(rate_windows.c.window_start < now.timestamp() - 3600))
             return conn.execute(delete(evaluations).where(evaluations.c.stored_at < cutoff)).rowcount or 0
 
 

@@ -366,7 +366,7 @@ class _Evaluation:
             title={"zh": rule.then.title.zh, "en": rule.then.title.en},
             detail={"zh": rule.then.detail.zh, "en": rule.then.detail.en},
             rule_id=prule.full_id, pack_id=pack.id, pack_version=pack.version, rationale=rationale,
-            citations=citations, evidence=rule.evidence)
+            citations=citations, evidence=rule.evidence, issue=rule.then.issue)
 
 
 def _same_time(readings: Sequence[Reading]) -> list[Reading]:

@@ -108,6 +108,7 @@ class Suggestion:
     evidence: str
     cautions: tuple[dict[str, str], ...] = ()  # {zh, en}: what to check before acting on the advice
     superseded_by: tuple[str, ...] = ()  # rule ids (pack@version#id) whose advice replaces this one
+    issue: str | None = None  # medication rules: v3 ActCode detected-issue kind (cdss.packs.issue_kinds)
 
     @property
     def rule(self) -> str:
@@ -132,6 +133,8 @@ class Suggestion:
             out["cautions"] = [dict(c) for c in self.cautions]
         if self.superseded_by:
             out["superseded_by"] = list(self.superseded_by)
+        if self.issue:
+            out["issue"] = self.issue
         return out
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from cdss.packs.issue_kinds import IssueKind
 from cdss.packs.scope import Population
 
 # The concept dictionary and the base models live on the vocabulary floor; re-exported here because pack
@@ -213,6 +214,18 @@ class Then(Model):
                                 "`[acei, beta_blocker]`; checked against the medication-safety rules "
                                 "(`cdss pack test`: no advice of a drug contraindicated for the same "
                                 "patient).")
+    issue: IssueKind | None = Field(
+        default=None, description="`medication` rules only: the kind of problem, an HL7 v3 ActCode "
+                                  "detected-issue code (ALGY allergy, COND condition, DRG drug interaction, "
+                                  "DUPTHPY duplicate therapy, GEN genetic, INT intolerance, LAB lab result; "
+                                  "cdss/packs/issue_kinds.py), "
+                                  "coded on the alert's FHIR DetectedIssue.")
+
+    @model_validator(mode="after")
+    def _issue_only_for_medication(self) -> Then:
+        if self.issue is not None and self.kind != "medication":
+            raise ValueError(f"`issue` is for medication rules only (this rule is kind {self.kind!r})")
+        return self
 
 
 class PropertySpec(Model):

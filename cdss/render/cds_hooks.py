@@ -8,7 +8,9 @@ gaps when a gap holds back an emergency or urgent rule. Follows https://cds-hook
   whenever ``suggestions`` are present, ``overrideReasons`` Codings each with a ``display``;
 * "Use of JSON": optional fields without a value are omitted, never ``null``, ``""``, ``[]`` or ``{}``;
 * "Action": ``create`` carries the resource, ``delete`` a relative ``resourceId``;
-* "HTTP Response": no advice is ``{"cards": []}``.
+* "HTTP Response": no advice is ``{"cards": []}``; ``systemActions`` is never sent: every action proposed
+  here (a referral, removing a draft order) needs a clinician's choice, and an empty optional array must
+  be omitted (docs/integrator/README.md, "Cards").
 
 Card and suggestion uuids are name-based (uuid5) on the hookInstance, the evaluation and the suggestion:
 the same call gives the same bytes, and feedback can be traced back to the suggestion.
@@ -70,7 +72,7 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
                  draft_orders: Mapping[str, Mapping[str, Any]] | None = None,
                  gap_kinds: frozenset[str] | None = None, requester: str | None = None,
                  link_query: str | None = None, hook: str | None = None,
-                 wording: Wording | None = None) -> RenderedCards:
+                 wording: Wording | None = None, smart_url: str | None = None) -> RenderedCards:
     """Cards for one evaluation.
 
     Args:
@@ -87,6 +89,8 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             the differential (after every advice card, so that red flags stay above it).
         wording: how the rationale's conditions are said (`wording_for(registry)`); default: the bundled
             packs' (a condition of another pack then shows as its formula).
+        smart_url: the SMART App Launch URL of the panel; advice cards then carry a link of type `smart`
+            (CDS Hooks 2.0 "Link": the EHR launches it with its own `iss` and `launch`).
     """
     words = wording or default_wording()
     drafts = draft_orders or {}
@@ -109,9 +113,11 @@ def render_cards(evaluation: Any, *, hook_instance: str, panel_url: str | None,
             card["selectionBehavior"] = "at-most-one" if len(suggestions) == 1 else "any"
             card["overrideReasons"] = [{"system": OVERRIDE_SYSTEM, "code": c, "display": d}
                                        for c, d in OVERRIDE_REASONS]
-        if panel_url:
-            card["links"] = [{"label": "推理依据 / Rationale", "type": "absolute",
-                              "url": f"{page}#{s.id}"}]
+        links = [{"label": "推理依据 / Rationale", "type": "absolute", "url": f"{page}#{s.id}"}] if panel_url else []
+        if smart_url:
+            links.append({"label": "在EHR中打开决策支持面板 / Open the CDS panel (SMART)", "type": "smart",
+                          "url": smart_url})
+        card["links"] = links
         cards.append(prune(card))
         index.append(CardIndex(card_uuid, s.id, tuple(x["uuid"] for x in suggestions)))
 

@@ -13,7 +13,9 @@ import re
 import uuid
 from typing import Any, Literal
 
+from cdss.packs.issue_kinds import ACT_CODE_SYSTEM, ISSUE_KINDS
 from cdss.render.differential import fhir_conditions
+from cdss.render.fhir_refs import anchor_references
 from cdss.render.sources import uri, with_year
 from cdss.render.unrecognised import operation_outcome
 
@@ -130,19 +132,27 @@ def implicated_sources(suggestion: Any) -> list[str]:
     return list(seen)
 
 
-# DetectedIssue.code kind from the FHIR value set detectedissue-category (v3-ActCode), verified at
-# https://build.fhir.org/valueset-detectedissue-category.html (ALGY "Allergy Alert"). Chosen from the
-# data shape only: an issue whose facts include a recorded allergy is an allergy alert; for the others
-# (interaction, duplicate therapy) the packs do not say which kind they are, so only the rule code is given.
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-ALLERGY_ALERT = {"system": ACT_CODE, "code": "ALGY", "display": "Allergy Alert"}
+# DetectedIssue.code kind: the rule's `then.issue` (v3-ActCode, verified: cdss.packs.issue_kinds); a rule
+# without one whose facts include a recorded allergy is an allergy alert (ALGY); otherwise only the rule code.
+ACT_CODE = ACT_CODE_SYSTEM
+
+
+def issue_coding(suggestion: Any) -> dict[str, Any] | None:
+    """The v3-ActCode detected-issue Coding of a medication problem, or None when its kind is not known."""
+    code = getattr(suggestion, "issue", None)
+    if code is None and any(ref.startswith("AllergyIntolerance/") for ref in implicated_sources(suggestion)):
+        code = "ALGY"
+    if code not in ISSUE_KINDS:
+        return None
+    return {"system": ACT_CODE_SYSTEM, "code": code, "display": ISSUE_KINDS[code][0]}
 
 
 def detected_issue(suggestion: Any, patient: str, identified: str, version: FhirVersion) -> dict[str, Any]:
-    """A DetectedIssue for a medication problem, implicating the resources its facts came from; coded as
-    an allergy alert (v3-ActCode ALGY) when a recorded allergy is among them."""
-    kinds = [ALLERGY_ALERT] if any(ref.startswith("AllergyIntolerance/") for ref in implicated_sources(suggestion)) \
-        else []
+    """A DetectedIssue for a medication problem, implicating the resources its facts came from; coded by
+    its kind (v3-ActCode, cdss.packs.issue_kinds) when the rule names one (`then.issue`) or, for an
+    allergy, when a recorded allergy is among its facts."""
+    kind = issue_coding(suggestion)
+    kinds = [kind] if kind else []
     out: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": fhir_id("di", suggestion.id),
@@ -160,13 +170,15 @@ def detected_issue(suggestion: Any, patient: str, identified: str, version: Fhir
 
 
 def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
-                    request_id: str | None = None) -> dict[str, Any]:
+                    request_id: str | None = None, inputs: Any = None) -> dict[str, Any]:
     """The Bundle answering `$evaluate` for one evaluation.
 
     Args:
         evaluation: a cdss Evaluation.
         version: "R4" (RequestGroup) or "R5" (RequestOrchestration).
         request_id: the caller's request id, echoed in GuidanceResponse.requestIdentifier.
+        inputs: the input Bundle; given, every reference to an input resource resolves in the output or
+            is the input's absolute URL (cdss.render.fhir_refs). None: references stay `Type/id`.
     """
     now = evaluation.now.isoformat()
     patient = evaluation.patient
@@ -247,7 +259,7 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
         # R4: evaluationMessage 0..* Reference(OperationOutcome); R5: 0..1
         guidance["evaluationMessage"] = [message] if version == "R4" else message
 
-    return {
+    out = {
         "resourceType": "Bundle",
         "id": fhir_id("eval", evaluation.id),
         "type": "collection",
@@ -258,6 +270,9 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
             *entries,
         ],
     }
+    if inputs is not None:
+        anchor_references(out, inputs, lambda *parts: urn(evaluation.id, *parts))
+    return out
 
 
 def _related_artifact(citation: Any, version: FhirVersion) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from cdss.render.cds_hooks import render_cards
+from cdss.render.conditions import wording_for
 from service.body import json_body, read_json
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
 from service.outbound import own_addresses, resolve
 from service.panel_links import sign
 from service.prefetch import gather
-from service.ratelimit import RateLimiter
+from service.ratelimit import SharedRateLimiter
 from service.storage import StoredCard
 
 router = APIRouter(tags=["CDS Hooks"])
@@ -38,7 +39,14 @@ PREFETCH = {
     "medications": "MedicationRequest?patient={{context.patientId}}",
     "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
     "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    # Questionnaires (the elderly TCM constitution questionnaire, issue #13): read by intake by the
+    # Questionnaire's canonical URL; any completed or amended response of the patient may count.
+    "questionnaireResponses": "QuestionnaireResponse?patient={{context.patientId}}&status=completed,amended"
+                              "&_sort=-authored&_count=100",
 }
+# Keys whose data the service can do without: missing from the prefetch with no fhirServer, or not
+# obtainable from it (a server without QuestionnaireResponse), they count as "no such data", not a 412.
+OPTIONAL_PREFETCH = frozenset({"questionnaireResponses"})
 
 
 class ServiceDefinition(BaseModel):
@@ -227,7 +235,8 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
                         max_pages=settings.fhir_max_pages, max_resources=settings.max_resources,
                         max_bytes=settings.fhir_max_bytes, allowlist=settings.fhir_server_allowlist,
                         own=own_addresses(settings.public_url, settings.host, settings.port),
-                        resolver=getattr(request.app.state, "resolver", None) or resolve)
+                        resolver=getattr(request.app.state, "resolver", None) or resolve,
+                        optional=OPTIONAL_PREFETCH)
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
     evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
@@ -239,7 +248,9 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
                             panel_url=f"{settings.public_url}/panel" if settings.panel_enabled or link_query
                             else None, link_query=link_query,
                             draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
-                            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"), hook=service.hook)
+                            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"), hook=service.hook,
+                            smart_url=f"{settings.public_url}/smart/launch" if settings.smart_enabled else None,
+                            wording=wording_for(engine.registry))
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,
         cards_out=[StoredCard(c.card_uuid, c.suggestion_id, c.suggestion_uuids) for c in rendered.index])
@@ -256,10 +267,10 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
     client = f"{caller.issuer}|{caller.subject}" if caller.issuer else \
         (request.client.host if request.client else "unknown")
     limiter = _limiter(request, settings.feedback_rate_per_minute)
-    if not limiter.take(client, len(body.feedback)):
+    if not await run_in_threadpool(limiter.take, client, len(body.feedback)):
         raise ApiError(429, f"more than {settings.feedback_rate_per_minute} feedback items a minute from this "
                             f"client (CDSS_FEEDBACK_RATE_PER_MINUTE); retry later", code="throttled",
-                       headers={"Retry-After": str(limiter.retry_after(client))})
+                       headers={"Retry-After": str(await run_in_threadpool(limiter.retry_after, client))})
     now = clock()
     items = []
     for i, item in enumerate(body.feedback):
@@ -297,8 +308,9 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
 FEEDBACK_CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
-def _limiter(request: Request, per_minute: int) -> RateLimiter:
+def _limiter(request: Request, per_minute: int) -> SharedRateLimiter:
+    """The feedback limit, counted in the audit database so that all workers share it."""
     limiter = getattr(request.app.state, "feedback_limiter", None)
     if limiter is None:
-        limiter = request.app.state.feedback_limiter = RateLimiter(per_minute)
+        limiter = request.app.state.feedback_limiter = SharedRateLimiter(request.app.state.storage, per_minute)
     return limiter

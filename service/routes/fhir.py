@@ -104,4 +104,4 @@ async def evaluate(request: Request, caller: CallerDep, settings: SettingsDep, e
     now = clock()
     evaluation = await run_in_threadpool(engine.evaluate, bundle, now=now, pins=pins)
     await run_in_threadpool(storage.record_evaluation, evaluation, now=now, channel="fhir-evaluate")
-    return JSONResponse(guidance_bundle(evaluation, version=version), media_type=FHIR_JSON)
+    return JSONResponse(guidance_bundle(evaluation, version=version, inputs=bundle), media_type=FHIR_JSON)

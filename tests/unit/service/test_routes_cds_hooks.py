@@ -118,7 +118,7 @@ def _serve_patient(stub: FhirStub, server: str = "https://ehr.example.org/fhir")
     emergency = load_hook("patient-view-emergency.json")["prefetch"]
     for key, template in PREFETCH.items():
         url = f"{server}/{template.replace('{{context.patientId}}', 'htn-1')}"
-        stub.routes[str(httpx.URL(url))] = emergency[key] if emergency[key] is not None else {
+        stub.routes[str(httpx.URL(url))] = emergency[key] if emergency.get(key) is not None else {
             "resourceType": "Bundle", "type": "searchset", "total": 0}
 
 

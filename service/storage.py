@@ -204,7 +204,7 @@ class Storage:
                           hook_instance: str | None = None, cards_out: Sequence[StoredCard] = ()) -> int:
         """Store one evaluation (and the cards that present it); returns its row id."""
         digest = self.patient_hash(evaluation.patient)
-        trace = pseudonymise(evaluation.to_json(), evaluation.patient, f"Patient/hmac-{digest[:16]}")
+        trace = pseudonymise(evaluation.model_dump(mode="json"), evaluation.patient, f"Patient/hmac-{digest[:16]}")
         with self.engine.begin() as conn:
             row = conn.execute(insert(evaluations).values(
                 evaluation_id=evaluation.id, stored_at=now, evaluated_at=evaluation.now.isoformat(),

@@ -40,7 +40,7 @@ def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registr
                               "not-elderly", file=source_name, got=age)
     packs = registry.select(list(pins))
     result = evaluate_facts(facts, now=now, registry=registry, packs=packs)
-    data = result.to_json()
+    data = result.model_dump(mode="json")
     concepts = registry.concepts.by_id
     by_id = {s.id: s for s in result.suggestions}
     values = {e.concept: e for s in result.suggestions for e in s.facts()}

@@ -64,7 +64,7 @@ class Worker:
             problem = exc.problems[0] if exc.problems else None
             return _error_record(key, str(problem) if problem else "unusable data",
                                  problem.code if problem else "unusable")
-        data = result.to_json()
+        data = result.model_dump(mode="json")
         line = json.dumps(data, ensure_ascii=False)
         fired = sorted({s.rule_id for s in result.suggestions})
         record = {"key": key, "patient": result.patient, "line": line, "fired": fired,

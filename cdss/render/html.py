@@ -3,7 +3,7 @@
 Decides nothing: every clinical word on a page comes from the evaluation, the packs or the catalogue.
 What lives here are the panel's own UI labels, Chinese first with English beside, and shapes that the
 Jinja2 templates of ``service/templates`` walk. Evaluations are read in their JSON form
-(``Evaluation.to_json()``), so that one stored by any channel renders the same way.
+(``Evaluation.model_dump(mode="json")``), so that one stored by any channel renders the same way.
 """
 
 from __future__ import annotations

@@ -313,7 +313,7 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
         except (EngineError, ConfigError) as exc:
             raise _FormError(400, [_problem_text(p) for p in exc.problems]) from exc
         readings = await run_in_threadpool(_readings, engine, bundle)
-        trace = result.to_json()
+        trace = result.model_dump(mode="json")
         storage = getattr(request.app.state, "storage", None)
         if storage is not None:
             await run_in_threadpool(storage.record_evaluation, result, now=clock(), channel="panel")

@@ -55,11 +55,12 @@ def walk_facts(trace: ConditionTrace) -> Iterator[Evidence]:
         yield from walk_facts(part)
 
 
-def walk_traces(trace: ConditionTrace) -> Iterator[ConditionTrace]:
-    """A trace and every part below it, depth first (the one walk of a trace tree)."""
-    yield trace
+def walk_traces(trace: ConditionTrace, depth: int = 0) -> Iterator[tuple[int, ConditionTrace]]:
+    """A trace and every part below it, depth first, each with its depth: the one walk that renderers
+    (text, CDS Hooks cards) indent a rationale by."""
+    yield depth, trace
     for part in trace.parts:
-        yield from walk_traces(part)
+        yield from walk_traces(part, depth + 1)
 
 
 class Citation(Record):

@@ -17,78 +17,24 @@ from typing import Any
 from cdss.engine.evaluate import describe
 from cdss.packs.registry import Pack
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER, AllOf, AnyOf, Condition, NotOf
+from cdss.vocab import labels
 
 LANGS = ("zh", "en")
 
-# Names of the values the engine emits (urgency, kind, evidence, data-gap reason, outcome, statistic).
-URGENCY = {
-    "emergency": {"zh": "紧急", "en": "Emergency"},
-    "urgent": {"zh": "尽快", "en": "Urgent"},
-    "routine": {"zh": "常规", "en": "Routine"},
-    "info": {"zh": "提示", "en": "For information"},
-}
-KIND = {
-    "diagnosis": {"zh": "诊断", "en": "Diagnosis"},
-    "treatment": {"zh": "治疗", "en": "Treatment"},
-    "referral": {"zh": "转诊", "en": "Referral"},
-    "pathway": {"zh": "路径随访", "en": "Pathway step"},
-    "medication": {"zh": "用药警示", "en": "Medication alert"},
-    "screening": {"zh": "筛查", "en": "Screening"},
-    "public-health": {"zh": "公共卫生", "en": "Public health"},
-}
-EVIDENCE = {
-    "verified": {"zh": "已核实", "en": "Verified"},
-    "secondary": {"zh": "二手来源", "en": "Secondary source"},
-    "unverified": {"zh": "未核实", "en": "Unverified"},
-}
-EVIDENCE_HELP = {
-    "verified": {"zh": "规则已与指南原文逐字核对", "en": "checked against the source text"},
-    "secondary": {"zh": "规则依据转述或综述，未见原文", "en": "taken from a secondary source, not the original"},
-    "unverified": {"zh": "规则尚未与出处核对，请谨慎参考", "en": "not yet checked against its source; use with care"},
-}
-REASON = {
-    "absent": {"zh": "无记录", "en": "absent"},
-    "stale": {"zh": "已过期", "en": "too old"},
-    "unknown-unit": {"zh": "单位无法识别", "en": "unknown unit"},
-    "implausible": {"zh": "数值不合理", "en": "implausible value"},
-    "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
-    "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
-    "no-value": {"zh": "无数值", "en": "no value"},
-    "not-recorded": {"zh": "未记录（未问及）", "en": "not recorded (not asked)"},
-}
-OUTCOME = {
-    "true": {"zh": "满足", "en": "met", "mark": "✔"},
-    "false": {"zh": "不满足", "en": "not met", "mark": "✘"},
-    "unknown": {"zh": "未知", "en": "unknown", "mark": "?"},
-}
-COMBINATOR = {
-    "all": {"zh": "以下全部满足", "en": "all of"},
-    "any": {"zh": "以下任一满足", "en": "any of"},
-    "not": {"zh": "以下不成立", "en": "not"},
-}
-STAT = {
-    "latest": {"zh": "最近一次", "en": "latest"},
-    "mean": {"zh": "平均", "en": "mean"},
-    "min": {"zh": "最低", "en": "min"},
-    "max": {"zh": "最高", "en": "max"},
-    "count": {"zh": "次数", "en": "count"},
-    "days_since": {"zh": "距今天数", "en": "days since"},
-    "day-mean": {"zh": "日均", "en": "day mean"},
-    "present": {"zh": "存在", "en": "present"},
-    "sum": {"zh": "总分", "en": "sum"},
-}
-STATUS = {
-    "active": {"zh": "生效", "en": "active"},
-    "draft": {"zh": "草稿", "en": "draft"},
-    "retired": {"zh": "已停用", "en": "retired"},
-}
-DISEASE_KIND = {"western": {"zh": "西医", "en": "Western"}, "tcm": {"zh": "中医", "en": "TCM"}}
-ROLE = {
-    "recognise-and-refer": {"zh": "识别并转诊", "en": "recognise and refer"},
-    "diagnose-and-treat": {"zh": "诊断并治疗", "en": "diagnose and treat"},
-    "long-term-manage": {"zh": "长期管理", "en": "long-term management"},
-}
-PROVENANCE = {"official": {"zh": "官方", "en": "official"}, "reconstructed": {"zh": "重建草稿", "en": "reconstructed"}}
+# Names of the values the engine emits (urgency, kind, evidence, data-gap reason, outcome, statistic ...):
+# their one home is cdss/vocab/labels.yaml.
+URGENCY = labels.table("urgency")
+KIND = labels.table("kind")
+EVIDENCE = labels.table("evidence")
+EVIDENCE_HELP = labels.table("evidence_help")
+REASON = labels.table("reason")
+OUTCOME = labels.table("outcome")
+COMBINATOR = labels.table("combinator")
+STAT = labels.table("stat")
+STATUS = labels.table("status")
+DISEASE_KIND = labels.table("disease_kind")
+ROLE = labels.table("role")
+PROVENANCE = labels.table("provenance")
 
 # The panel's own words.
 UI = {

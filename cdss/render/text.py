@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from cdss.engine.results import ConditionTrace, Evaluation
+from cdss.engine.results import ConditionTrace, Evaluation, walk_traces
 from cdss.render.differential import text_lines as differential_lines
 from cdss.render.sources import with_year
 from cdss.render.unrecognised import text_lines
+from cdss.vocab.labels import bilingual, table
 
-URGENCY_LABEL = {"emergency": "紧急 EMERGENCY", "urgent": "尽快 URGENT", "routine": "常规 routine",
-                 "info": "提示 info"}
-EVIDENCE_LABEL = {"verified": "已核实 verified", "secondary": "二手来源 secondary",
-                  "unverified": "未核实 unverified"}
-REASON_LABEL = {"absent": "无记录 absent", "stale": "已过期 stale", "unknown-unit": "单位无法识别 unknown unit",
-                "implausible": "数值不合理 implausible", "too-few-days": "测量天数不足 too few days",
-                "incomplete": "评分不完整 incomplete score"}
+
+def _label(group: str, key: str) -> str:
+    return bilingual(group, key, sep=" ")
 
 
 def _trace_lines(trace: ConditionTrace, depth: int) -> list[str]:
-    pad = "    " * depth
-    mark = {"true": "✔", "false": "✘", "unknown": "?"}[trace.outcome]
-    lines = [f"{pad}{mark} {trace.text}"]
-    for f in trace.facts:
-        unit = f" {f.unit}" if f.unit else ""
-        when = f" @ {f.time}" if f.time else ""
-        note = f" ({f.note})" if f.note else ""
-        lines.append(f"{pad}    = {f.value}{unit}{when} [{f.stat}] ← {', '.join(f.source)}{note}")
-    for part in trace.parts:
-        lines.extend(_trace_lines(part, depth + 1))
+    lines = []
+    marks = table("outcome")
+    for d, t in walk_traces(trace, depth):
+        pad = "    " * d
+        lines.append(f"{pad}{marks[t.outcome]['mark']} {t.text}")
+        for f in t.facts:
+            unit = f" {f.unit}" if f.unit else ""
+            when = f" @ {f.time}" if f.time else ""
+            note = f" ({f.note})" if f.note else ""
+            lines.append(f"{pad}    = {f.value}{unit}{when} [{f.stat}] ← {', '.join(f.source)}{note}")
     return lines
 
 
@@ -38,14 +35,14 @@ def render_text(result: Evaluation) -> str:
         out.append("无建议 No advice.")
     for i, s in enumerate(result.suggestions, 1):
         disease = f" — {s.disease.display} {s.disease.code or ''}".rstrip() if s.disease else ""
-        out.append(f"{i}. [{URGENCY_LABEL[s.urgency]}] {s.kind}{disease}")
+        out.append(f"{i}. [{_label('urgency', s.urgency)}] {s.kind}{disease}")
         out.append(f"   {s.title['zh']}")
         out.append(f"   {s.title['en']}")
         for c in s.cautions:
             out.append(f"   ⚠ 注意 Caution: {c['zh']}")
             out.append(f"   ⚠ {c['en']}")
         out.append(f"   {s.detail['zh']}")
-        out.append(f"   规则 Rule: {s.rule}    证据 Evidence: {EVIDENCE_LABEL[s.evidence]}")
+        out.append(f"   规则 Rule: {s.rule}    证据 Evidence: {_label('evidence', s.evidence)}")
         for c in s.citations:
             out.append(f"   出处 Source: {with_year(c.title, c.year, zh=False)} {c.section}")
         out.append("   依据 Why:")
@@ -56,8 +53,8 @@ def render_text(result: Evaluation) -> str:
     if result.data_gaps:
         out.append("缺少的数据 Data gaps:")
         for g in result.data_gaps:
-            out.append(f"  - {g.title['zh']} {g.title['en']} ({g.concept}): {REASON_LABEL.get(g.reason, g.reason)}; "
-                       f"{URGENCY_LABEL[g.urgency]}; rules: {', '.join(g.rules)}")
+            out.append(f"  - {g.title['zh']} {g.title['en']} ({g.concept}): {_label('reason', g.reason)}; "
+                       f"{_label('urgency', g.urgency)}; rules: {', '.join(g.rules)}")
             if g.detail:
                 out.append(f"      {g.detail}")
     if result.superseded:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdss.engine.evaluate import describe
+from cdss.packs.diff import content_diff
 from cdss.packs.registry import Pack
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER, AllOf, AnyOf, Condition, NotOf
 from cdss.vocab import labels
@@ -327,46 +328,28 @@ class PackDiff:
         return not (self.added or self.removed or self.changed or self.meta)
 
 
-def _dump(value: Any) -> Any:
-    return value.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(value, "model_dump") \
-        else value
+def _json_text(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _flat(prefix: str, value: Any) -> dict[str, str]:
-    """Nested JSON flattened to dotted paths with JSON-text leaves, for a field-by-field comparison."""
-    if isinstance(value, Mapping) and value:
-        out: dict[str, str] = {}
-        for k, v in value.items():
-            out.update(_flat(f"{prefix}.{k}" if prefix else str(k), v))
-        return out
-    return {prefix: json.dumps(value, ensure_ascii=False, sort_keys=True)}
-
-
-def _field_changes(before: Any, after: Any, skip: Iterable[str] = ()) -> tuple[FieldChange, ...]:
-    a, b = _flat("", _dump(before)), _flat("", _dump(after))
-    skipped = tuple(skip)
-    return tuple(FieldChange(k, a.get(k, ""), b.get(k, "")) for k in sorted(set(a) | set(b))
-                 if a.get(k) != b.get(k) and not k.startswith(skipped))
+def _changes(changes: Iterable[Any], prefix: str = "") -> tuple[FieldChange, ...]:
+    return tuple(FieldChange(prefix + c.path, _json_text(c.old), _json_text(c.new)) for c in changes)
 
 
 def diff_packs(old: Pack, new: Pack) -> PackDiff:
-    """Which rules were added, removed or changed (field by field) between two versions of a pack."""
-    before = {r.full_id: r for r in old.rules}
-    after = {r.full_id: r for r in new.rules}
-    changed = []
-    for rid in sorted(set(before) & set(after)):
-        changes = _field_changes(before[rid].rule, after[rid].rule)
-        if changes:
-            changed.append(RuleChange(rid, after[rid].rule.then.title.model_dump(), changes))
-    meta = _field_changes(old.meta, new.meta, skip=("version",))
-    derived = _field_changes({d.id: d.model_dump(mode="json") for d in old.derived},
-                             {d.id: d.model_dump(mode="json") for d in new.derived})
+    """Which rules were added, removed or changed (field by field) between two versions of a pack: the
+    one structural diff (cdss.packs.diff) as the panel shows it (the version itself is not a change)."""
+    d = content_diff(old, new)
+    derived = [FieldChange(f"derived.{i}", "", "+") for i in d.derived.added]
+    derived += [FieldChange(f"derived.{i}", "-", "") for i in d.derived.removed]
+    derived += [f for c in d.derived.changed for f in _changes(c.fields, f"derived.{c.id}.")]
     return PackDiff(
         old=old.key, new=new.key,
-        added=tuple(sorted((after[r] for r in set(after) - set(before)), key=rule_sort_key)),
-        removed=tuple(sorted((before[r] for r in set(before) - set(after)), key=rule_sort_key)),
-        changed=tuple(changed),
-        meta=meta + tuple(FieldChange("derived." + c.field, c.before, c.after) for c in derived))
+        added=tuple(sorted((d.new_rules[r] for r in d.rules.added), key=rule_sort_key)),
+        removed=tuple(sorted((d.old_rules[r] for r in d.rules.removed), key=rule_sort_key)),
+        changed=tuple(RuleChange(d.new_rules[c.id].full_id, d.new_rules[c.id].rule.then.title.model_dump(),
+                                 _changes(c.fields)) for c in d.rules.changed),
+        meta=tuple(c for c in _changes(d.meta) if c.field != "version") + tuple(derived))
 
 
 def ui_tables() -> dict[str, Mapping[str, Mapping[str, str]]]:

@@ -50,6 +50,7 @@ from cdss.errors import CdssError, ConfigError, EngineError, IntakeError
 from cdss.population.elderly import ELDERLY_AGE, elderly_view
 from cdss.render import html as H
 from cdss.render.svg import Point, Series, Threshold, collect_thresholds, render_trend
+from cdss.vocab.times import CLINIC_ZONE, parse_time
 from service.deps import ClockDep, EngineDep, SettingsDep
 
 log = logging.getLogger("cdss.service")
@@ -59,7 +60,6 @@ router = APIRouter(prefix="/panel", tags=["Clinician panel"], include_in_schema=
 CSRF_COOKIE = "cdss_panel_csrf"
 EVALUATION_ID = re.compile(r"^[0-9a-f]{8,64}$")
 # Beijing time: the offset assumed for an evaluation time typed without one (the panel's locale).
-LOCAL_OFFSET = dt.timezone(dt.timedelta(hours=8))
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".json": "application/json; charset=utf-8", ".svg": "image/svg+xml",
                 ".woff2": "font/woff2", ".png": "image/png", ".ico": "image/x-icon"}
@@ -259,8 +259,7 @@ def _same_origin(request: Request, public_url: str) -> bool:
 
 
 def _parse_time(value: str) -> dt.datetime:
-    t = dt.datetime.fromisoformat(value.strip())
-    return t if t.tzinfo is not None else t.replace(tzinfo=LOCAL_OFFSET)
+    return parse_time(value, CLINIC_ZONE)
 
 
 def _readings(engine: Any, bundle: bytes) -> dict[str, list[tuple[str, float, str | None, str]]]:

@@ -5,34 +5,20 @@ navigation and the buttons. Screenshots in test-artifacts/ (gitignored). Skips w
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian chromium is not installed at /usr/bin/chromium (run .ci/browser.sh)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
-expect = sync_api.expect
-expect.set_options(timeout=20_000)
-
-import uvicorn  # noqa: E402
-
-import cdss  # noqa: E402
-from cdss.packs.registry import load_registry  # noqa: E402
-from service.app import create_app  # noqa: E402
-from service.deps import Engine  # noqa: E402
-from service.settings import Settings  # noqa: E402
+import cdss
+from cdss.packs.registry import load_registry
+from service.app import create_app
+from service.deps import Engine
+from service.settings import Settings
+from tests.e2e.browser import ARTIFACTS, expect, launch, serve, sync_api
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 TCM_BUNDLE = ROOT / "pathways/tcm-constitution/cases/bundles/qixu-yes-yinxu-tendency-questionnaire.json"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +26,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reg = load_registry([ROOT / "pathways/elderly-health-management", ROOT / "pathways/tcm-constitution"],
                         bundled=False)
     settings = Settings(data_dir=tmp_path_factory.mktemp("panel-data"), auth="off", host="127.0.0.1")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=Engine(reg, cdss.evaluate)),
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serve(create_app(settings, engine=Engine(reg, cdss.evaluate))) as url:
+        yield url
 
 
 def test_elderly_report_from_the_evaluation_link_and_its_print_view(base_url: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1024, "height": 900}, locale="zh-CN")
         page.goto(f"{base_url}/panel/")
         page.locator("#bundle").fill(TCM_BUNDLE.read_text("utf-8"))

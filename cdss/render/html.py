@@ -354,6 +354,4 @@ def diff_packs(old: Pack, new: Pack) -> PackDiff:
 
 def ui_tables() -> dict[str, Mapping[str, Mapping[str, str]]]:
     """Every label table by name, for the templates (`L.urgency`, `L.ui` ...)."""
-    return {"ui": UI, "urgency": URGENCY, "kind": KIND, "evidence": EVIDENCE, "evidence_help": EVIDENCE_HELP,
-            "reason": REASON, "outcome": OUTCOME, "combinator": COMBINATOR, "stat": STAT, "status": STATUS,
-            "disease_kind": DISEASE_KIND, "role": ROLE, "provenance": PROVENANCE}
+    return {"ui": UI, **{group: labels.table(group) for group in labels.groups()}}

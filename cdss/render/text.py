@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from cdss.engine.results import ConditionTrace, Evaluation, walk_traces
+from cdss.packs.schema import URGENCY_ORDER
 from cdss.render.differential import text_lines as differential_lines
 from cdss.render.sources import with_year
 from cdss.render.unrecognised import text_lines
-from cdss.vocab.labels import bilingual, table
+from cdss.vocab.labels import bilingual, label, table
 
 
 def _label(group: str, key: str) -> str:
     return bilingual(group, key, sep=" ")
+
+
+def _urgency(urgency: str) -> str:
+    """An emergency or urgent label stands out in plain text: its English in capitals (紧急 EMERGENCY)."""
+    if urgency in URGENCY_ORDER[:2]:
+        return f"{label('urgency', urgency, 'zh')} {label('urgency', urgency, 'en').upper()}"
+    return _label("urgency", urgency)
 
 
 def _trace_lines(trace: ConditionTrace, depth: int) -> list[str]:
@@ -35,7 +43,7 @@ def render_text(result: Evaluation) -> str:
         out.append("无建议 No advice.")
     for i, s in enumerate(result.suggestions, 1):
         disease = f" — {s.disease.display} {s.disease.code or ''}".rstrip() if s.disease else ""
-        out.append(f"{i}. [{_label('urgency', s.urgency)}] {s.kind}{disease}")
+        out.append(f"{i}. [{_urgency(s.urgency)}] {s.kind}{disease}")
         out.append(f"   {s.title['zh']}")
         out.append(f"   {s.title['en']}")
         for c in s.cautions:
@@ -54,7 +62,7 @@ def render_text(result: Evaluation) -> str:
         out.append("缺少的数据 Data gaps:")
         for g in result.data_gaps:
             out.append(f"  - {g.title['zh']} {g.title['en']} ({g.concept}): {_label('reason', g.reason)}; "
-                       f"{_label('urgency', g.urgency)}; rules: {', '.join(g.rules)}")
+                       f"{_urgency(g.urgency)}; rules: {', '.join(g.rules)}")
             if g.detail:
                 out.append(f"      {g.detail}")
     if result.superseded:

@@ -54,6 +54,7 @@ def load_engine() -> Engine:
     import cdss
 
     engine = Engine(registry=cdss.load_registry(), evaluate_fn=cdss.evaluate)
+    gc.collect()
     gc.freeze()
     return engine
 

@@ -9,6 +9,7 @@ packs once (`worker`), then evaluates any number of patients.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -111,10 +112,15 @@ _workers: dict[str, Worker] = {}
 
 
 def worker(config: JobConfig) -> Worker:
-    """This process's worker for the config (created, and the packs compiled, on first use)."""
+    """This process's worker for the config (created, and the packs compiled, on first use).
+
+    It lives as long as the process: `gc.freeze()` keeps its registry out of the collector's full passes,
+    which otherwise walk its many objects every few evaluations."""
     key = json.dumps(config.to_json(), sort_keys=True)
     if key not in _workers:
         _workers[key] = Worker(config)
+        gc.collect()
+        gc.freeze()
     return _workers[key]
 
 

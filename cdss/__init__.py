@@ -4,7 +4,8 @@ Public API (everything else is internal and may change):
 
     registry = load_registry()                       # bundled concepts, catalogue and rule packs
     result = evaluate(bundle_bytes, now=now, registry=registry, pins=["htn-community@1.0.0"])
-    result.to_json()                                 # the `cdss evaluate --format json` contract
+    result.model_dump(mode="json")                   # the `cdss evaluate --format json` contract
+    Evaluation.model_validate(data)                  # a stored one read back (typed, frozen)
 """
 
 from __future__ import annotations

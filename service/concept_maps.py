@@ -113,7 +113,7 @@ def _site(request: Request) -> SiteMaps:
 
 
 def _stamps(site: SiteMaps) -> dict[str, Any]:
-    return {"concept_maps": [{**m.stamp.to_json(), "mapped": len(m.entries), "not_applied": m.ignored}
+    return {"concept_maps": [{**m.stamp.model_dump(mode="json"), "mapped": len(m.entries), "not_applied": m.ignored}
                              for _, m in sorted(site.maps.items())]}
 
 
@@ -140,4 +140,4 @@ async def upload_map(request: Request, caller: CallerDep, settings: SettingsDep)
     if changed:
         log.info("concept map %s|%s (sha256 %s) put in force by %s", cmap.stamp.url, cmap.stamp.version,
                  cmap.stamp.sha256, caller.issuer)
-    return {"accepted": cmap.stamp.to_json(), "changed": changed, **_stamps(site)}
+    return {"accepted": cmap.stamp.model_dump(mode="json"), "changed": changed, **_stamps(site)}

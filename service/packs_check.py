@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from cdss.errors import ConfigError
 from cdss.packs.published import LOCK_NAME, check_published, stray_folders
-from cdss.packs.registry import bundled_dir
+from cdss.packs.registry import Registry, bundled_dir
 
 log = logging.getLogger("cdss.service")
 
 
-def check_packs(registry: Any, *, allow_unpublished: bool, root: Path | None = None) -> None:
+def check_packs(registry: Registry, *, allow_unpublished: bool, root: Path | None = None) -> None:
     """Verify every loaded pack against `root`/PUBLISHED.lock (default: the bundled pathways).
 
     Raises:

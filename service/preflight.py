@@ -9,12 +9,15 @@ makes the same checks (each worker, and tests that build the app directly) and r
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cdss.errors import ConfigError, Problem
 from service.audit_key import audit_key
 from service.settings import Settings
 from service.storage import Storage, StorageFault
+
+if TYPE_CHECKING:
+    from cdss.packs.registry import Registry
 
 
 def open_storage(settings: Settings, now: dt.datetime) -> Storage:
@@ -53,7 +56,7 @@ def check_verifier(settings: Settings, storage: Storage) -> None:
                                   field="CDSS_AUTH_ISSUERS", hint="give a JWK Set: {\"keys\": [...]}")) from None
 
 
-def preflight(settings: Settings, *, registry: Any = None) -> None:
+def preflight(settings: Settings, *, registry: Registry | None = None) -> None:
     """All start-up checks, then everything is closed again (the workers open their own).
 
     Raises:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -39,6 +39,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
+
+if TYPE_CHECKING:
+    from cdss.engine.results import Evaluation
 
 log = logging.getLogger("cdss.service")
 metadata = MetaData()
@@ -210,11 +213,11 @@ class Storage:
             return hmac.new(self._salt, reference.encode(), hashlib.sha256).hexdigest()
         return hashlib.sha256(reference.encode()).hexdigest()
 
-    def record_evaluation(self, evaluation: Any, *, now: dt.datetime, channel: str,
+    def record_evaluation(self, evaluation: Evaluation, *, now: dt.datetime, channel: str,
                           hook_instance: str | None = None, cards_out: Sequence[StoredCard] = ()) -> int:
         """Store one evaluation (and the cards that present it); returns its row id."""
         digest = self.patient_hash(evaluation.patient)
-        trace = pseudonymise(evaluation.to_json(), evaluation.patient, f"Patient/hmac-{digest[:16]}")
+        trace = pseudonymise(evaluation.model_dump(mode="json"), evaluation.patient, f"Patient/hmac-{digest[:16]}")
         with self.engine.begin() as conn:
             row = conn.execute(insert(evaluations).values(
                 evaluation_id=evaluation.id, stored_at=now, evaluated_at=evaluation.now.isoformat(),

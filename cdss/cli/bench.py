@@ -13,6 +13,7 @@ import tracemalloc
 import typer
 
 from cdss.cli import OutputFormat, app, fail
+from cdss.cli.bench_table import col, echo_cases
 from cdss.errors import CdssError
 
 
@@ -108,16 +109,13 @@ def bench_command(
                           "peak_mb": round(peak, 2), "differential_p50_ms": round(statistics.median(ddx), 3),
                           "differential_share": round(statistics.median(ddx) / p50, 3)})
     packs = [p.key for p in registry.select()]
-    if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"packs": packs, "matcher": matcher.name, "repeat": repeat, "cases": cases}, indent=2))
-        return
-    typer.echo(f"packs: {', '.join(packs)}; matcher {matcher.name}; {repeat} timed runs per size, one core")
-    typer.echo(f"{'resources':>9} {'bytes':>9} {'p50 ms':>8} {'p99 ms':>8} {'loads ms':>9} {'ratio':>6} "
-               f"{'per s':>7} {'peak MB':>8} {'ddx ms':>7} {'ddx %':>6}")
-    for c in cases:
-        typer.echo(f"{c['resources']:>9} {c['bytes']:>9} {c['p50_ms']:>8} {c['p99_ms']:>8} {c['json_loads_ms']:>9} "
-                   f"{c['ratio']:>6} {c['per_second']:>7} {c['peak_mb']:>8} {c['differential_p50_ms']:>7} "
-                   f"{c['differential_share'] * 100:>5.1f}%")
+    echo_cases(cases, [
+        col("resources", ">9"), col("bytes", ">9"), col("p50 ms", ">8", "p50_ms"), col("p99 ms", ">8", "p99_ms"),
+        col("loads ms", ">9", "json_loads_ms"), col("ratio", ">6"), col("per s", ">7", "per_second"),
+        col("peak MB", ">8", "peak_mb"), col("ddx ms", ">7", "differential_p50_ms"),
+        ("ddx %", ">6", lambda c: f"{c['differential_share'] * 100:.1f}%")],
+        as_json={"packs": packs, "matcher": matcher.name, "repeat": repeat} if fmt is OutputFormat.json else None,
+        heading=f"packs: {', '.join(packs)}; matcher {matcher.name}; {repeat} timed runs per size, one core")
 
 
 def _time_differential(into: list[float]) -> None:

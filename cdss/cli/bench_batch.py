@@ -4,7 +4,6 @@ on generated populations (a Bulk Data export of N residents) and on the Synthea 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import resource
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from cdss.cli.bench_table import col, echo_cases
 from cdss.population.run import parse_period, run_batch
 
 SYNTHEA = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "bundles" / "synthea"
@@ -50,14 +50,10 @@ def run_batch_bench(sizes: str, workers: int, fmt: str, engine: str = "local") -
                           "seconds": seconds, "patients_per_s": round(summary["patients"] / seconds, 1),
                           "mb_per_s_per_core": round(summary["bytes"] / 2**20 / seconds / cores, 3),
                           "peak_driver_mb": round(driver, 1), "peak_worker_mb": round(worker, 1)})
-    if fmt == "json":
-        typer.echo(json.dumps({"engine": engine, "workers": cores, "cases": cases}, indent=2))
-        return
-    typer.echo(f"cdss batch, engine {engine}, {cores} workers (wall time includes start-up, grouping and report)")
-    typer.echo(f"{'input':<34} {'patients':>8} {'MB':>7} {'s':>7} {'pat/s':>7} {'MB/s/core':>9} "
-               f"{'peak MB (driver/worker)':>24}")
-    for c in cases:
-        typer.echo(f"{c['input']:<34} {c['patients']:>8} {c['bytes'] / 2**20:>7.2f} {c['seconds']:>7.1f} "
-                   f"{c['patients_per_s']:>7} {c['mb_per_s_per_core']:>9} "
-                   f"{c['peak_driver_mb']:>11} / {c['peak_worker_mb']:<10}")
+    echo_cases(cases, [
+        col("input", "<34"), col("patients", ">8"), ("MB", ">7.2f", lambda c: c["bytes"] / 2**20),
+        col("s", ">7.1f", "seconds"), col("pat/s", ">7", "patients_per_s"), col("MB/s/core", ">9", "mb_per_s_per_core"),
+        ("peak MB (driver/worker)", ">24", lambda c: f"{c['peak_driver_mb']:>11} / {c['peak_worker_mb']:<10}")],
+        as_json={"engine": engine, "workers": cores} if fmt == "json" else None,
+        heading=f"cdss batch, engine {engine}, {cores} workers (wall time includes start-up, grouping and report)")
     sys.stdout.flush()

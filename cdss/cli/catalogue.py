@@ -26,6 +26,7 @@ from cdss.packs.catalogue import (
     rule_coverage,
     unknown_disease_hint,
 )
+from cdss.vocab.labels import bilingual
 
 catalogue_app = typer.Typer(
     help="The disease catalogue (2023 community basic list, reconstructed draft): list, search, show, "
@@ -163,7 +164,7 @@ def show_cmd(disease_id: str = typer.Argument(..., metavar="ID", help="Entry id,
     lines = [
         f"{d.name.zh}  {d.name.en}",
         f"  id:          {d.id}  ({cat.id}@{cat.version})",
-        f"  kind:        {'中医 TCM' if d.kind == 'tcm' else '西医 Western'}",
+        f"  kind:        {bilingual('disease_kind', d.kind, sep=' ')}",
         f"  code:        {d.code or '-'}  ({d.code_system})",
     ]
     for key, value in d.codes.model_dump().items():

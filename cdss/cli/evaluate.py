@@ -10,6 +10,7 @@ import typer
 
 from cdss.cli import OutputFormat, app, fail
 from cdss.errors import CdssError, ConfigError
+from cdss.vocab.times import parse_time
 
 
 def parse_now(value: str | None) -> dt.datetime:
@@ -17,11 +18,10 @@ def parse_now(value: str | None) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         raise ConfigError.one("not an ISO-8601 date or time", "bad-now", field="--now", got=value,
                               expected="e.g. 2026-11-22 or 2026-11-22T09:00:00+08:00") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 @app.command("evaluate")

@@ -91,7 +91,8 @@ def scan_command(
         return
     items = result.unrecognised
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"unrecognised": [u.to_json() for u in items]}, ensure_ascii=False, indent=2))
+        rows = [u.model_dump(mode="json") for u in items]
+        typer.echo(json.dumps({"unrecognised": rows}, ensure_ascii=False, indent=2))
         return
     if not items:
         typer.echo(f"未识别编码：无 / no unrecognised codings ({result.files} files)")
@@ -126,7 +127,7 @@ def check_command(
         fail(exc, 2 if exc.code == "file-unreadable" else 1)
     except CdssError as exc:
         fail(exc, 2)
-    rows = [{"file": m.file, **m.stamp.to_json(), "applied": len(m.entries), "not_applied": m.ignored}
+    rows = [{"file": m.file, **m.stamp.model_dump(mode="json"), "applied": len(m.entries), "not_applied": m.ignored}
             for m in loaded]
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({"ok": True, "maps": rows}, ensure_ascii=False, indent=2))

@@ -33,81 +33,12 @@ from typing import Any
 
 from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, NotNode
 from cdss.engine.decide import Decided, LeafResult, decide
-from cdss.engine.results import DiseaseRef, Evidence
+from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest
 from cdss.engine.truth import Truth
 from cdss.packs.registry import PackRule, Registry
 
 SCORE_DIGITS = 3
-STATUS_ORDER: tuple[str, ...] = ("met", "possible")
 PARTLY_MET = 0.5  # a test on N days met on every day measured, but on fewer than N days
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """One criterion of a diagnosis rule as it stands: its words, concept, outcome, facts and rule."""
-
-    text: str
-    concept: str
-    outcome: str  # "true", "false", "unknown"
-    rule: str
-    exclusion: bool = False  # under a `not`: true means the exclusion holds (a finding against)
-    facts: tuple[Evidence, ...] = ()
-    reason: str | None = None  # why unknown: absent | stale | too-few-days ...
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"criterion": self.text, "concept": self.concept, "outcome": self.outcome,
-                               "rule": self.rule, "facts": [f.to_json() for f in self.facts]}
-        if self.exclusion:
-            out["exclusion"] = True
-        if self.reason:
-            out["reason"] = self.reason
-        return out
-
-
-@dataclass(frozen=True)
-class NextTest:
-    """The measurement or question that would change this condition's score most, in words."""
-
-    concept: str
-    criterion: str
-    title: dict[str, str]
-    rule: str
-    score_if_met: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {"concept": self.concept, "criterion": self.criterion, "title": dict(self.title),
-                "rule": self.rule, "score_if_met": self.score_if_met}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One condition of the differential, with its evidence."""
-
-    disease: DiseaseRef
-    kind: str  # western | tcm
-    status: str  # met | possible
-    score: float  # 0..1: share of the best rule's criteria met (1 when a rule holds)
-    rules: tuple[str, ...]  # the diagnosis rules that take part (outcome true or unknown)
-    for_: tuple[Criterion, ...] = ()
-    against: tuple[Criterion, ...] = ()
-    unknown: tuple[Criterion, ...] = ()
-    next_test: NextTest | None = None
-    syndrome: str | None = None  # TCM: the syndrome (证候) the rule names, from the catalogue
-
-    def sort_key(self) -> tuple[Any, ...]:
-        return (STATUS_ORDER.index(self.status), -self.score, -len(self.for_), self.disease.id, self.syndrome or "")
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "condition": self.disease.to_json(), "kind": self.kind, "code": self.disease.code,
-            "status": self.status, "score": self.score, "rules": list(self.rules),
-            "for": [c.to_json() for c in self.for_], "against": [c.to_json() for c in self.against],
-            "unknown": [c.to_json() for c in self.unknown],
-            "next_test": self.next_test.to_json() if self.next_test else None,
-        }
-        if self.syndrome:
-            out["syndrome"] = self.syndrome
-        return out
 
 
 @dataclass(frozen=True)

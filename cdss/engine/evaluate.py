@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
@@ -293,7 +293,7 @@ class _Evaluation:
             if decided.outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
                 suggestion = self.suggest(pack, prule, decided, cp, leaves, run.parts_trace)
                 if scope.cautions:
-                    suggestion = replace(suggestion, cautions=scope.cautions)
+                    suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
             elif decided.outcome is not Truth.FALSE and prule.rule.gaps == "report":

@@ -1,59 +1,51 @@
-"""Engine: the result of an evaluation: Suggestions with their rationale, and DataGaps.
+"""Engine: the result of an evaluation: Suggestions with their rationale, DataGaps and the differential.
 
-Everything here is frozen and ordered deterministically; ids derive from content, so the same input and
-packs give the same bytes. ``Evaluation.to_json()`` is the public contract of ``cdss evaluate --format json``.
+Everything here is a frozen, typed record (`cdss.vocab.record.Record`) ordered deterministically; ids derive
+from content, so the same input and packs give the same bytes. ``Evaluation.model_dump(mode="json")`` is the
+public contract of ``cdss evaluate --format json`` (field order = key order; empty optional keys are left
+out), and ``Evaluation.model_validate(data)`` reads a stored one back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+from pydantic import Field, PlainSerializer, model_validator
+
+from cdss.intake.concept_maps import MapStamp
+from cdss.intake.unrecognised import UnrecognisedCoding
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
 from cdss.vocab.hashing import content_id as content_id  # ids of suggestions; its home is vocab.hashing
+from cdss.vocab.record import Record, omit_empty
+
+Value = bool | int | float | str | None  # bool first: True stays True, 5 stays 5, 5.0 stays 5.0
+IsoTime = Annotated[dt.datetime, PlainSerializer(dt.datetime.isoformat, return_type=str, when_used="json")]
+STATUS_ORDER: tuple[str, ...] = ("met", "possible")  # of a differential candidate
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(Record):
     """A fact that met a condition: the value a clinician can check against the record."""
 
+    positional: ClassVar[tuple[str, ...]] = ("concept", "value", "unit", "time", "source", "stat", "note")
+
     concept: str
-    value: float | str | bool | None
-    unit: str | None
-    time: str | None
-    source: tuple[str, ...]
     stat: str = "latest"
-    note: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"concept": self.concept, "stat": self.stat, "value": self.value}
-        if self.unit:
-            out["unit"] = self.unit
-        if self.time:
-            out["time"] = self.time
-        out["source"] = list(self.source)
-        if self.note:
-            out["note"] = self.note
-        return out
+    value: Value
+    unit: str | None = omit_empty()
+    time: str | None = omit_empty()
+    source: tuple[str, ...]
+    note: str | None = omit_empty()
 
 
-@dataclass(frozen=True)
-class ConditionTrace:
+class ConditionTrace(Record):
     """One condition of a rule, as evaluated: its text, its outcome and the facts behind it."""
 
-    text: str
+    text: str = Field(alias="condition")
     outcome: str  # "true", "false", "unknown"
     facts: tuple[Evidence, ...] = ()
-    parts: tuple[ConditionTrace, ...] = ()  # derived facts: their parts; all/any/not: their items
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"condition": self.text, "outcome": self.outcome,
-                               "facts": [f.to_json() for f in self.facts]}
-        if self.parts:
-            out["parts"] = [p.to_json() for p in self.parts]
-        return out
+    parts: tuple[ConditionTrace, ...] = omit_empty(())  # derived facts: their parts; all/any/not: their items
 
 
 def walk_facts(trace: ConditionTrace) -> Iterator[Evidence]:
@@ -63,36 +55,36 @@ def walk_facts(trace: ConditionTrace) -> Iterator[Evidence]:
         yield from walk_facts(part)
 
 
-@dataclass(frozen=True)
-class Citation:
+def walk_traces(trace: ConditionTrace, depth: int = 0) -> Iterator[tuple[int, ConditionTrace]]:
+    """A trace and every part below it, depth first, each with its depth: the one walk that renderers
+    (text, CDS Hooks cards) indent a rationale by."""
+    yield depth, trace
+    for part in trace.parts:
+        yield from walk_traces(part, depth + 1)
+
+
+class Citation(Record):
     source: str
     title: str
     year: int
     section: str
-    publisher: str | None = None
-    url: str | None = None
-    note: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+    publisher: str | None = omit_empty()
+    url: str | None = omit_empty()
+    note: str | None = omit_empty()
 
 
-@dataclass(frozen=True)
-class DiseaseRef:
+class DiseaseRef(Record):
     id: str
     system: str
     code: str | None
     display: str
     display_en: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "system": self.system, "code": self.code, "display": self.display,
-                "display_en": self.display_en}
 
+class Suggestion(Record):
+    """One piece of advice: what, how urgent, about which disease, why, and from which source.
 
-@dataclass(frozen=True)
-class Suggestion:
-    """One piece of advice: what, how urgent, about which disease, why, and from which source."""
+    `rule` is `pack@version#rule-id`; `pack_id`, `pack_version` and `rule_id` may be given instead of it."""
 
     id: str
     kind: str
@@ -100,19 +92,34 @@ class Suggestion:
     disease: DiseaseRef | None
     title: dict[str, str]
     detail: dict[str, str]
-    rule_id: str
-    pack_id: str
-    pack_version: str
+    rule: str
     rationale: tuple[ConditionTrace, ...]
     citations: tuple[Citation, ...]
     evidence: str
-    cautions: tuple[dict[str, str], ...] = ()  # {zh, en}: what to check before acting on the advice
-    superseded_by: tuple[str, ...] = ()  # rule ids (pack@version#id) whose advice replaces this one
-    issue: str | None = None  # medication rules: v3 ActCode detected-issue kind (cdss.packs.issue_kinds)
+    cautions: tuple[dict[str, str], ...] = omit_empty(())  # {zh, en}: what to check before acting on it
+    superseded_by: tuple[str, ...] = omit_empty(())  # rule ids (pack@version#id) whose advice replaces this one
+    issue: str | None = omit_empty()  # medication rules: v3 ActCode detected-issue kind (cdss.packs.issue_kinds)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_from_parts(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rule" not in data and "rule_id" in data:
+            data = dict(data)
+            data["rule"] = f"{data.pop('pack_id')}@{data.pop('pack_version')}#{data.pop('rule_id')}"
+        return data
 
     @property
-    def rule(self) -> str:
-        return f"{self.pack_id}@{self.pack_version}#{self.rule_id}"
+    def pack_id(self) -> str:
+        return self.rule.partition("@")[0]
+
+    @property
+    def pack_version(self) -> str:
+        return self.rule.partition("@")[2].partition("#")[0]
+
+    @property
+    def rule_id(self) -> str:
+        """The rule's full id `pack/kind/slug`."""
+        return self.rule.partition("#")[2]
 
     def sort_key(self) -> tuple[int, int, str]:
         return (URGENCY_ORDER.index(self.urgency), KIND_ORDER.index(self.kind), self.id)
@@ -121,84 +128,96 @@ class Suggestion:
         """Every fact the rationale used, depth first."""
         return [e for t in self.rationale for e in walk_facts(t)]
 
-    def to_json(self) -> dict[str, Any]:
-        out = {
-            "id": self.id, "kind": self.kind, "urgency": self.urgency,
-            "disease": self.disease.to_json() if self.disease else None,
-            "title": dict(self.title), "detail": dict(self.detail), "rule": self.rule,
-            "rationale": [t.to_json() for t in self.rationale],
-            "citations": [c.to_json() for c in self.citations], "evidence": self.evidence,
-        }
-        if self.cautions:
-            out["cautions"] = [dict(c) for c in self.cautions]
-        if self.superseded_by:
-            out["superseded_by"] = list(self.superseded_by)
-        if self.issue:
-            out["issue"] = self.issue
-        return out
 
-
-@dataclass(frozen=True)
-class DataGap:
+class DataGap(Record):
     """Data a rule needed but did not have (absent, stale, implausible or in an unknown unit)."""
 
     concept: str
     title: dict[str, str]
     reason: str  # absent | stale | implausible | unknown-unit
-    rules: tuple[str, ...]
     urgency: str  # the most urgent rule that waits for it
-    detail: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"concept": self.concept, "title": dict(self.title), "reason": self.reason,
-                               "urgency": self.urgency, "rules": list(self.rules)}
-        if self.detail:
-            out["detail"] = self.detail
-        return out
+    rules: tuple[str, ...]
+    detail: str | None = omit_empty()
 
 
-@dataclass(frozen=True)
-class PackStamp:
+class PackStamp(Record):
     id: str
     version: str
     sha256: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+class Criterion(Record):
+    """One criterion of a diagnosis rule as it stands: its words, concept, outcome, facts and rule."""
+
+    positional: ClassVar[tuple[str, ...]] = ("text", "concept", "outcome", "rule", "exclusion", "facts", "reason")
+
+    text: str = Field(alias="criterion")
+    concept: str
+    outcome: str  # "true", "false", "unknown"
+    rule: str
+    facts: tuple[Evidence, ...] = ()
+    exclusion: bool = omit_empty(False)  # under a `not`: true means the exclusion holds (a finding against)
+    reason: str | None = omit_empty()  # why unknown: absent | stale | too-few-days ...
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class NextTest(Record):
+    """The measurement or question that would change this condition's score most, in words."""
+
+    concept: str
+    criterion: str
+    title: dict[str, str]
+    rule: str
+    score_if_met: float
+
+
+class Candidate(Record):
+    """One condition of the differential, with its evidence (`code` is the condition's code, repeated)."""
+
+    positional: ClassVar[tuple[str, ...]] = ("disease", "kind", "status", "score", "rules", "for_", "against",
+                                             "unknown", "next_test", "syndrome")
+
+    disease: DiseaseRef = Field(alias="condition")
+    kind: str  # western | tcm
+    code: str | None = None
+    status: str  # met | possible
+    score: float  # 0..1: share of the best rule's criteria met (1 when a rule holds)
+    rules: tuple[str, ...]  # the diagnosis rules that take part (outcome true or unknown)
+    for_: tuple[Criterion, ...] = Field(default=(), alias="for")
+    against: tuple[Criterion, ...] = ()
+    unknown: tuple[Criterion, ...] = ()
+    next_test: NextTest | None = None
+    syndrome: str | None = omit_empty()  # TCM: the syndrome (证候) the rule names, from the catalogue
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_of_disease(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "code" not in data:
+            disease = data.get("disease", data.get("condition"))
+            data = {**data, "code": disease.code if isinstance(disease, DiseaseRef) else
+                    (disease or {}).get("code")}
+        return data
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (STATUS_ORDER.index(self.status), -self.score, -len(self.for_), self.disease.id, self.syndrome or "")
+
+
+class Evaluation(Record):
     """The whole answer for one patient at one time with one set of packs."""
 
     patient: str
-    now: dt.datetime
+    now: IsoTime
     packs: tuple[PackStamp, ...]
     suggestions: tuple[Suggestion, ...]
     data_gaps: tuple[DataGap, ...]
-    notes: tuple[str, ...] = field(default=())
-    superseded: tuple[Suggestion, ...] = field(default=())  # fired, but replaced by another rule's advice
+    notes: tuple[str, ...] = ()
+    superseded: tuple[Suggestion, ...] = ()  # fired, but replaced by another rule's advice
     # Codings intake could not map (cdss/intake/unrecognised.py) and the site ConceptMaps in force.
-    unrecognised: tuple[Any, ...] = field(default=())
-    concept_maps: tuple[Any, ...] = field(default=())
-    differential: tuple[Any, ...] = field(default=())  # cdss.engine.differential.Candidate, ranked
+    unrecognised: tuple[UnrecognisedCoding, ...] = ()
+    concept_maps: tuple[MapStamp, ...] = ()
+    differential: tuple[Candidate, ...] = ()  # ranked
 
     @property
     def id(self) -> str:
         """Content-derived id of the evaluation (used by the panel's permalinks)."""
-        return content_id(self.patient, self.now.isoformat(), [p.to_json() for p in self.packs],
-                          [s.id for s in self.suggestions], [g.to_json() for g in self.data_gaps])
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "patient": self.patient,
-            "now": self.now.isoformat(),
-            "packs": [p.to_json() for p in self.packs],
-            "suggestions": [s.to_json() for s in self.suggestions],
-            "data_gaps": [g.to_json() for g in self.data_gaps],
-            "notes": list(self.notes),
-            "superseded": [s.to_json() for s in self.superseded],
-            "unrecognised": [u.to_json() for u in self.unrecognised],
-            "concept_maps": [m.to_json() for m in self.concept_maps],
-            "differential": [c.to_json() for c in self.differential],
-        }
+        return content_id(self.patient, self.now.isoformat(), [p.model_dump(mode="json") for p in self.packs],
+                          [s.id for s in self.suggestions], [g.model_dump(mode="json") for g in self.data_gaps])

@@ -8,7 +8,6 @@ rules that replaced it in `superseded_by`. Rules of packs that are not running a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from cdss.engine.results import Suggestion
 from cdss.packs.registry import Pack
@@ -37,7 +36,7 @@ def apply(suggestions: Sequence[Suggestion], packs: Sequence[Pack]) -> tuple[lis
     kept, superseded = [], []
     for s in suggestions:
         if s.rule_id in by_target:
-            superseded.append(replace(s, superseded_by=tuple(sorted(by_target[s.rule_id]))))
+            superseded.append(s.model_copy(update={"superseded_by": tuple(sorted(by_target[s.rule_id]))}))
         else:
             kept.append(s)
     return kept, superseded

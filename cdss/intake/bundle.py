@@ -27,6 +27,7 @@ from cdss.intake.supply import read_supply
 from cdss.intake.tcm_text import read_tcm_text
 from cdss.intake.unrecognised import Tally
 from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.times import aware
 from cdss.vocab.units import UnitTooComplex, UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
@@ -73,7 +74,7 @@ class _Reader:
             raise self.fail(path, "not a FHIR date or dateTime", "bad-date", got=value,
                             expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz") from None
         # FHIR requires a zone when a time is given; without one we read UTC rather than guess local time.
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        return aware(parsed)
 
     def effective(self, res: Mapping[str, Any], path: str, *keys: str) -> dt.datetime | None:
         for key in keys:

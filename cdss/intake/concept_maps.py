@@ -26,6 +26,7 @@ from typing import Any
 
 from cdss.errors import IntakeError, Problem, ProblemList
 from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.record import Record, omit_empty
 
 CONCEPT_SYSTEM = "urn:cdss:concept"  # target system whose codes are concept ids
 APPLIED_R4 = {"equivalent", "equal", "wider", "subsumes"}
@@ -34,20 +35,13 @@ APPLIED_R5 = {"equivalent", "source-is-narrower-than-target"}
 IGNORED_R5 = {"related-to", "source-is-broader-than-target", "not-related-to"}
 
 
-@dataclass(frozen=True)
-class MapStamp:
+class MapStamp(Record):
     """Which map an answer used: the map's canonical url, version and content hash."""
 
     url: str
     version: str
     sha256: str
-    name: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"url": self.url, "version": self.version, "sha256": self.sha256}
-        if self.name:
-            out["name"] = self.name
-        return out
+    name: str | None = omit_empty()
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ a concept. A CodeableConcept of which one coding matched is understood: its othe
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
+
+from cdss.vocab.record import Record
 
 
-class UnrecognisedCoding(NamedTuple):
+class UnrecognisedCoding(Record):
     """One coding no concept recognised, with how often it occurred in the input."""
 
     resource_type: str  # Condition | Observation | Observation.component | MedicationRequest | ...
@@ -24,10 +26,6 @@ class UnrecognisedCoding(NamedTuple):
     code: str
     display: str | None  # the display most often sent with it (ties: the first in sort order)
     count: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"resource_type": self.resource_type, "system": self.system, "code": self.code,
-                "display": self.display, "count": self.count}
 
 
 class Tally:

@@ -47,6 +47,7 @@ from cdss.packs.catalogue import (
     load_catalogue,
     load_tcm_code_table,
 )
+from cdss.vocab.labels import label
 from cdss.vocab.model import SEMVER, SLUG, Source, Text
 
 # Field -> accepted headers. Headers are compared after NFKC, lower-casing and dropping spaces, "-", "_",
@@ -77,7 +78,6 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 KIND_VALUES = {"西医": "western", "西医病种": "western", "western": "western", "w": "western",
                "中医": "tcm", "中医病种": "tcm", "tcm": "tcm"}
-KIND_LABELS = {"western": "西医", "tcm": "中医"}
 ROLE_VALUES = {
     "recognise-and-refer": "recognise-and-refer", "识别转诊": "recognise-and-refer",
     "识别并转诊": "recognise-and-refer", "转诊": "recognise-and-refer",
@@ -668,7 +668,7 @@ def export_rows(catalogue: Catalogue) -> list[list[str]]:
             ":".join([s.name, s.code or ""] + ([s.code_status] if s.code_status != "derived" else []))
             for s in d.syndromes)
         values = {
-            "seq": str(n), "kind": KIND_LABELS[d.kind], "id": d.id, "name_zh": d.name.zh,
+            "seq": str(n), "kind": label("disease_kind", d.kind, "zh"), "id": d.id, "name_zh": d.name.zh,
             "name_en": d.name.en,
             "icd10": d.codes.icd10 or "", "icd10_cn_clinical_v2": d.codes.icd10_cn_clinical_v2 or "",
             "gbt15657": d.codes.gbt15657 or "", "department": d.department,

@@ -17,7 +17,7 @@ from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
 from cdss.packs.registry import Registry, walk_leaves
 from cdss.packs.schema import URGENCY_ORDER
-from cdss.render.html import KIND, URGENCY
+from cdss.vocab import labels
 
 ELDERLY_AGE = 65  # the report's subject: the 规范's older residents (the rules hold their own scope)
 # The pack whose judgements form the report's TCM constitution section: a suggestion of this pack that cites
@@ -40,7 +40,7 @@ def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registr
                               "not-elderly", file=source_name, got=age)
     packs = registry.select(list(pins))
     result = evaluate_facts(facts, now=now, registry=registry, packs=packs)
-    data = result.to_json()
+    data = result.model_dump(mode="json")
     concepts = registry.concepts.by_id
     by_id = {s.id: s for s in result.suggestions}
     values = {e.concept: e for s in result.suggestions for e in s.facts()}
@@ -88,7 +88,7 @@ def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registr
                     key=lambda s: URGENCY_ORDER.index(s["urgency"]))
     return {"patient": result.patient, "age": age, "sex": facts.sex, "now": now.isoformat(),
             "measurements": measurements, "scores": scores, "constitution": constitution, "advice": advice,
-            "urgency": URGENCY, "kind": KIND, "packs": data["packs"]}
+            "urgency": labels.table("urgency"), "kind": labels.table("kind"), "packs": data["packs"]}
 
 
 def elderly_report(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registry: Registry,

@@ -9,6 +9,7 @@ packs once (`worker`), then evaluates any number of patients.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class Worker:
             problem = exc.problems[0] if exc.problems else None
             return _error_record(key, str(problem) if problem else "unusable data",
                                  problem.code if problem else "unusable")
-        data = result.to_json()
+        data = result.model_dump(mode="json")
         line = json.dumps(data, ensure_ascii=False)
         fired = sorted({s.rule_id for s in result.suggestions})
         record = {"key": key, "patient": result.patient, "line": line, "fired": fired,
@@ -111,10 +112,15 @@ _workers: dict[str, Worker] = {}
 
 
 def worker(config: JobConfig) -> Worker:
-    """This process's worker for the config (created, and the packs compiled, on first use)."""
+    """This process's worker for the config (created, and the packs compiled, on first use).
+
+    It lives as long as the process: `gc.freeze()` keeps its registry out of the collector's full passes,
+    which otherwise walk its many objects every few evaluations."""
     key = json.dumps(config.to_json(), sort_keys=True)
     if key not in _workers:
         _workers[key] = Worker(config)
+        gc.collect()
+        gc.freeze()
     return _workers[key]
 
 

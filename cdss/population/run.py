@@ -16,6 +16,7 @@ from cdss.population.indicators import Tally, load_indicators
 from cdss.population.job import JobConfig
 from cdss.population.outputs import Sink
 from cdss.population.sources import expand, input_bytes
+from cdss.vocab.times import parse_time
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ def parse_period(value: str | None, now: dt.datetime) -> Period:
     try:
         if not sep:
             raise ValueError
-        start = dt.datetime.fromisoformat(start_s).replace(tzinfo=dt.UTC)
-        end = dt.datetime.fromisoformat(end_s).replace(tzinfo=dt.UTC)
+        start, end = parse_time(start_s), parse_time(end_s)
     except ValueError:
         raise ConfigError.one("not a period", "bad-period", field="--period", got=value,
                               expected="START..END, e.g. 2026-01-01..2026-12-31") from None

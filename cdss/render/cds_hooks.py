@@ -24,22 +24,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cdss.engine.results import ConditionTrace, walk_traces
 from cdss.render import differential as ddx
 from cdss.render.conditions import Wording, default_wording
 from cdss.render.fhir import implicated_sources, service_request
 from cdss.render.sources import uri, with_year
 from cdss.render.wording import COMBINATOR
+from cdss.vocab.labels import bilingual, table
 
 CARD_NAMESPACE = uuid.UUID("0c5d1f0e-8a3b-5c2e-b7a4-1d9e6f3a2c47")
 SUMMARY_MAX = 139  # "<140-character summary"
 
 # Urgency -> card indicator (info < warning < critical).
 INDICATOR = {"emergency": "critical", "urgent": "warning", "routine": "info", "info": "info"}
-URGENCY_LABEL = {"emergency": "紧急 / emergency", "urgent": "尽快 / urgent", "routine": "常规 / routine",
-                 "info": "提示 / info"}
-EVIDENCE_LABEL = {"verified": "已核对原文 / verified from the source text",
-                  "secondary": "二手来源 / secondary source", "unverified": "未核实 / unverified"}
-OUTCOME_MARK = {"true": "✔", "false": "✘", "unknown": "?"}
 
 # Reasons a clinician may give for not following a card; workflow codes of this service, not clinical
 # content. CDS Hooks 2.0 requires a display for each.
@@ -229,15 +226,16 @@ def _fact_line(fact: Any) -> str:
     return " ".join(bits)
 
 
-def _trace_lines(trace: Any, depth: int, wording: Wording) -> list[str]:
-    pad = "  " * depth
-    words = wording.words(trace.text)  # "收缩压 ≥ 180 mmHg / Systolic blood pressure ≥ 180 mmHg", formula beside
-    text = md(trace.text) if words is None else md(words.both) if trace.text in COMBINATOR else \
-        f"{md(words.both)} (`{trace.text}`)"
-    lines = [f"{pad}- {OUTCOME_MARK.get(trace.outcome, trace.outcome)} {text}"]
-    lines += [f"{pad}  - {_fact_line(f)}" for f in trace.facts]
-    for part in trace.parts:
-        lines += _trace_lines(part, depth + 1, wording)
+def _trace_lines(trace: ConditionTrace, depth: int, wording: Wording) -> list[str]:
+    lines = []
+    marks = table("outcome")
+    for d, t in walk_traces(trace, depth):
+        pad = "  " * d
+        words = wording.words(t.text)  # "收缩压 ≥ 180 mmHg / Systolic blood pressure ≥ 180 mmHg", formula beside
+        text = md(t.text) if words is None else md(words.both) if t.text in COMBINATOR else \
+            f"{md(words.both)} (`{t.text}`)"
+        lines.append(f"{pad}- {marks[t.outcome]['mark'] if t.outcome in marks else t.outcome} {text}")
+        lines += [f"{pad}  - {_fact_line(f)}" for f in t.facts]
     return lines
 
 
@@ -246,7 +244,7 @@ def _detail(s: Any, evaluation: Any, wording: Wording) -> str:
     for c in getattr(s, "cautions", ()):
         lines += [f"**⚠ {c['zh']}**", f"**⚠ {c['en']}**", ""]
     lines += [s.detail["zh"], "", s.detail["en"], "",
-              f"**依据 / Rationale** — {URGENCY_LABEL[s.urgency]}; `{s.rule}`", ""]
+              f"**依据 / Rationale** — {bilingual('urgency', s.urgency)}; `{s.rule}`", ""]
     for trace in s.rationale:
         lines += _trace_lines(trace, 0, wording)
     gaps = [g for g in evaluation.data_gaps if s.rule in g.rules or s.rule_id in g.rules]
@@ -262,7 +260,7 @@ def _detail(s: Any, evaluation: Any, wording: Wording) -> str:
             if c.url:
                 text += f" <{c.url}>"
             lines.append(text)
-    lines += ["", f"证据 / Evidence: {EVIDENCE_LABEL.get(s.evidence, s.evidence)}"]
+    lines += ["", f"证据 / Evidence: {bilingual('evidence', s.evidence)}"]
     return "\n".join(lines)
 
 
@@ -271,7 +269,7 @@ def _gaps_detail(gaps: list[Any]) -> str:
              "decide:**", ""]
     for g in gaps:
         lines.append(f"- {g.title['zh']} / {g.title['en']} (`{g.concept}`, {g.reason}; "
-                     f"{URGENCY_LABEL[g.urgency]}): " + ", ".join(f"`{r}`" for r in g.rules))
+                     f"{bilingual('urgency', g.urgency)}): " + ", ".join(f"`{r}`" for r in g.rules))
         if g.detail:
             lines.append(f"  - {md(g.detail)}")
     return "\n".join(lines)

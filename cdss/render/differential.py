@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from cdss.vocab.labels import bilingual
+
 # The hooks on which the differential card is shown (one info card, the top candidates).
 CARD_HOOKS = ("patient-view", "encounter-start")
 CARD_TOP = 3
-STATUS_LABEL = {"met": "符合诊断标准 / criteria met", "possible": "部分符合 / partly met"}
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 HEADING = "鉴别诊断（辅助，非诊断结论）/ Differential (aid, not a diagnosis)"
@@ -46,7 +47,7 @@ def text_lines(evaluation: Any) -> list[str]:
         return []
     out = [HEADING + ":", f"  {CAVEAT}"]
     for i, c in enumerate(getattr(evaluation, "differential", ()), 1):
-        out.append(f"  {i}. {condition_name(c)} — {c.score:.2f} {STATUS_LABEL[c.status]}")
+        out.append(f"  {i}. {condition_name(c)} — {c.score:.2f} {bilingual('differential_status', c.status)}")
         for label, items in (("支持 For", c.for_), ("不支持 Against", c.against), ("未知 Unknown", c.unknown)):
             for line in dict.fromkeys(_criterion(item) for item in items):  # one line per criterion, not per rule
                 out.append(f"       {label}: {line}")
@@ -65,7 +66,7 @@ def card(evaluation: Any, card_uuid: str, page: str | None) -> dict[str, Any] | 
     names = "；".join(f"{c.disease.display}{'·' + c.syndrome if c.syndrome else ''} {c.score:.2f}" for c in top)
     lines = [f"**{HEADING}**", "", CAVEAT, ""]
     for i, c in enumerate(top, 1):
-        lines.append(f"{i}. **{condition_name(c)}** — {c.score:.2f} ({STATUS_LABEL[c.status]})")
+        lines.append(f"{i}. **{condition_name(c)}** — {c.score:.2f} ({bilingual('differential_status', c.status)})")
         lines += [f"   - ✔ {line}" for line in dict.fromkeys(_criterion(x) for x in c.for_)]
         lines += [f"   - ✘ {line}" for line in dict.fromkeys(_criterion(x) for x in c.against)]
         if c.next_test:
@@ -94,7 +95,8 @@ def fhir_conditions(evaluation: Any, version: str, fhir_id: Any, urn: Any) -> li
             "code": code,
             "subject": {"reference": evaluation.patient},
             "recordedDate": evaluation.now.isoformat(),
-            "note": [{"text": f"#{rank} {c.score:.2f} {STATUS_LABEL[c.status]}; " + "; ".join(c.rules)}],
+            "note": [{"text": f"#{rank} {c.score:.2f} {bilingual('differential_status', c.status)}; "
+                              + "; ".join(c.rules)}],
         }
         if c.next_test:
             resource["note"].append({"text": f"{c.next_test.title['zh']} / {c.next_test.title['en']}"})

@@ -3,7 +3,7 @@
 Decides nothing: every clinical word on a page comes from the evaluation, the packs or the catalogue.
 What lives here are the panel's own UI labels, Chinese first with English beside, and shapes that the
 Jinja2 templates of ``service/templates`` walk. Evaluations are read in their JSON form
-(``Evaluation.to_json()``), so that one stored by any channel renders the same way.
+(``Evaluation.model_dump(mode="json")``), so that one stored by any channel renders the same way.
 """
 
 from __future__ import annotations
@@ -15,80 +15,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdss.engine.evaluate import describe
+from cdss.packs.diff import content_diff
 from cdss.packs.registry import Pack
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER, AllOf, AnyOf, Condition, NotOf
+from cdss.vocab import labels
 
 LANGS = ("zh", "en")
 
-# Names of the values the engine emits (urgency, kind, evidence, data-gap reason, outcome, statistic).
-URGENCY = {
-    "emergency": {"zh": "紧急", "en": "Emergency"},
-    "urgent": {"zh": "尽快", "en": "Urgent"},
-    "routine": {"zh": "常规", "en": "Routine"},
-    "info": {"zh": "提示", "en": "For information"},
-}
-KIND = {
-    "diagnosis": {"zh": "诊断", "en": "Diagnosis"},
-    "treatment": {"zh": "治疗", "en": "Treatment"},
-    "referral": {"zh": "转诊", "en": "Referral"},
-    "pathway": {"zh": "路径随访", "en": "Pathway step"},
-    "medication": {"zh": "用药警示", "en": "Medication alert"},
-    "screening": {"zh": "筛查", "en": "Screening"},
-    "public-health": {"zh": "公共卫生", "en": "Public health"},
-}
-EVIDENCE = {
-    "verified": {"zh": "已核实", "en": "Verified"},
-    "secondary": {"zh": "二手来源", "en": "Secondary source"},
-    "unverified": {"zh": "未核实", "en": "Unverified"},
-}
-EVIDENCE_HELP = {
-    "verified": {"zh": "规则已与指南原文逐字核对", "en": "checked against the source text"},
-    "secondary": {"zh": "规则依据转述或综述，未见原文", "en": "taken from a secondary source, not the original"},
-    "unverified": {"zh": "规则尚未与出处核对，请谨慎参考", "en": "not yet checked against its source; use with care"},
-}
-REASON = {
-    "absent": {"zh": "无记录", "en": "absent"},
-    "stale": {"zh": "已过期", "en": "too old"},
-    "unknown-unit": {"zh": "单位无法识别", "en": "unknown unit"},
-    "implausible": {"zh": "数值不合理", "en": "implausible value"},
-    "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
-    "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
-    "no-value": {"zh": "无数值", "en": "no value"},
-    "not-recorded": {"zh": "未记录（未问及）", "en": "not recorded (not asked)"},
-}
-OUTCOME = {
-    "true": {"zh": "满足", "en": "met", "mark": "✔"},
-    "false": {"zh": "不满足", "en": "not met", "mark": "✘"},
-    "unknown": {"zh": "未知", "en": "unknown", "mark": "?"},
-}
-COMBINATOR = {
-    "all": {"zh": "以下全部满足", "en": "all of"},
-    "any": {"zh": "以下任一满足", "en": "any of"},
-    "not": {"zh": "以下不成立", "en": "not"},
-}
-STAT = {
-    "latest": {"zh": "最近一次", "en": "latest"},
-    "mean": {"zh": "平均", "en": "mean"},
-    "min": {"zh": "最低", "en": "min"},
-    "max": {"zh": "最高", "en": "max"},
-    "count": {"zh": "次数", "en": "count"},
-    "days_since": {"zh": "距今天数", "en": "days since"},
-    "day-mean": {"zh": "日均", "en": "day mean"},
-    "present": {"zh": "存在", "en": "present"},
-    "sum": {"zh": "总分", "en": "sum"},
-}
-STATUS = {
-    "active": {"zh": "生效", "en": "active"},
-    "draft": {"zh": "草稿", "en": "draft"},
-    "retired": {"zh": "已停用", "en": "retired"},
-}
-DISEASE_KIND = {"western": {"zh": "西医", "en": "Western"}, "tcm": {"zh": "中医", "en": "TCM"}}
-ROLE = {
-    "recognise-and-refer": {"zh": "识别并转诊", "en": "recognise and refer"},
-    "diagnose-and-treat": {"zh": "诊断并治疗", "en": "diagnose and treat"},
-    "long-term-manage": {"zh": "长期管理", "en": "long-term management"},
-}
-PROVENANCE = {"official": {"zh": "官方", "en": "official"}, "reconstructed": {"zh": "重建草稿", "en": "reconstructed"}}
+# Names of the values the engine emits (urgency, kind, evidence, data-gap reason, outcome, statistic ...):
+# their one home is cdss/vocab/labels.yaml.
+URGENCY = labels.table("urgency")
+KIND = labels.table("kind")
+EVIDENCE = labels.table("evidence")
+EVIDENCE_HELP = labels.table("evidence_help")
+REASON = labels.table("reason")
+OUTCOME = labels.table("outcome")
+COMBINATOR = labels.table("combinator")
+STAT = labels.table("stat")
+STATUS = labels.table("status")
+DISEASE_KIND = labels.table("disease_kind")
+ROLE = labels.table("role")
+PROVENANCE = labels.table("provenance")
 
 # The panel's own words.
 UI = {
@@ -389,50 +336,30 @@ class PackDiff:
         return not (self.added or self.removed or self.changed or self.meta)
 
 
-def _dump(value: Any) -> Any:
-    return value.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(value, "model_dump") \
-        else value
+def _json_text(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _flat(prefix: str, value: Any) -> dict[str, str]:
-    """Nested JSON flattened to dotted paths with JSON-text leaves, for a field-by-field comparison."""
-    if isinstance(value, Mapping) and value:
-        out: dict[str, str] = {}
-        for k, v in value.items():
-            out.update(_flat(f"{prefix}.{k}" if prefix else str(k), v))
-        return out
-    return {prefix: json.dumps(value, ensure_ascii=False, sort_keys=True)}
-
-
-def _field_changes(before: Any, after: Any, skip: Iterable[str] = ()) -> tuple[FieldChange, ...]:
-    a, b = _flat("", _dump(before)), _flat("", _dump(after))
-    skipped = tuple(skip)
-    return tuple(FieldChange(k, a.get(k, ""), b.get(k, "")) for k in sorted(set(a) | set(b))
-                 if a.get(k) != b.get(k) and not k.startswith(skipped))
+def _changes(changes: Iterable[Any], prefix: str = "") -> tuple[FieldChange, ...]:
+    return tuple(FieldChange(prefix + c.path, _json_text(c.old), _json_text(c.new)) for c in changes)
 
 
 def diff_packs(old: Pack, new: Pack) -> PackDiff:
-    """Which rules were added, removed or changed (field by field) between two versions of a pack."""
-    before = {r.full_id: r for r in old.rules}
-    after = {r.full_id: r for r in new.rules}
-    changed = []
-    for rid in sorted(set(before) & set(after)):
-        changes = _field_changes(before[rid].rule, after[rid].rule)
-        if changes:
-            changed.append(RuleChange(rid, after[rid].rule.then.title.model_dump(), changes))
-    meta = _field_changes(old.meta, new.meta, skip=("version",))
-    derived = _field_changes({d.id: d.model_dump(mode="json") for d in old.derived},
-                             {d.id: d.model_dump(mode="json") for d in new.derived})
+    """Which rules were added, removed or changed (field by field) between two versions of a pack: the
+    one structural diff (cdss.packs.diff) as the panel shows it (the version itself is not a change)."""
+    d = content_diff(old, new)
+    derived = [FieldChange(f"derived.{i}", "", "+") for i in d.derived.added]
+    derived += [FieldChange(f"derived.{i}", "-", "") for i in d.derived.removed]
+    derived += [f for c in d.derived.changed for f in _changes(c.fields, f"derived.{c.id}.")]
     return PackDiff(
         old=old.key, new=new.key,
-        added=tuple(sorted((after[r] for r in set(after) - set(before)), key=rule_sort_key)),
-        removed=tuple(sorted((before[r] for r in set(before) - set(after)), key=rule_sort_key)),
-        changed=tuple(changed),
-        meta=meta + tuple(FieldChange("derived." + c.field, c.before, c.after) for c in derived))
+        added=tuple(sorted((d.new_rules[r] for r in d.rules.added), key=rule_sort_key)),
+        removed=tuple(sorted((d.old_rules[r] for r in d.rules.removed), key=rule_sort_key)),
+        changed=tuple(RuleChange(d.new_rules[c.id].full_id, d.new_rules[c.id].rule.then.title.model_dump(),
+                                 _changes(c.fields)) for c in d.rules.changed),
+        meta=tuple(c for c in _changes(d.meta) if c.field != "version") + tuple(derived))
 
 
 def ui_tables() -> dict[str, Mapping[str, Mapping[str, str]]]:
     """Every label table by name, for the templates (`L.urgency`, `L.ui` ...)."""
-    return {"ui": UI, "urgency": URGENCY, "kind": KIND, "evidence": EVIDENCE, "evidence_help": EVIDENCE_HELP,
-            "reason": REASON, "outcome": OUTCOME, "combinator": COMBINATOR, "stat": STAT, "status": STATUS,
-            "disease_kind": DISEASE_KIND, "role": ROLE, "provenance": PROVENANCE}
+    return {"ui": UI, **{group: labels.table(group) for group in labels.groups()}}

@@ -9,4 +9,4 @@ from cdss.engine.results import Evaluation
 
 def render_json(result: Evaluation, indent: int | None = 2) -> str:
     """Deterministic JSON text: same evaluation, same bytes."""
-    return json.dumps(result.to_json(), ensure_ascii=False, indent=indent, sort_keys=False) + "\n"
+    return json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=indent, sort_keys=False) + "\n"

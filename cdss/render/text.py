@@ -2,32 +2,37 @@
 
 from __future__ import annotations
 
-from cdss.engine.results import ConditionTrace, Evaluation
+from cdss.engine.results import ConditionTrace, Evaluation, walk_traces
+from cdss.packs.schema import URGENCY_ORDER
 from cdss.render.conditions import Wording, default_wording
 from cdss.render.differential import text_lines as differential_lines
 from cdss.render.sources import with_year
 from cdss.render.unrecognised import text_lines
+from cdss.vocab.labels import bilingual, label, table
 
-URGENCY_LABEL = {"emergency": "紧急 EMERGENCY", "urgent": "尽快 URGENT", "routine": "常规 routine",
-                 "info": "提示 info"}
-EVIDENCE_LABEL = {"verified": "已核实 verified", "secondary": "二手来源 secondary",
-                  "unverified": "未核实 unverified"}
-REASON_LABEL = {"absent": "无记录 absent", "stale": "已过期 stale", "unknown-unit": "单位无法识别 unknown unit",
-                "implausible": "数值不合理 implausible", "too-few-days": "测量天数不足 too few days",
-                "incomplete": "评分不完整 incomplete score"}
+
+def _label(group: str, key: str) -> str:
+    return bilingual(group, key, sep=" ")
+
+
+def _urgency(urgency: str) -> str:
+    """An emergency or urgent label stands out in plain text: its English in capitals (紧急 EMERGENCY)."""
+    if urgency in URGENCY_ORDER[:2]:
+        return f"{label('urgency', urgency, 'zh')} {label('urgency', urgency, 'en').upper()}"
+    return _label("urgency", urgency)
 
 
 def _trace_lines(trace: ConditionTrace, depth: int, wording: Wording) -> list[str]:
-    pad = "    " * depth
-    mark = {"true": "✔", "false": "✘", "unknown": "?"}[trace.outcome]
-    lines = [f"{pad}{mark} {wording.line(trace.text)}"]
-    for f in trace.facts:
-        unit = f" {f.unit}" if f.unit else ""
-        when = f" @ {f.time}" if f.time else ""
-        note = f" ({f.note})" if f.note else ""
-        lines.append(f"{pad}    = {f.value}{unit}{when} [{f.stat}] ← {', '.join(f.source)}{note}")
-    for part in trace.parts:
-        lines.extend(_trace_lines(part, depth + 1, wording))
+    lines = []
+    marks = table("outcome")
+    for d, t in walk_traces(trace, depth):
+        pad = "    " * d
+        lines.append(f"{pad}{marks[t.outcome]['mark']} {wording.line(t.text)}")
+        for f in t.facts:
+            unit = f" {f.unit}" if f.unit else ""
+            when = f" @ {f.time}" if f.time else ""
+            note = f" ({f.note})" if f.note else ""
+            lines.append(f"{pad}    = {f.value}{unit}{when} [{f.stat}] ← {', '.join(f.source)}{note}")
     return lines
 
 
@@ -46,14 +51,14 @@ def render_text(result: Evaluation, wording: Wording | None = None) -> str:
         out.append("无建议 No advice.")
     for i, s in enumerate(result.suggestions, 1):
         disease = f" — {s.disease.display} {s.disease.code or ''}".rstrip() if s.disease else ""
-        out.append(f"{i}. [{URGENCY_LABEL[s.urgency]}] {s.kind}{disease}")
+        out.append(f"{i}. [{_urgency(s.urgency)}] {s.kind}{disease}")
         out.append(f"   {s.title['zh']}")
         out.append(f"   {s.title['en']}")
         for c in s.cautions:
             out.append(f"   ⚠ 注意 Caution: {c['zh']}")
             out.append(f"   ⚠ {c['en']}")
         out.append(f"   {s.detail['zh']}")
-        out.append(f"   规则 Rule: {s.rule}    证据 Evidence: {EVIDENCE_LABEL[s.evidence]}")
+        out.append(f"   规则 Rule: {s.rule}    证据 Evidence: {_label('evidence', s.evidence)}")
         for c in s.citations:
             out.append(f"   出处 Source: {with_year(c.title, c.year, zh=False)} {c.section}")
         out.append("   依据 Why:")
@@ -64,8 +69,8 @@ def render_text(result: Evaluation, wording: Wording | None = None) -> str:
     if result.data_gaps:
         out.append("缺少的数据 Data gaps:")
         for g in result.data_gaps:
-            out.append(f"  - {g.title['zh']} {g.title['en']} ({g.concept}): {REASON_LABEL.get(g.reason, g.reason)}; "
-                       f"{URGENCY_LABEL[g.urgency]}; rules: {', '.join(g.rules)}")
+            out.append(f"  - {g.title['zh']} {g.title['en']} ({g.concept}): {_label('reason', g.reason)}; "
+                       f"{_urgency(g.urgency)}; rules: {', '.join(g.rules)}")
             if g.detail:
                 out.append(f"      {g.detail}")
     if result.superseded:

@@ -98,7 +98,7 @@ def trends_view(trace: Mapping[str, Any], readings: Readings | None, registry: R
     """SVG charts of the patient's measures: those the evaluated rules test first, with their thresholds.
 
     Args:
-        trace: the evaluation's JSON (``Evaluation.to_json()``).
+        trace: the evaluation's JSON (``Evaluation.model_dump(mode="json")``).
         readings: the patient's readings (`readings_of`), or None when only the stored trace is known.
         registry: where the evaluated pack versions and the concepts' names come from.
         lang: the page's language ("zh" or "en").

@@ -20,8 +20,9 @@ from cdss.engine.evaluate import evaluate_facts
 from cdss.engine.results import Evaluation
 from cdss.errors import CdssError, PackError
 from cdss.intake.bundle import read_bundle
+from cdss.packs import diff as packs_diff
+from cdss.packs.diff import FieldChange, ItemChange
 from cdss.packs.registry import Pack, Registry
-from cdss.packs.schema import dump_for_hash
 from cdss.testing.cases import case_bundle, read_pack_cases
 from cdss.testing.properties import evaluation_time
 from cdss.testing.strategies import GenPatient, patients, rule_witnesses
@@ -29,25 +30,12 @@ from cdss.testing.strategies import GenPatient, patients, rule_witnesses
 DEFAULT_PATIENTS = 60
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    path: str
-    old: Any
-    new: Any
-
-    def to_json(self) -> dict[str, Any]:
-        return {"field": self.path, "old": self.old, "new": self.new}
+def _field_json(c: FieldChange) -> dict[str, Any]:
+    return {"field": c.path, "old": c.old, "new": c.new}
 
 
-@dataclass(frozen=True)
-class ItemChange:
-    """A rule or derived fact changed: its id and the fields that differ."""
-
-    id: str
-    fields: tuple[FieldChange, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "fields": [f.to_json() for f in self.fields]}
+def _item_json(c: ItemChange) -> dict[str, Any]:
+    return {"id": c.id, "fields": [_field_json(f) for f in c.fields]}
 
 
 @dataclass(frozen=True)
@@ -94,57 +82,22 @@ class PackDiff:
     def to_json(self) -> dict[str, Any]:
         return {
             "old": self.old, "new": self.new,
-            "meta": [c.to_json() for c in self.meta],
+            "meta": [_field_json(c) for c in self.meta],
             "rules": {"added": self.rules_added, "removed": self.rules_removed,
-                      "changed": [c.to_json() for c in self.rules_changed]},
+                      "changed": [_item_json(c) for c in self.rules_changed]},
             "derived": {"added": self.derived_added, "removed": self.derived_removed,
-                        "changed": [c.to_json() for c in self.derived_changed]},
+                        "changed": [_item_json(c) for c in self.derived_changed]},
             "behaviour": {"cases_compared": self.cases_compared, "patients_compared": self.patients_compared,
                           "cases": [c.to_json() for c in self.cases],
                           "generated": [c.to_json() for c in self.generated]},
         }
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k in value:
-            out.update(_flatten(value[k], f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_flatten(v, f"{prefix}[{i}]"))
-        return out
-    return {prefix: value}
-
-
-def field_changes(old: Any, new: Any) -> list[FieldChange]:
-    """Fields that differ between two models (dotted paths; lists of scalars compare whole)."""
-    a, b = _flatten(dump_for_hash(old)), _flatten(dump_for_hash(new))
-    return [FieldChange(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-
-def _items(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str], list[ItemChange]]:
-    added = sorted(set(new) - set(old))
-    removed = sorted(set(old) - set(new))
-    changed = [ItemChange(k, tuple(fc)) for k in sorted(set(old) & set(new))
-               if (fc := field_changes(old[k], new[k]))]
-    return added, removed, changed
-
-
 def content_diff(old: Pack, new: Pack) -> PackDiff:
-    """Metadata, derived facts and rules that differ (rules keyed by their full id `pack/kind/slug`)."""
-    out = PackDiff(old.key, new.key)
-    meta_old = old.meta.model_copy(update={"derived": ()})
-    meta_new = new.meta.model_copy(update={"derived": ()})
-    out.meta = field_changes(meta_old, meta_new)
-    rules_old = {r.rule.id: r.rule for r in old.rules}
-    rules_new = {r.rule.id: r.rule for r in new.rules}
-    out.rules_added, out.rules_removed, out.rules_changed = _items(rules_old, rules_new)
-    out.derived_added, out.derived_removed, out.derived_changed = _items(
-        {d.id: d for d in old.derived}, {d.id: d for d in new.derived})
-    return out
+    """Metadata, derived facts and rules that differ (the one structural diff, cdss.packs.diff)."""
+    c = packs_diff.content_diff(old, new)
+    return PackDiff(c.old, c.new, list(c.meta), list(c.rules.added), list(c.rules.removed), list(c.rules.changed),
+                    list(c.derived.added), list(c.derived.removed), list(c.derived.changed))
 
 
 def _advice(ev: Evaluation, pack_id: str) -> tuple[str, ...]:
@@ -254,7 +207,7 @@ def render_diff(diff: PackDiff) -> str:
     lines.append(f"behaviour: {len(diff.cases)} of {diff.cases_compared} example cases and {len(diff.generated)} of "
                  f"{diff.patients_compared} generated patients get different advice")
     if changes:
-        width = max(20, *(len(a) for ch in changes for a in ch.old))
+        width = max([20, *(len(a) for ch in changes for a in ch.old)])  # also when no old side has advice
         for ch in changes:
             lines += ["", f"  {ch.source}"]
             if ch.patient is not None:

@@ -318,7 +318,8 @@ def _determinism(checker: _Checker, examples: int) -> PropertyResult:
                                packs=[checker.pack])
         again = evaluate_facts(read_bundle(bundle, concepts), now=checker.now, registry=checker.registry,
                                packs=[checker.pack])
-        if json.dumps(first.to_json(), sort_keys=True) != json.dumps(again.to_json(), sort_keys=True):
+        if json.dumps(first.model_dump(mode="json"), sort_keys=True) != \
+                json.dumps(again.model_dump(mode="json"), sort_keys=True):
             return "the same bundle gave different output on a second evaluation"
         reordered = {**bundle, "entry": list(reversed(bundle["entry"]))}
         other = evaluate_facts(read_bundle(reordered, concepts), now=checker.now, registry=checker.registry,

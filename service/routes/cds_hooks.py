@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from cdss.render.cds_hooks import render_cards
 from cdss.render.conditions import wording_for
+from cdss.vocab.times import aware
 from service.body import json_body, read_json
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
@@ -289,8 +290,7 @@ async def feedback(service_id: str, request: Request, caller: CallerDep, setting
             raise ApiError(413, f"a feedback item of {size} bytes is larger than the limit of "
                                 f"{settings.feedback_max_item_bytes} (CDSS_FEEDBACK_MAX_ITEM_BYTES)",
                            code="too-costly", expression=at)
-        stamp = item.outcomeTimestamp if item.outcomeTimestamp.tzinfo else \
-            item.outcomeTimestamp.replace(tzinfo=dt.UTC)
+        stamp = aware(item.outcomeTimestamp)
         if stamp > now + FEEDBACK_CLOCK_SKEW:
             raise ApiError(400, f"outcomeTimestamp {item.outcomeTimestamp.isoformat()} is in the future",
                            code="value", expression=f"{at}.outcomeTimestamp")

@@ -8,18 +8,22 @@ when the catalogue's FHIR export exists (cdss.render.catalogue_fhir), ``GET /fhi
 from __future__ import annotations
 
 import importlib
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.deps import EngineDep
+from service.deps import Engine, EngineDep
 from service.errors import FHIR_JSON, ApiError
+
+if TYPE_CHECKING:
+    from cdss.packs.catalogue import Catalogue, Disease
+    from cdss.packs.registry import Pack
 
 router = APIRouter(tags=["Packs and catalogue"])
 
 
-def _pack_version(pack: Any, default: Any, *, rules: bool) -> dict[str, Any]:
+def _pack_version(pack: Pack, default: Pack | None, *, rules: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "version": pack.version, "status": pack.status, "effective": pack.meta.effective.isoformat(),
         "sha256": pack.sha256, "default": default is not None and default.version == pack.version,
@@ -32,7 +36,7 @@ def _pack_version(pack: Any, default: Any, *, rules: bool) -> dict[str, Any]:
     return out
 
 
-def _defaults(engine: Any) -> dict[str, Any]:
+def _defaults(engine: Engine) -> dict[str, Pack]:
     return {p.id: p for p in engine.registry.select(())}
 
 
@@ -61,14 +65,14 @@ def get_pack(pack_id: str, engine: EngineDep) -> dict[str, Any]:
             "versions": [_pack_version(p, default, rules=True) for p in versions]}
 
 
-def _catalogue(engine: Any) -> Any:
+def _catalogue(engine: Engine) -> Catalogue:
     catalogue = getattr(engine.registry, "catalogue", None)
     if catalogue is None:
         raise ApiError(404, "no disease catalogue is loaded", code="not-found")
     return catalogue
 
 
-def _disease(d: Any) -> dict[str, Any]:
+def _disease(d: Disease) -> dict[str, Any]:
     out = d.model_dump(mode="json", exclude_none=True)
     out["code"] = d.code
     out["code_system"] = d.code_system
@@ -106,7 +110,7 @@ def _exporter() -> Any:
         return None
 
 
-def _terminology(engine: Any) -> list[dict[str, Any]]:
+def _terminology(engine: Engine) -> list[dict[str, Any]]:
     """The catalogue's CodeSystems (whole, and per kind) and ValueSets (per kind)."""
     module = _exporter()
     if module is None:
@@ -131,7 +135,7 @@ def value_set(resource_id: str, engine: EngineDep) -> JSONResponse:
     return _export(engine, "ValueSet", resource_id)
 
 
-def _export(engine: Any, resource_type: str, resource_id: str) -> JSONResponse:
+def _export(engine: Engine, resource_type: str, resource_id: str) -> JSONResponse:
     found = [r for r in _terminology(engine) if r["resourceType"] == resource_type]
     for resource in found:
         if resource["id"] == resource_id:

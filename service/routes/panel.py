@@ -57,6 +57,7 @@ from cdss.render import html as H
 from cdss.render.conditions import wording_for
 from cdss.render.patient import patient_header
 from cdss.render.trends import readings_of, trends_view
+from cdss.vocab.times import CLINIC_ZONE, parse_time
 from service.deps import ClockDep, EngineDep, SettingsDep
 
 log = logging.getLogger("cdss.service")
@@ -66,7 +67,6 @@ router = APIRouter(prefix="/panel", tags=["Clinician panel"], include_in_schema=
 CSRF_COOKIE = "cdss_panel_csrf"
 EVALUATION_ID = re.compile(r"^[0-9a-f]{8,64}$")
 # Beijing time: the offset assumed for an evaluation time typed without one (the panel's locale).
-LOCAL_OFFSET = dt.timezone(dt.timedelta(hours=8))
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".json": "application/json; charset=utf-8", ".svg": "image/svg+xml",
                 ".woff2": "font/woff2", ".png": "image/png", ".ico": "image/x-icon"}
@@ -301,8 +301,7 @@ def _same_origin(request: Request, public_url: str) -> bool:
 
 
 def _parse_time(value: str) -> dt.datetime:
-    t = dt.datetime.fromisoformat(value.strip())
-    return t if t.tzinfo is not None else t.replace(tzinfo=LOCAL_OFFSET)
+    return parse_time(value, CLINIC_ZONE)
 
 
 @router.post("/evaluate")
@@ -339,7 +338,7 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
         except (EngineError, ConfigError) as exc:
             raise _FormError(400, [_problem_text(p) for p in exc.problems]) from exc
         readings = await run_in_threadpool(readings_of, bundle, engine.registry)
-        trace = result.to_json()
+        trace = result.model_dump(mode="json")
         storage = getattr(request.app.state, "storage", None)
         if storage is not None:
             await run_in_threadpool(storage.record_evaluation, result, now=clock(), channel="panel")

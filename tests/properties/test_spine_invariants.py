@@ -52,8 +52,8 @@ def _advice(bundle: dict) -> list[tuple[str, str]]:
 @given(patients())
 def test_evaluate_same_input_same_bytes(p):
     bundle = _bundle(p)
-    first = json.dumps(evaluate(bundle, now=NOW, registry=REGISTRY).to_json(), ensure_ascii=False)
-    assert json.dumps(evaluate(json.loads(json.dumps(bundle)), now=NOW, registry=REGISTRY).to_json(),
+    first = json.dumps(evaluate(bundle, now=NOW, registry=REGISTRY).model_dump(mode="json"), ensure_ascii=False)
+    assert json.dumps(evaluate(json.loads(json.dumps(bundle)), now=NOW, registry=REGISTRY).model_dump(mode="json"),
                       ensure_ascii=False) == first
 
 
@@ -62,8 +62,8 @@ def test_evaluate_entry_order_does_not_change_output(p, rnd: random.Random):
     bundle = _bundle(p)
     shuffled = dict(bundle, entry=list(bundle["entry"]))
     rnd.shuffle(shuffled["entry"])
-    assert evaluate(shuffled, now=NOW, registry=REGISTRY).to_json() == evaluate(bundle, now=NOW,
-                                                                               registry=REGISTRY).to_json()
+    assert evaluate(shuffled, now=NOW, registry=REGISTRY).model_dump(mode="json") == evaluate(bundle, now=NOW,
+                                                                               registry=REGISTRY).model_dump(mode="json")
 
 
 HTN_ONLY = load_registry([Path(__file__).resolve().parents[2] / "pathways" / "htn-community"], bundled=False)

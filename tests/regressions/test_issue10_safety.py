@@ -71,7 +71,7 @@ def test_e1_woman_of_unknown_pregnancy_status_gets_a_caution_in_json_and_text():
     result = evaluate(_patient(30, "female", SEVERE_BP), now=NOW, registry=REG)
     (s,) = [s for s in result.suggestions if s.rule_id == URGENT_CARE]
     assert s.cautions and "妊娠" in s.cautions[0]["zh"] and "pregnan" in s.cautions[0]["en"]
-    assert s.to_json()["cautions"] == [dict(c) for c in s.cautions]
+    assert s.model_dump(mode="json")["cautions"] == [dict(c) for c in s.cautions]
     assert s.cautions[0]["zh"] in render_text(result)
 
 
@@ -84,7 +84,7 @@ def test_e1_man_and_woman_confirmed_not_pregnant_get_no_caution():
     for result in (man, woman):
         (s,) = [s for s in result.suggestions if s.rule_id == URGENT_CARE]
         assert s.cautions == ()
-        assert "cautions" not in s.to_json()
+        assert "cautions" not in s.model_dump(mode="json")
 
 
 def test_e1_unknown_age_against_an_age_bound_is_a_data_gap_not_advice():
@@ -238,7 +238,7 @@ def test_e2_superseded_advice_moves_to_the_superseded_list_with_by_what():
     assert URGENT_CARE not in {s.rule_id for s in result.suggestions}
     (gone,) = [s for s in result.superseded if s.rule_id == URGENT_CARE]
     assert any("ambulance-bp-neurological" in by for by in gone.superseded_by)
-    data = result.to_json()
+    data = result.model_dump(mode="json")
     assert data["superseded"][0]["superseded_by"] == list(gone.superseded_by)
     assert "Superseded" in render_text(result)
 

@@ -109,8 +109,8 @@ def test_order_of_resources_does_not_change_the_differential(registry: Any) -> N
     bundle = bundle_from_facts([CaseFact.model_validate(f) for f in facts], concepts=registry.concepts, now=NOW,
                                age_years=52, sex="male")
     shuffled = {**bundle, "entry": list(reversed(bundle["entry"]))}
-    a = evaluate(bundle, now=NOW, registry=registry).to_json()["differential"]
-    assert a and a == evaluate(shuffled, now=NOW, registry=registry).to_json()["differential"]
+    a = evaluate(bundle, now=NOW, registry=registry).model_dump(mode="json")["differential"]
+    assert a and a == evaluate(shuffled, now=NOW, registry=registry).model_dump(mode="json")["differential"]
 
 
 RED_FLAG = [{"concept": "sbp", "value": 196, "days_ago": 0}, {"concept": "dbp", "value": 122, "days_ago": 0},

@@ -84,7 +84,7 @@ def test_a_tcm_disease_takes_part_with_its_syndrome(registry: Registry) -> None:
     assert (c.disease.id, c.kind, c.syndrome, c.status) == ("tcm-ganmao", "tcm", "风寒束表证", "possible")
     assert c.disease.system != "urn:cdss:local" and c.score == 0.5
     assert c.next_test is not None and c.next_test.concept == "cough"
-    assert c.to_json()["syndrome"] == "风寒束表证"
+    assert c.model_dump(mode="json")["syndrome"] == "风寒束表证"
 
 
 def test_a_condition_met_only_by_a_derived_absence_is_not_listed(registry: Registry) -> None:

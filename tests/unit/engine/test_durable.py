@@ -65,9 +65,9 @@ def test_host_starts_no_background_threads():
 def test_evaluate_from_many_threads_matches_serial(registry, now):
     bundles = [load_bundle(n) for n in ("htn-emergency.json", "htn-controlled.json", "htn-new-diagnosis.json",
                                         "healthy-adult.json")] * 4
-    serial = [evaluate(b, now=now, registry=registry).to_json() for b in bundles]
+    serial = [evaluate(b, now=now, registry=registry).model_dump(mode="json") for b in bundles]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        threaded = list(pool.map(lambda b: evaluate(b, now=now, registry=registry).to_json(), bundles))
+        threaded = list(pool.map(lambda b: evaluate(b, now=now, registry=registry).model_dump(mode="json"), bundles))
     assert threaded == serial
 
 

@@ -104,8 +104,8 @@ def test_balanced_flips_at_17(reg, pinghe_items, expected):
 @settings(max_examples=20, deadline=None)
 @given(answers=answers_st, order=st.permutations(list(range(1, 34))))
 def test_answer_order_does_not_matter(reg, answers, order):
-    one = evaluate(_bundle(answers), now=NOW, registry=reg, pins=[PACK]).to_json()
-    other = evaluate(_bundle(answers, order=order), now=NOW, registry=reg, pins=[PACK]).to_json()
+    one = evaluate(_bundle(answers), now=NOW, registry=reg, pins=[PACK]).model_dump(mode="json")
+    other = evaluate(_bundle(answers, order=order), now=NOW, registry=reg, pins=[PACK]).model_dump(mode="json")
     assert json.dumps(one, sort_keys=True) == json.dumps(other, sort_keys=True)
 
 
@@ -133,7 +133,7 @@ def test_rationale_shows_the_score_and_its_parts(reg):
     answers = {i: 1 for i in range(1, 34)} | {2: 4, 3: 3, 4: 3, 14: 2}
     result = evaluate(_bundle(answers, coded=frozenset({3})), now=NOW, registry=reg, pins=[PACK])
     s = next(s for s in result.suggestions if s.rule_id.endswith("/qixu-yes"))
-    text = json.dumps(s.to_json(), ensure_ascii=False)
+    text = json.dumps(s.model_dump(mode="json"), ensure_ascii=False)
     assert "tcm_qixu_score" in text and "第2项 容易疲乏 / item 2 tires easily: 4" in text
     assert "第14项 容易感冒（次数） / item 14 frequent colds: 2" in text
 
@@ -146,5 +146,5 @@ def test_reverse_scored_items_count_reversed(reg):
     answers = {i: 1 for i in range(1, 34)} | {1: 5}
     result = evaluate(_bundle(answers), now=NOW, registry=reg, pins=[PACK])
     s = next(s for s in result.suggestions if s.rule_id.endswith("/pinghe-yes"))
-    text = json.dumps(s.to_json(), ensure_ascii=False)
+    text = json.dumps(s.model_dump(mode="json"), ensure_ascii=False)
     assert "第2项 容易疲乏（反向计分） / item 2 tires easily (reverse-scored): 5" in text

@@ -19,7 +19,8 @@ def _evaluate(age: float, sex: str, *facts: CaseFact):
 
 
 def test_potassium_6_2_in_heart_failure_is_one_emergency_card():
-    result = _evaluate(70, "male", CaseFact(has="heart_failure", days_ago=400), CaseFact(concept="potassium", value=6.2))
+    result = _evaluate(70, "male", CaseFact(has="heart_failure", days_ago=400),
+                       CaseFact(concept="potassium", value=6.2))
     shown = {s.rule_id: s for s in result.suggestions}
     assert HF_K in shown and shown[HF_K].urgency == "emergency"
     assert GENERIC_K not in shown
@@ -30,3 +31,12 @@ def test_potassium_6_2_in_heart_failure_is_one_emergency_card():
 def test_potassium_6_2_without_heart_failure_keeps_the_urgent_card():
     result = _evaluate(70, "male", CaseFact(concept="potassium", value=6.2))
     assert GENERIC_K in {s.rule_id for s in result.suggestions}
+
+
+def test_gout_flare_with_fever_and_hot_joint_is_one_septic_joint_card_and_no_flare_treatment():
+    result = _evaluate(60, "male", CaseFact(has="gout", days_ago=700), CaseFact(has="gout_flare"),
+                       CaseFact(has="hot_swollen_joint"), CaseFact(concept="body_temp", value=38.6))
+    shown = {s.rule_id for s in result.suggestions}
+    assert "gout-community/referral/flare-with-fever" in shown
+    assert "gout-community/treatment/acute-flare" not in shown
+    assert "musculoskeletal-community/referral/hot-swollen-joint" not in shown

@@ -15,11 +15,9 @@ EXAMPLES = 8
 
 # Defects the properties found and that are not fixed yet (strict: the test fails once they are fixed, so
 # that the entry is removed). Each names the rule and why.
-KNOWN = {
-    # start-metformin tests eGFR >=45 but not the creatinine limits (men >132.6, women >123.8 umol/L) that
-    # medication-safety's metformin-creatinine-high alert and the rule's own text give; found by the
-    # cross-pack contradiction property (issue 10), left for the t2dm-community owner.
-    "t2dm-community": "t2dm-community/treatment/start-metformin",
+KNOWN: dict[str, str] = {
+    # (empty) t2dm-community/treatment/start-metformin was fixed in t2dm-community 1.2.0 (it now tests the
+    # creatinine limits too; case regression-metformin-creatinine-limit).
 }
 
 

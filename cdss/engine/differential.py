@@ -296,6 +296,24 @@ def _syndrome(prule: PackRule, registry: Registry) -> str | None:
     return max(named, key=lambda n: (len(n), n)) if named else None
 
 
+def differential_group(prule: PackRule, registry: Registry) -> tuple[str, str] | None:
+    """The group of a diagnosis rule in the differential (its disease and syndrome); None for other rules."""
+    disease = prule.rule.then.disease
+    if prule.kind != "diagnosis" or not disease:
+        return None
+    return disease, _syndrome(prule, registry) or ""
+
+
+def rule_score_without_data(cp: CompiledPack, r: int, leaves: Mapping[int, LeafResult],
+                            registry: Registry) -> float | None:
+    """The differential score of rule `r` of a pack for the leaf outcomes of a patient without data."""
+    if differential_group(cp.pack.rules[r], registry) is None:
+        return None
+    demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
+    asked = not_asked_as_unknown(cp, leaves, registry)
+    return rule_score(decide(cp.rule_trees[r], asked), cp, demographic, asked)
+
+
 def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
                        in_scope: Callable[[RuleRun], bool] = lambda run: True) -> tuple[Candidate, ...]:
     """The ranked differential from the diagnosis rules of every pack, decided on the patient's facts.

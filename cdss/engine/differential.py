@@ -277,13 +277,24 @@ def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
     marked `closed_world: true` keep their absence as "no"; conditions, drugs and allergies (problem and
     drug lists) too."""
     out = dict(leaves)
-    for cl in cp.leaves:
+    for cl in _has_leaves(cp):
         res = leaves[cl.index]
         concept = registry.concepts.by_id.get(cl.leaf.has or "")
         if (concept is not None and res.outcome is Truth.FALSE and not res.facts
                 and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True):
             out[cl.index] = LeafResult(Truth.UNKNOWN, missing="not-recorded")
     return out
+
+
+_has_leaves_of: dict[int, tuple[CompiledPack, tuple[CompiledLeaf, ...]]] = {}
+
+
+def _has_leaves(cp: CompiledPack) -> tuple[CompiledLeaf, ...]:
+    """The `has` leaves of a compiled pack (the only ones `not_asked_as_unknown` may change), once per pack."""
+    found = _has_leaves_of.get(id(cp))
+    if found is None or found[0] is not cp:
+        found = _has_leaves_of[id(cp)] = (cp, tuple(cl for cl in cp.leaves if cl.leaf.has is not None))
+    return found[1]
 
 
 def _syndrome(prule: PackRule, registry: Registry) -> str | None:

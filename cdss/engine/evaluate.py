@@ -258,9 +258,10 @@ class _Evaluation:
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
-            merged = plan.merged_stage([r.cp.groups[0] for r in runs if 0 in r.cp.groups]) \
-                if stage == 0 and self.seen is not None else None
+            merged = plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0) \
+                if self.seen is not None else None
             merged_keys: set[str] = set()
+            merged_facts: list[Fact] = []
             for run in runs:
                 cp = run.cp
                 if stage not in cp.groups:
@@ -278,13 +279,19 @@ class _Evaluation:
                 measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
                             for cl in stage_leaves}
                 group = cp.groups[stage]
-                if merged is not None:
-                    merged_keys.update(measures)  # stage-0 measures are shared by all packs
+                facts = [f for k in sorted(group.keys) if k in measures for f in measures[k].facts] \
+                    if merged is None or stage > 0 else []
+                if merged is None:
+                    work.append((group, facts))
+                elif stage == 0:
+                    merged_keys.update(measures)  # stage-0 measures are shared by all packs: each fact once
                 else:
-                    work.append((group, [f for k in sorted(group.keys) if k in measures for f in measures[k].facts]))
+                    merged_facts.extend(merged.facts(group, facts))
                 staged.append((run, stage_leaves, measures))
-            if merged is not None and merged_keys:
-                work.append((merged.group, [f for k in sorted(merged_keys) for f in self.measures[k].facts]))
+            if merged is not None:
+                merged_facts.extend(f for k in sorted(merged_keys) for f in self.measures[k].facts)
+                if merged_facts:
+                    work.append((merged.group, merged_facts))
             fired: dict[str, dict[LeafTestId, set[int]]] = {}
             for firing in self.matcher.match(work):
                 for f in merged.expand(firing) if merged is not None else (firing,):

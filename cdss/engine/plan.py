@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from cdss.engine.compile import CompiledLeaf, CompiledPack, leaves_of
 from cdss.engine.decide import LeafResult, decide, unknown_leaves
-from cdss.engine.matcher import Firing, LeafTest, LeafTestId, StageTests
+from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.engine.results import ConditionTrace
 from cdss.engine.truth import Truth
 from cdss.intake.facts import PatientFacts
@@ -197,12 +197,22 @@ def index_for(cp: CompiledPack, concepts: ConceptSet, build: Callable[[], PackIn
 
 @dataclass(frozen=True)
 class MergedStage:
-    """The stage-0 tests of several packs as one group: a test that several packs share (`sbp latest >= 140`
-    in a pack and its copies, vital signs in many packs) is matched once, and its firings go to every pack
-    that has it. Stage 0 only: derived facts belong to one pack."""
+    """The tests of one stage of several packs as one group, so that the matcher runs few rulesets.
+
+    At stage 0 (tests on the record, whose facts all packs share) a test that several packs share
+    (`sbp latest >= 140` in many packs) is matched once, and its firings go to every pack that has it. At
+    later stages the facts (derived scores) belong to one pack: each test and fact key is `qualified` by
+    its pack's group name, so a pack's facts meet only its own tests."""
 
     group: StageTests
     owners: tuple[tuple[tuple[str, LeafTestId], ...], ...]  # per merged test: (pack group, the pack's test)
+    qualified: bool = False
+
+    def facts(self, group: StageTests, facts: Sequence[Fact]) -> list[Fact]:
+        """A pack's facts as the merged group's (their keys qualified when the stage is)."""
+        if not self.qualified:
+            return list(facts)
+        return [f._replace(key=f"{group.name}|{f.key}") for f in facts]
 
     def expand(self, firing: Firing) -> list[Firing]:
         return [Firing(name, test, firing.fact) for name, test in self.owners[firing.test.leaf]]
@@ -212,9 +222,9 @@ _merged: dict[tuple[str, ...], MergedStage] = {}
 MERGED_KEPT = 16  # selections of packs whose merged stage is kept per process
 
 
-def merged_stage(groups: Sequence[StageTests]) -> MergedStage:
-    """The merged stage-0 group of these groups, built once per process per selection of packs."""
-    names = tuple(g.name for g in groups)
+def merged_stage(groups: Sequence[StageTests], qualified: bool = False) -> MergedStage:
+    """The merged group of these groups of one stage, built once per process per selection of packs."""
+    names = (*(g.name for g in groups), str(qualified))
     with _lock:
         found = _merged.get(names)
     if found is not None:
@@ -222,11 +232,14 @@ def merged_stage(groups: Sequence[StageTests]) -> MergedStage:
     owners: dict[tuple, list[tuple[str, LeafTestId]]] = {}
     for g in groups:
         for t in g.tests:
-            owners.setdefault((t.key, t.op, t.value, t.field), []).append((g.name, t.id))
+            key = f"{g.name}|{t.key}" if qualified else t.key
+            owners.setdefault((key, t.op, t.value, t.field), []).append((g.name, t.id))
     signatures = sorted(owners, key=repr)  # by measure key first: a ruleset then covers few keys
     tests = tuple(LeafTest(LeafTestId(i), key, op, value, fld) for i, (key, op, value, fld) in enumerate(signatures))
     digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
-    merged = MergedStage(StageTests(f"merged#{digest}:s0", tests), tuple(tuple(owners[s]) for s in signatures))
+    stage = groups[0].name.rsplit(":", 1)[-1] if groups else "s0"
+    merged = MergedStage(StageTests(f"merged#{digest}:{stage}", tests), tuple(tuple(owners[s]) for s in signatures),
+                         qualified)
     with _lock:
         while len(_merged) >= MERGED_KEPT:
             _merged.pop(next(iter(_merged)))

@@ -315,14 +315,15 @@ def differential_group(prule: PackRule, registry: Registry) -> tuple[str, str] |
     return disease, _syndrome(prule, registry) or ""
 
 
-def rule_score_without_data(cp: CompiledPack, r: int, leaves: Mapping[int, LeafResult],
-                            registry: Registry) -> float | None:
-    """The differential score of rule `r` of a pack for the leaf outcomes of a patient without data."""
-    if differential_group(cp.pack.rules[r], registry) is None:
-        return None
+def rule_scores_without_data(cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                             registry: Registry) -> tuple[float | None, ...]:
+    """The differential score of each rule of a pack (None: not a diagnosis, or decided against) for the leaf
+    outcomes of a patient without data."""
     demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
     asked = not_asked_as_unknown(cp, leaves, registry)
-    return rule_score(decide(cp.rule_trees[r], asked), cp, demographic, asked)
+    return tuple(None if differential_group(prule, registry) is None else
+                 rule_score(decide(node, asked), cp, demographic, asked)
+                 for prule, node in zip(cp.pack.rules, cp.rule_trees, strict=True))
 
 
 def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,

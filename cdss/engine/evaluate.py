@@ -23,7 +23,7 @@ from cdss.engine import plan, population, supersede
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
-from cdss.engine.differential import RuleRun, build_differential, differential_group, rule_score_without_data
+from cdss.engine.differential import RuleRun, build_differential, differential_group, rule_scores_without_data
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, PlainMatcher, StageTests
 from cdss.engine.results import (
@@ -376,7 +376,7 @@ class _Evaluation:
                         for g in empty.gap_entries(cp.leaves[i], cp, leaves, prules[r].full_id, prules[r].urgency)]
 
             baseline = plan.make_baseline(cp, leaves, empty.runs[0].parts_trace, gap_rows,
-                                          lambda r: rule_score_without_data(cp, r, leaves, self.registry))
+                                          rule_scores_without_data(cp, leaves, self.registry))
             return plan.build_index(cp, baseline, lambda r: differential_group(prules[r], self.registry))
         return plan.index_for(cp, self.registry.concepts, build)
 

@@ -167,15 +167,14 @@ def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:
 def make_baseline(cp: CompiledPack, leaves: Mapping[int, LeafResult],
                   parts_trace: Mapping[str, tuple[ConditionTrace, ...]],
                   gap_rows: Callable[[int, list[int]], list[tuple[str, str]]],
-                  score: Callable[[int], float | None]) -> Baseline:
+                  scores: tuple[float | None, ...]) -> Baseline:
     """The baseline from an unindexed run of the pack on a patient with no data."""
     outcomes, gaps = [], []
     for r, node in enumerate(cp.rule_trees):
         decided = decide(node, leaves)
         outcomes.append(decided.outcome)
         gaps.append(tuple(gap_rows(r, unknown_leaves(decided))) if decided.outcome is Truth.UNKNOWN else ())
-    return Baseline(dict(leaves), dict(parts_trace), tuple(outcomes), tuple(gaps),
-                    tuple(score(r) for r in range(len(cp.rule_trees))))
+    return Baseline(dict(leaves), dict(parts_trace), tuple(outcomes), tuple(gaps), scores)
 
 
 _indexes: dict[tuple[str, int], tuple[ConceptSet, PackIndex]] = {}

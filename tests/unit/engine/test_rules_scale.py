@@ -56,3 +56,22 @@ def test_a_copy_supersedes_the_copy_of_the_same_number():
 def test_a_scale_below_one_is_refused():
     with pytest.raises(ValueError, match="rules scale"):
         scaled_registry(default_registry(), 0)
+
+
+def test_bench_rules_scale_refuses_a_bad_list():
+    from typer.testing import CliRunner
+
+    from cdss.cli import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, ["bench", "--rules-scale", "1,zero"])
+    assert result.exit_code == 2
+    assert "bad-scales" in result.output
+
+
+def test_parse_scales():
+    from cdss.cli.bench_scale import parse_scales
+
+    assert parse_scales("1, 5,10") == [1, 5, 10]
+    with pytest.raises(ValueError):
+        parse_scales("0")

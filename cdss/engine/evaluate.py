@@ -9,6 +9,9 @@ One evaluation:
 3. derived facts (scores, grades) are summed from their parts and matched in later stages;
 4. each rule's condition is combined with three-valued logic (true / false / unknown): true gives a
    Suggestion with its rationale, unknown gives DataGaps (what is missing, which rule needs it).
+
+Tests and rules on concepts absent from the record are not worked out: they take their outcome for a
+patient without data, data gaps included (`cdss.engine.plan`; `index=False` walks them all, same result).
 """
 
 from __future__ import annotations

@@ -219,13 +219,22 @@ class MergedStage:
 
 _merged: dict[tuple[str, ...], MergedStage] = {}
 MERGED_KEPT = 16  # selections of packs whose merged stage is kept per process
+# A matcher may register each merged group for good (durable-rules cannot unregister a ruleset): past this many
+# distinct selections of packs in one process, stages are matched per pack, as without the index.
+MAX_MERGED_SELECTIONS = 256  # (each stage of a selection counts once)
+_selections: set[tuple[str, ...]] = set()
 
 
-def merged_stage(groups: Sequence[StageTests], qualified: bool = False) -> MergedStage:
-    """The merged group of these groups of one stage, built once per process per selection of packs."""
+def merged_stage(groups: Sequence[StageTests], qualified: bool = False) -> MergedStage | None:
+    """The merged group of these groups of one stage, built once per process per selection of packs; None
+    once MAX_MERGED_SELECTIONS other selections were merged (match per pack then)."""
     names = (*(g.name for g in groups), str(qualified))
     with _lock:
         found = _merged.get(names)
+        if found is None and names not in _selections:
+            if len(_selections) >= MAX_MERGED_SELECTIONS:
+                return None
+            _selections.add(names)
     if found is not None:
         return found
     owners: dict[tuple, list[tuple[str, LeafTestId]]] = {}

@@ -7,6 +7,7 @@ rules that replaced it in `superseded_by`. Rules of packs that are not running a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -15,6 +16,7 @@ from cdss.packs.registry import Pack
 from cdss.packs.safety_checks import split_target
 
 _targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+_lock = threading.Lock()
 TARGETS_KEPT = 16  # selections of packs whose targets are kept per process
 
 
@@ -23,9 +25,11 @@ def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
     key = tuple(f"{p.key}#{p.sha256}" for p in packs)
     found = _targets.get(key)
     if found is None:
-        while len(_targets) >= TARGETS_KEPT:
-            _targets.pop(next(iter(_targets)), None)
-        found = _targets[key] = _targets_of(packs)
+        found = _targets_of(packs)
+        with _lock:  # evaluations run in threads (the service's threadpool)
+            while len(_targets) >= TARGETS_KEPT:
+                _targets.pop(next(iter(_targets)), None)
+            _targets[key] = found
     return found
 
 

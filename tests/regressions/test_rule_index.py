@@ -15,6 +15,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 
 from cdss.engine import plan
+from cdss.engine.compile import compile_pack
 from cdss.engine.evaluate import _Evaluation, evaluate_facts
 from cdss.engine.matcher import Fact, LeafTest, LeafTestId, PlainMatcher, StageTests
 from cdss.engine.population import prepare
@@ -90,7 +91,8 @@ def test_rules_skipped_for_absent_data_keep_their_data_gaps():
     assert both(facts, registry, packs)[0] == both(facts, registry, packs)[1]
 
 
-def test_a_test_shared_by_two_packs_is_matched_once_and_fires_for_both():
+def test_a_test_shared_by_two_packs_is_matched_once_and_fires_for_both(monkeypatch):
+    monkeypatch.setattr(plan, "_selections", set())
     a = StageTests("a:s0", (LeafTest(LeafTestId(0), "k", ">=", 140), LeafTest(LeafTestId(1), "k", "<", 90)))
     b = StageTests("b:s0", (LeafTest(LeafTestId(3), "k", ">=", 140),))
     merged = plan.merged_stage([a, b])
@@ -98,3 +100,17 @@ def test_a_test_shared_by_two_packs_is_matched_once_and_fires_for_both():
     facts = [Fact(1, "k", 150.0)]
     fired = {f for firing in PlainMatcher().match([(merged.group, facts)]) for f in merged.expand(firing)}
     assert fired == PlainMatcher().match([(a, facts), (b, facts)])
+
+
+def test_past_the_limit_of_merged_selections_stages_are_matched_per_pack(monkeypatch):
+    """durable-rules cannot unregister a ruleset, so a process merges at most MAX_MERGED_SELECTIONS selections
+    of packs; past it the evaluation matches per pack, with the same result."""
+    monkeypatch.setattr(plan, "MAX_MERGED_SELECTIONS", 0)
+    monkeypatch.setattr(plan, "_merged", {})
+    monkeypatch.setattr(plan, "_selections", set())
+    registry = default_registry()
+    packs = registry.select()
+    assert plan.merged_stage([compile_pack(p).groups[0] for p in packs if 0 in compile_pack(p).groups]) is None
+    facts = read_bundle(synthetic_bundle(50, concepts=registry.concepts, now=NOW), registry.concepts)
+    indexed, full = both(facts, registry, packs)
+    assert indexed == full

@@ -9,6 +9,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import typer
 
@@ -47,6 +48,11 @@ def bench_command(
     startup: bool = typer.Option(False, "--startup", help="Measure instead the start-up of `cdss evaluate` of a "
                                  "small bundle with all packs, in fresh processes (CPU seconds): without the "
                                  "pack cache, filling it, and from it."),
+    rules_scale: str = typer.Option("", "--rules-scale", help="Measure instead how evaluation time grows with "
+                                    "the rules: comma-separated scales (e.g. 1,5,10), each running every pack "
+                                    "and scale - 1 renamed copies of it, timed on a small and a 500-resource "
+                                    "bundle (cdss/cli/bench_scale.py)."),
+    plot: Path | None = typer.Option(None, "--plot", help="With --rules-scale: also write the curve as SVG."),
 ) -> None:
     """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
     ratio to `json.loads` of the same bytes (the floor: nothing can be faster than reading the JSON).
@@ -55,6 +61,9 @@ def bench_command(
         from cdss.cli.bench_batch import run_batch_bench
 
         run_batch_bench(population, 0 if workers == 1 else workers, fmt.value)
+        return
+    if rules_scale:
+        _scale_bench(rules_scale, repeat=repeat, matcher_name=matcher_name, fmt=fmt, plot_path=plot)
         return
     if startup:
         _startup_bench(repeat=min(repeat, 5), fmt=fmt)
@@ -170,3 +179,25 @@ def _startup_bench(*, repeat: int, fmt: OutputFormat) -> None:
     typer.echo("`cdss evaluate` of a 20-resource bundle with all packs, whole process, CPU seconds (user + system)")
     for name, f in figures.items():
         typer.echo(f"{name:>18}: {f['median_cpu_s']:.3f} s (median of {len(f['runs'])})")
+
+
+def _scale_bench(scales_text: str, *, repeat: int, matcher_name: str, fmt: OutputFormat,
+                 plot_path: Path | None) -> None:
+    from cdss.cli.bench_scale import measure, parse_scales, plot, print_table
+
+    try:
+        scales = parse_scales(scales_text)
+    except ValueError:
+        typer.echo(f"cdss: --rules-scale: not a list of whole numbers >= 1 (got {scales_text!r}) [bad-scales]",
+                   err=True)
+        raise typer.Exit(2) from None
+    try:
+        result = measure(scales, repeat=repeat, matcher_name=matcher_name)
+    except CdssError as exc:
+        fail(exc, 1)
+    if plot_path is not None:
+        plot(result, plot_path)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    print_table(result)

@@ -208,13 +208,24 @@ def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
     marked `closed_world: true` keep their absence as "no"; conditions, drugs and allergies (problem and
     drug lists) too."""
     out = dict(leaves)
-    for cl in cp.leaves:
+    for cl in _has_leaves(cp):
         res = leaves[cl.index]
         concept = registry.concepts.by_id.get(cl.leaf.has or "")
         if (concept is not None and res.outcome is Truth.FALSE and not res.facts
                 and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True):
             out[cl.index] = LeafResult(Truth.UNKNOWN, missing="not-recorded")
     return out
+
+
+_has_leaves_of: dict[int, tuple[CompiledPack, tuple[CompiledLeaf, ...]]] = {}
+
+
+def _has_leaves(cp: CompiledPack) -> tuple[CompiledLeaf, ...]:
+    """The `has` leaves of a compiled pack (the only ones `not_asked_as_unknown` may change), once per pack."""
+    found = _has_leaves_of.get(id(cp))
+    if found is None or found[0] is not cp:
+        found = _has_leaves_of[id(cp)] = (cp, tuple(cl for cl in cp.leaves if cl.leaf.has is not None))
+    return found[1]
 
 
 def _syndrome(prule: PackRule, registry: Registry) -> str | None:
@@ -225,6 +236,25 @@ def _syndrome(prule: PackRule, registry: Registry) -> str | None:
         return None
     named = [s.name for s in entry.syndromes if s.name in prule.rule.then.title.zh]
     return max(named, key=lambda n: (len(n), n)) if named else None
+
+
+def differential_group(prule: PackRule, registry: Registry) -> tuple[str, str] | None:
+    """The group of a diagnosis rule in the differential (its disease and syndrome); None for other rules."""
+    disease = prule.rule.then.disease
+    if prule.kind != "diagnosis" or not disease:
+        return None
+    return disease, _syndrome(prule, registry) or ""
+
+
+def rule_scores_without_data(cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                             registry: Registry) -> tuple[float | None, ...]:
+    """The differential score of each rule of a pack (None: not a diagnosis, or decided against) for the leaf
+    outcomes of a patient without data."""
+    demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
+    asked = not_asked_as_unknown(cp, leaves, registry)
+    return tuple(None if differential_group(prule, registry) is None else
+                 rule_score(decide(node, asked), cp, demographic, asked)
+                 for prule, node in zip(cp.pack.rules, cp.rule_trees, strict=True))
 
 
 def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,

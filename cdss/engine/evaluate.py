@@ -9,6 +9,9 @@ One evaluation:
 3. derived facts (scores, grades) are summed from their parts and matched in later stages;
 4. each rule's condition is combined with three-valued logic (true / false / unknown): true gives a
    Suggestion with its rationale, unknown gives DataGaps (what is missing, which rule needs it).
+
+Tests and rules on concepts absent from the record are not worked out: they take their outcome for a
+patient without data, data gaps included (`cdss.engine.plan`; `index=False` walks them all, same result).
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine import population, supersede
+from cdss.engine import plan, population, supersede
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
-from cdss.engine.differential import RuleRun, build_differential
+from cdss.engine.differential import RuleRun, build_differential, differential_group, rule_scores_without_data
 from cdss.engine.durable import DurableMatcher
-from cdss.engine.matcher import Fact, LeafTestId, Matcher, StageTests
+from cdss.engine.matcher import Fact, LeafTestId, Matcher, PlainMatcher, StageTests
 from cdss.engine.results import (
     Citation,
     ConditionTrace,
@@ -65,6 +68,8 @@ class _PackRun:
     leaves: dict[int, LeafResult] = field(default_factory=dict)
     parts_trace: dict[str, tuple[ConditionTrace, ...]] = field(default_factory=dict)
     derived_facts: dict[str, Measure] = field(default_factory=dict)
+    index: plan.PackIndex | None = None  # with the index (`cdss.engine.plan`): what this patient needs worked out
+    active: plan.Active | None = None
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -74,7 +79,8 @@ def _iso(t: dt.datetime | None) -> str | None:
 class _Evaluation:
     """The state of one evaluation of one patient (all packs)."""
 
-    def __init__(self, facts: PatientFacts, now: dt.datetime, registry: Registry, matcher: Matcher):
+    def __init__(self, facts: PatientFacts, now: dt.datetime, registry: Registry, matcher: Matcher,
+                 index: bool = True):
         self.facts = facts
         self.now = now
         self.registry = registry
@@ -83,6 +89,8 @@ class _Evaluation:
         self.next_id = 1
         self.settings = load_safety_settings()
         self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
+        self.seen = plan.touched(facts) if index else None  # None: every test and rule is worked out
+        self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
 
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
@@ -245,25 +253,52 @@ class _Evaluation:
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
         runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
+        if self.seen is not None:
+            for run in runs:
+                run.index = ix = self.pack_index(run.cp)
+                run.active = plan.active(ix, self.seen)
+                run.leaves, run.parts_trace = dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
+            merged = plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0) \
+                if self.seen is not None else None
+            merged_keys: set[str] = set()
+            merged_facts: list[Fact] = []
             for run in runs:
                 cp = run.cp
                 if stage not in cp.groups:
                     continue
                 for d in cp.derived_order:
-                    if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts:
+                    if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
+                            run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
                         run.derived_facts[d.id] = self.derive(d, cp, run.leaves, run.parts_trace)
-                stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
+                if run.active is None:
+                    stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
+                else:
+                    stage_leaves = run.active.stage_leaves(cp, stage)
+                    if not stage_leaves:
+                        continue  # every test of this stage keeps its baseline outcome
                 measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
                             for cl in stage_leaves}
                 group = cp.groups[stage]
-                work.append((group, [f for k in sorted(group.keys) for f in measures[k].facts]))
+                facts = [f for k in sorted(group.keys) if k in measures for f in measures[k].facts] \
+                    if merged is None or stage > 0 else []
+                if merged is None:
+                    work.append((group, facts))
+                elif stage == 0:
+                    merged_keys.update(measures)  # stage-0 measures are shared by all packs: each fact once
+                else:
+                    merged_facts.extend(merged.facts(group, facts))
                 staged.append((run, stage_leaves, measures))
+            if merged is not None:
+                merged_facts.extend(f for k in sorted(merged_keys) for f in self.measures[k].facts)
+                if merged_facts:
+                    work.append((merged.group, merged_facts))
             fired: dict[str, dict[LeafTestId, set[int]]] = {}
             for firing in self.matcher.match(work):
-                fired.setdefault(firing.group, {}).setdefault(firing.test, set()).add(firing.fact)
+                for f in merged.expand(firing) if merged is not None else (firing,):
+                    fired.setdefault(f.group, {}).setdefault(f.test, set()).add(f.fact)
             for run, stage_leaves, measures in staged:
                 by_test = fired.get(run.cp.groups[stage].name, {})
                 for cl in stage_leaves:
@@ -284,7 +319,8 @@ class _Evaluation:
         suggestions: list[Suggestion] = []
         gaps: list[GapRow] = []
         fired_slugs: dict[str, str] = {}
-        for prule, node in zip(pack.rules, cp.rule_trees, strict=True):
+        order = range(len(pack.rules)) if run.active is None else run.active.rules
+        for prule, node in ((pack.rules[r], cp.rule_trees[r]) for r in order):
             scope = population.check_scope(prule.rule.population or pack.meta.population, self.facts, self.now,
                                            self.settings)
             if scope.outcome is Truth.FALSE:
@@ -300,10 +336,64 @@ class _Evaluation:
                 gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
                 for index in unknown_leaves(decided):
                     gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
+        if run.active is not None and run.index is not None:
+            gaps.extend(self.quiet_gaps(run.index, run.active))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
                  for prule in pack.rules if (a := prule.rule.id) in fired_slugs
                  for b in prule.rule.excludes if b in fired_slugs]
         return suggestions, gaps, notes
+
+    def quiet_gaps(self, ix: plan.PackIndex, act: plan.Active) -> list[GapRow]:
+        """The data gaps of the rules not worked out whose baseline is unknown: the baseline's, once the
+        patient is in the rule's population (as the full walk in `decide` gives them)."""
+        pack = ix.cp.pack
+        gaps: list[GapRow] = []
+        for r in act.quiet_rules:
+            prule = pack.rules[r]
+            if prule.rule.gaps != "report":
+                continue
+            scope = self.scope(prule.rule.population or pack.meta.population)
+            if scope.outcome is Truth.FALSE:
+                continue
+            gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
+            gaps.extend(GapRow(c, reason, prule.full_id, prule.urgency) for c, reason in ix.baseline.rule_gaps[r])
+        return gaps
+
+    def scope(self, pop: Any) -> population.ScopeResult:
+        """`population.check_scope` of this patient, once per population object."""
+        found = self.scopes.get(id(pop))
+        if found is None or found[0] is not pop:
+            found = self.scopes[id(pop)] = (pop, population.check_scope(pop, self.facts, self.now, self.settings))
+        return found[1]
+
+    def pack_index(self, cp: CompiledPack) -> plan.PackIndex:
+        """The pack's index and baseline (`cdss.engine.plan`): the pack run unindexed on a patient without data."""
+        def build() -> plan.PackIndex:
+            empty = _Evaluation(PatientFacts(patient="Patient/-", birth_date=None, sex=None), self.now,
+                                self.registry, PlainMatcher(), index=False)
+            empty.run_packs([cp.pack])
+            leaves, prules = empty.runs[0].leaves, cp.pack.rules
+
+            def gap_rows(r: int, unknown: list[int]) -> list[tuple[str, str]]:
+                return [(g.concept, g.reason) for i in unknown
+                        for g in empty.gap_entries(cp.leaves[i], cp, leaves, prules[r].full_id, prules[r].urgency)]
+
+            baseline = plan.make_baseline(cp, leaves, empty.runs[0].parts_trace, gap_rows,
+                                          rule_scores_without_data(cp, leaves, self.registry))
+            return plan.build_index(cp, baseline, lambda r: differential_group(prules[r], self.registry))
+        return plan.index_for(cp, self.registry.concepts, build)
+
+    def differential_groups(self) -> set[tuple[str, str]] | None:
+        """The differential groups that may give a candidate: those with a rule worked out, or one that scores
+        without data (None: no index, every group)."""
+        if self.seen is None:
+            return None
+        out: set[tuple[str, str]] = set()
+        for run in self.runs:
+            if run.index is not None and run.active is not None:
+                out.update(g for r in run.active.rules if (g := run.index.groups[r]) is not None)
+                out.update(run.index.scoring_groups)
+        return out
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                     rule: str, urgency: str) -> list[GapRow]:
@@ -400,9 +490,11 @@ def _part_points(part, outcome: Truth, trace_: ConditionTrace) -> tuple[float, t
 
 
 def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
-                   packs: Sequence[Pack], matcher: Matcher | None = None) -> Evaluation:
+                   packs: Sequence[Pack], matcher: Matcher | None = None, index: bool = True) -> Evaluation:
     """Evaluate already-read patient facts with the given packs (matched by durable-rules unless another
-    `matcher` is given; every matcher gives the same result)."""
+    `matcher` is given; every matcher gives the same result). With `index` (the default) only the tests and
+    rules on concepts in the record are worked out, the others take their outcome without data
+    (`cdss.engine.plan`); `index=False` walks them all, with the same result."""
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
@@ -412,7 +504,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         return Evaluation(patient=facts.patient, now=now, packs=stamps, suggestions=(), data_gaps=(),
                           notes=(population.deceased_note(settings),))
     facts = population.prepare(facts, now, settings)
-    state = _Evaluation(facts, now, registry, matcher or DurableMatcher())
+    state = _Evaluation(facts, now, registry, matcher or DurableMatcher(), index)
     suggestions: list[Suggestion] = []
     gap_rows: list[GapRow] = []
     notes: list[str] = []
@@ -421,10 +513,12 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     gap_rows.extend(g)
     notes.extend(n)
     suggestions, superseded = supersede.apply(suggestions, packs)
+    groups = state.differential_groups()
     differential = build_differential(
         [RuleRun(prule, run.cp, node, run.leaves) for run in state.runs
-         for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
-         if prule.kind == "diagnosis" and population.check_scope(  # nothing outside the patient's population
+         for r, (prule, node) in enumerate(zip(run.cp.pack.rules, run.cp.rule_trees, strict=True))
+         if prule.kind == "diagnosis" and (groups is None or (run.index and run.index.groups[r]) in groups)
+         and population.check_scope(  # nothing outside the patient's population
              prule.rule.population or run.cp.pack.meta.population, facts, now, state.settings).outcome
          is not Truth.FALSE], registry)
     return Evaluation(

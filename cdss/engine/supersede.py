@@ -7,15 +7,32 @@ rules that replaced it in `superseded_by`. Rules of packs that are not running a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from cdss.engine.results import Suggestion
 from cdss.packs.registry import Pack
 from cdss.packs.safety_checks import split_target
 
+_targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+_lock = threading.Lock()
+TARGETS_KEPT = 16  # selections of packs whose targets are kept per process
+
 
 def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
-    """Full rule id -> full ids of the rules it supersedes."""
+    """Full rule id -> full ids of the rules it supersedes (worked out once per selection of packs)."""
+    key = tuple(f"{p.key}#{p.sha256}" for p in packs)
+    found = _targets.get(key)
+    if found is None:
+        found = _targets_of(packs)
+        with _lock:  # evaluations run in threads (the service's threadpool)
+            while len(_targets) >= TARGETS_KEPT:
+                _targets.pop(next(iter(_targets)), None)
+            _targets[key] = found
+    return found
+
+
+def _targets_of(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for pack in packs:
         for prule in pack.rules:

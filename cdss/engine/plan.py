@@ -1,0 +1,255 @@
+"""Engine: which tests and rules an evaluation must work out, and what the others give without work.
+
+Most of a pack's tests are on data the patient does not have. A test on a concept absent from the record
+(no reading, no presence, no intake note) is decided exactly as it would be for a patient with no data at
+all: unknown (a data gap, open world), false (a closed-world concept), or a count of 0. So each compiled
+pack is evaluated once, on a patient with no data, by the ordinary code path: its *baseline*. Then, in an
+evaluation:
+
+- a leaf test is *active* when a concept it depends on is in the record, or it reads the Patient resource
+  itself (age, sex); a derived fact (a score) depends on every concept its parts test. Inactive tests take
+  their baseline outcome: no measure is computed and no fact is matched for them;
+- a rule is active when one of its tests is, or when its baseline outcome is *true* (e.g. "no visit
+  recorded this year"): only active rules are decided and traced;
+- an inactive rule whose baseline is *false* gives nothing and is skipped; one whose baseline is *unknown*
+  still gives its data gaps, the baseline's, after its population check, exactly as the full walk would;
+- a diagnosis rule enters the differential when it is active, when its baseline score is positive, or when
+  another rule of its group (the same disease and syndrome) is: a group of inactive rules that score
+  nothing without data would be dropped by the differential anyway.
+
+So skipping never drops a data gap nor changes a result: `evaluate_facts(..., index=False)` walks every test
+and rule, and tests compare the two (tests/regressions/test_rule_index.py) on every pack case and on
+generated patients. The index of a pack is built once per process per pack version, content hash and
+concept set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass
+
+from cdss.engine.compile import CompiledLeaf, CompiledPack, leaves_of
+from cdss.engine.decide import LeafResult, decide, unknown_leaves
+from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
+from cdss.engine.results import ConditionTrace
+from cdss.engine.truth import Truth
+from cdss.intake.facts import PatientFacts
+from cdss.vocab.concepts import ConceptSet
+
+# Concepts read from the Patient resource itself, not from readings or presences (see evaluate.measure):
+# their tests are always worked out.
+FROM_PATIENT = frozenset({"age_years", "sex"})
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A pack evaluated on a patient with no data: every leaf's outcome, the derived facts' part traces,
+    and for each rule its outcome, its data gaps (concept, reason) and its differential score."""
+
+    leaves: Mapping[int, LeafResult]
+    parts_trace: Mapping[str, tuple[ConditionTrace, ...]]
+    rule_outcomes: tuple[Truth, ...]  # aligned with pack.rules
+    rule_gaps: tuple[tuple[tuple[str, str], ...], ...]  # aligned with pack.rules
+    rule_scores: tuple[float | None, ...]  # aligned with pack.rules: the differential score (None: against)
+
+
+@dataclass(frozen=True)
+class PackIndex:
+    """A compiled pack's tests and rules by the concepts they depend on, and its baseline."""
+
+    cp: CompiledPack
+    baseline: Baseline
+    leaves_by_concept: Mapping[str, tuple[int, ...]]
+    always_leaves: frozenset[int]
+    rules_by_concept: Mapping[str, tuple[int, ...]]
+    always_rules: frozenset[int]
+    derived_concepts: Mapping[str, frozenset[str]]  # derived id -> concepts its parts depend on
+    groups: tuple[tuple[str, str] | None, ...]  # aligned with pack.rules: differential group of diagnosis rules
+    scoring_groups: frozenset[tuple[str, str]]  # groups of the rules that score above 0 without data
+
+
+@dataclass(frozen=True)
+class Active:
+    """What one evaluation works out for one pack."""
+
+    leaves: frozenset[int]
+    rules: tuple[int, ...]  # in pack order
+    quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown (data gaps only), in pack order
+
+    def stage_leaves(self, cp: CompiledPack, stage: int) -> list[CompiledLeaf]:
+        return [cp.leaves[i] for i in sorted(self.leaves) if cp.leaves[i].stage == stage]
+
+
+def touched(facts: PatientFacts) -> frozenset[str]:
+    """The concepts the record says anything about (a reading, a presence, a note), and the Patient's own."""
+    return frozenset((*facts.readings, *facts.present, *(n.concept for n in facts.notes), *FROM_PATIENT))
+
+
+def _concepts(cp: CompiledPack) -> tuple[tuple[frozenset[str], ...], dict[str, frozenset[str]]]:
+    """Per leaf, and per derived fact, the concepts of the record its outcome depends on."""
+    by_id = {d.id: d for d in cp.pack.derived}
+    derived: dict[str, frozenset[str]] = {}
+
+    def of_leaf(cl_concept: str | None, has: str | None) -> frozenset[str]:
+        if has is not None:
+            return frozenset({has})
+        concept = cl_concept or ""
+        if concept in by_id:
+            return of_derived(concept)
+        return frozenset({concept})
+
+    def of_derived(did: str) -> frozenset[str]:
+        if did not in derived:  # compile has refused cycles
+            derived[did] = frozenset().union(*(of_leaf(leaf.concept, leaf.has) for part in by_id[did].parts
+                                               for leaf in leaves_of(part.when)))
+        return derived[did]
+
+    per_leaf = tuple(of_leaf(cl.leaf.concept, cl.leaf.has) if not cl.derived else of_derived(cl.leaf.concept or "")
+                     for cl in cp.leaves)
+    for did in by_id:
+        of_derived(did)
+    return per_leaf, derived
+
+
+def _rule_leaves(node) -> set[int]:  # noqa: ANN001 - a compile.Node
+    from cdss.engine.compile import LeafNode
+
+    if isinstance(node, LeafNode):
+        return {node.index}
+    items = (node.item,) if hasattr(node, "item") else node.items
+    return set().union(*(_rule_leaves(n) for n in items))
+
+
+def build_index(cp: CompiledPack, baseline: Baseline,
+                group_of: Callable[[int], tuple[str, str] | None]) -> PackIndex:
+    per_leaf, derived = _concepts(cp)
+    leaves_by: dict[str, list[int]] = {}
+    always_leaves = set()
+    for index, concepts in enumerate(per_leaf):
+        if concepts & FROM_PATIENT:
+            always_leaves.add(index)
+        for c in concepts:
+            leaves_by.setdefault(c, []).append(index)
+    rules_by: dict[str, list[int]] = {}
+    always_rules = set()
+    for r, node in enumerate(cp.rule_trees):
+        indexes = _rule_leaves(node)
+        if indexes & always_leaves or baseline.rule_outcomes[r] is Truth.TRUE:
+            always_rules.add(r)
+        for c in sorted(frozenset().union(*(per_leaf[i] for i in indexes))):
+            rules_by.setdefault(c, []).append(r)
+    groups = tuple(group_of(r) for r in range(len(cp.pack.rules)))
+    scoring = frozenset(g for g, s in zip(groups, baseline.rule_scores, strict=True)
+                        if g is not None and s is not None and s > 0)
+    return PackIndex(cp, baseline, {c: tuple(v) for c, v in leaves_by.items()}, frozenset(always_leaves),
+                     {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring)
+
+
+def active(ix: PackIndex, seen: Set[str]) -> Active:
+    """The leaves and rules of a pack that an evaluation of a patient whose record touches `seen` works out."""
+    leaves = set(ix.always_leaves)
+    rules = set(ix.always_rules)
+    for concept in seen:
+        leaves.update(ix.leaves_by_concept.get(concept, ()))
+        rules.update(ix.rules_by_concept.get(concept, ()))
+    outcomes = ix.baseline.rule_outcomes
+    quiet = tuple(r for r in range(len(outcomes)) if outcomes[r] is Truth.UNKNOWN and r not in rules)
+    return Active(frozenset(leaves), tuple(sorted(rules)), quiet)
+
+
+def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:
+    """Whether a derived fact must be computed (a concept its parts depend on is in the record)."""
+    return not ix.derived_concepts[did].isdisjoint(seen)
+
+
+def make_baseline(cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                  parts_trace: Mapping[str, tuple[ConditionTrace, ...]],
+                  gap_rows: Callable[[int, list[int]], list[tuple[str, str]]],
+                  scores: tuple[float | None, ...]) -> Baseline:
+    """The baseline from an unindexed run of the pack on a patient with no data."""
+    outcomes, gaps = [], []
+    for r, node in enumerate(cp.rule_trees):
+        decided = decide(node, leaves)
+        outcomes.append(decided.outcome)
+        gaps.append(tuple(gap_rows(r, unknown_leaves(decided))) if decided.outcome is Truth.UNKNOWN else ())
+    return Baseline(dict(leaves), dict(parts_trace), tuple(outcomes), tuple(gaps), scores)
+
+
+_indexes: dict[tuple[str, int], tuple[ConceptSet, PackIndex]] = {}
+_lock = threading.Lock()
+
+
+def index_for(cp: CompiledPack, concepts: ConceptSet, build: Callable[[], PackIndex]) -> PackIndex:
+    """The index of a compiled pack under a concept set, built once per process."""
+    key = (f"{cp.pack.key}#{cp.pack.sha256}", id(concepts))
+    with _lock:
+        found = _indexes.get(key)
+        if found is not None and found[0] is concepts:
+            return found[1]
+    ix = build()
+    with _lock:
+        _indexes[key] = (concepts, ix)
+    return ix
+
+
+@dataclass(frozen=True)
+class MergedStage:
+    """The tests of one stage of several packs as one group, so that the matcher runs few rulesets.
+
+    At stage 0 (tests on the record, whose facts all packs share) a test that several packs share
+    (`sbp latest >= 140` in many packs) is matched once, and its firings go to every pack that has it. At
+    later stages the facts (derived scores) belong to one pack: each test and fact key is `qualified` by
+    its pack's group name, so a pack's facts meet only its own tests."""
+
+    group: StageTests
+    owners: tuple[tuple[tuple[str, LeafTestId], ...], ...]  # per merged test: (pack group, the pack's test)
+    qualified: bool = False
+
+    def facts(self, group: StageTests, facts: Sequence[Fact]) -> list[Fact]:
+        """A pack's facts as the merged group's (their keys qualified when the stage is)."""
+        if not self.qualified:
+            return list(facts)
+        return [f._replace(key=f"{group.name}|{f.key}") for f in facts]
+
+    def expand(self, firing: Firing) -> list[Firing]:
+        return [Firing(name, test, firing.fact) for name, test in self.owners[firing.test.leaf]]
+
+
+_merged: dict[tuple[str, ...], MergedStage] = {}
+MERGED_KEPT = 16  # selections of packs whose merged stage is kept per process
+# A matcher may register each merged group for good (durable-rules cannot unregister a ruleset): past this many
+# distinct selections of packs in one process, stages are matched per pack, as without the index.
+MAX_MERGED_SELECTIONS = 256  # (each stage of a selection counts once)
+_selections: set[tuple[str, ...]] = set()
+
+
+def merged_stage(groups: Sequence[StageTests], qualified: bool = False) -> MergedStage | None:
+    """The merged group of these groups of one stage, built once per process per selection of packs; None
+    once MAX_MERGED_SELECTIONS other selections were merged (match per pack then)."""
+    names = (*(g.name for g in groups), str(qualified))
+    with _lock:
+        found = _merged.get(names)
+        if found is None and names not in _selections:
+            if len(_selections) >= MAX_MERGED_SELECTIONS:
+                return None
+            _selections.add(names)
+    if found is not None:
+        return found
+    owners: dict[tuple, list[tuple[str, LeafTestId]]] = {}
+    for g in groups:
+        for t in g.tests:
+            key = f"{g.name}|{t.key}" if qualified else t.key
+            owners.setdefault((key, t.op, t.value, t.field), []).append((g.name, t.id))
+    signatures = sorted(owners, key=repr)  # by measure key first: a ruleset then covers few keys
+    tests = tuple(LeafTest(LeafTestId(i), key, op, value, fld) for i, (key, op, value, fld) in enumerate(signatures))
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    stage = groups[0].name.rsplit(":", 1)[-1] if groups else "s0"
+    merged = MergedStage(StageTests(f"merged#{digest}:{stage}", tests), tuple(tuple(owners[s]) for s in signatures),
+                         qualified)
+    with _lock:
+        while len(_merged) >= MERGED_KEPT:
+            _merged.pop(next(iter(_merged)))
+        _merged[names] = merged
+    return merged

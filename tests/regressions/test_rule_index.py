@@ -1,0 +1,116 @@
+"""Regression: the rule index (`cdss.engine.plan`) skips work, never a result.
+
+Evaluating with the index (the default: only the tests and rules on concepts in the record are worked out,
+the others take their outcome for a patient without data, and stage-0 tests shared by packs are matched once)
+must give byte-identical JSON to walking every test and rule (`index=False`): on every pack case (the pack
+alone and, for the first case of each file, with all packs), on generated patients, and on copies of the packs.
+Above all, a rule skipped because its data are absent keeps its data gaps (open world: absent is unknown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from hypothesis import HealthCheck, given, settings
+
+from cdss.engine import plan
+from cdss.engine.compile import compile_pack
+from cdss.engine.evaluate import _Evaluation, evaluate_facts
+from cdss.engine.matcher import Fact, LeafTest, LeafTestId, PlainMatcher, StageTests
+from cdss.engine.population import prepare
+from cdss.intake.bundle import read_bundle
+from cdss.packs.registry import default_registry
+from cdss.packs.scope import load_safety_settings
+from cdss.render.json import render_json
+from cdss.testing.cases import case_bundle, read_pack_cases
+from cdss.testing.factories import synthetic_bundle
+from cdss.testing.scale import scaled_registry
+from cdss.testing.strategies import bundles
+
+NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+
+
+def both(facts, registry, packs, now=NOW) -> tuple[str, str]:  # noqa: ANN001
+    return tuple(render_json(evaluate_facts(facts, now=now, registry=registry, packs=packs, matcher=PlainMatcher(),
+                                            index=index)) for index in (True, False))  # type: ignore[return-value]
+
+
+def test_every_pack_case_gives_the_same_evaluation_with_and_without_the_index():
+    registry = default_registry()
+    everything = registry.select()
+    differ, checked = [], 0
+    for pack in registry.all():
+        files, problems = read_pack_cases(pack)
+        assert not problems
+        for f in files:
+            for n, (case, line) in enumerate(f.cases):
+                facts = read_bundle(case_bundle(case, f.path, registry), registry.concepts)
+                for packs in ([pack], everything) if n == 0 else ([pack],):
+                    indexed, full = both(facts, registry, packs, case.now)
+                    checked += 1
+                    if indexed != full:
+                        differ.append(f"{f.path}:{line}: {case.id} ({len(packs)} pack(s))")
+    assert checked > 700
+    assert not differ, "\n".join(differ)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=bundles(default_registry().concepts, now=NOW))
+def test_generated_patients_give_the_same_evaluation_with_and_without_the_index(data):
+    registry = default_registry()
+    facts = read_bundle(data, registry.concepts)
+    indexed, full = both(facts, registry, registry.select())
+    assert indexed == full
+
+
+def test_copied_packs_give_the_same_evaluation_with_and_without_the_index():
+    registry = scaled_registry(default_registry(), 2)
+    for n in (0, 50):
+        facts = read_bundle(synthetic_bundle(n, concepts=registry.concepts, now=NOW), registry.concepts)
+        indexed, full = both(facts, registry, registry.select())
+        assert indexed == full
+
+
+def test_rules_skipped_for_absent_data_keep_their_data_gaps():
+    """A patient with demographics only: most rules are not worked out, and every one of them that needs data
+    and applies to the patient still reports the data it misses."""
+    registry = default_registry()
+    packs = registry.select()
+    facts = read_bundle(synthetic_bundle(0, concepts=registry.concepts, now=NOW), registry.concepts)
+    state = _Evaluation(prepare(facts, NOW, load_safety_settings()), NOW, registry, PlainMatcher())
+    state.run_packs(packs)
+    quiet = [(run, r) for run in state.runs for r in run.active.quiet_rules
+             if run.cp.pack.rules[r].rule.gaps == "report"
+             and state.scope(run.cp.pack.rules[r].rule.population or run.cp.pack.meta.population).outcome != "false"]
+    assert len(quiet) >= 3  # rules the index does skip here, that report gaps
+    result = json.loads(render_json(evaluate_facts(facts, now=NOW, registry=registry, packs=packs)))
+    gap_rules = {rule for gap in result["data_gaps"] for rule in gap["rules"]}
+    missing = [run.cp.pack.rules[r].full_id for run, r in quiet if run.cp.pack.rules[r].full_id not in gap_rules]
+    assert not missing
+    assert both(facts, registry, packs)[0] == both(facts, registry, packs)[1]
+
+
+def test_a_test_shared_by_two_packs_is_matched_once_and_fires_for_both(monkeypatch):
+    monkeypatch.setattr(plan, "_selections", set())
+    a = StageTests("a:s0", (LeafTest(LeafTestId(0), "k", ">=", 140), LeafTest(LeafTestId(1), "k", "<", 90)))
+    b = StageTests("b:s0", (LeafTest(LeafTestId(3), "k", ">=", 140),))
+    merged = plan.merged_stage([a, b])
+    assert len(merged.group.tests) == 2
+    facts = [Fact(1, "k", 150.0)]
+    fired = {f for firing in PlainMatcher().match([(merged.group, facts)]) for f in merged.expand(firing)}
+    assert fired == PlainMatcher().match([(a, facts), (b, facts)])
+
+
+def test_past_the_limit_of_merged_selections_stages_are_matched_per_pack(monkeypatch):
+    """durable-rules cannot unregister a ruleset, so a process merges at most MAX_MERGED_SELECTIONS selections
+    of packs; past it the evaluation matches per pack, with the same result."""
+    monkeypatch.setattr(plan, "MAX_MERGED_SELECTIONS", 0)
+    monkeypatch.setattr(plan, "_merged", {})
+    monkeypatch.setattr(plan, "_selections", set())
+    registry = default_registry()
+    packs = registry.select()
+    assert plan.merged_stage([compile_pack(p).groups[0] for p in packs if 0 in compile_pack(p).groups]) is None
+    facts = read_bundle(synthetic_bundle(50, concepts=registry.concepts, now=NOW), registry.concepts)
+    indexed, full = both(facts, registry, packs)
+    assert indexed == full

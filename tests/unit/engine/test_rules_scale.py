@@ -1,0 +1,77 @@
+"""The synthetic rule content of `cdss bench --rules-scale` (`cdss.testing.scale`): k copies of every pack
+load as packs of their own and each copy gives the same advice as the original, under its own rule ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cdss.engine.evaluate import evaluate
+from cdss.engine.matcher import PlainMatcher
+from cdss.packs.registry import default_registry
+from cdss.testing.factories import synthetic_bundle
+from cdss.testing.scale import copy_id, scaled_registry
+
+NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+
+
+def _strip(rule_id: str) -> str:
+    pack, _, rest = rule_id.partition("/")
+    return f"{pack.removesuffix('-x3').removesuffix('-x2')}/{rest}"
+
+
+def test_scaled_packs_load_and_give_the_same_suggestions_per_copy():
+    base = default_registry()
+    registry = scaled_registry(base, 3)
+    originals = base.select()
+    packs = registry.select()
+    assert len(packs) == 3 * len(originals)
+    assert {p.id for p in packs} == {copy_id(p.id, c) for p in originals for c in (1, 2, 3)}
+    assert len({p.sha256 for p in packs}) == len(packs)
+    result = evaluate(synthetic_bundle(500, concepts=registry.concepts, now=NOW), now=NOW, registry=registry,
+                      matcher=PlainMatcher())
+    alone = evaluate(synthetic_bundle(500, concepts=base.concepts, now=NOW), now=NOW, registry=base,
+                     matcher=PlainMatcher())
+    assert alone.suggestions
+    for field in ("suggestions", "superseded"):
+        by_copy: dict[str, list[str]] = {"": [], "-x2": [], "-x3": []}
+        for s in getattr(result, field):
+            suffix = next((x for x in ("-x2", "-x3") if s.pack_id.endswith(x)), "")
+            by_copy[suffix].append(_strip(s.rule_id))
+        expected = sorted(s.rule_id for s in getattr(alone, field))
+        assert {k: sorted(v) for k, v in by_copy.items()} == {k: expected for k in by_copy}, field
+    for gap in result.data_gaps:  # every copy's rules miss the same data
+        assert len(gap.rules) % 3 == 0
+
+
+def test_a_copy_supersedes_the_copy_of_the_same_number():
+    registry = scaled_registry(default_registry(), 2)
+    pack = next(p for p in registry.select() if p.id == "chest-pain-red-flags-x2")
+    targets = {t for r in pack.rules for t in r.rule.supersedes}
+    assert "htn-community-x2/referral/severe-bp-urgent-care" in targets
+    assert not any(t.startswith("htn-community/") for t in targets)
+
+
+def test_a_scale_below_one_is_refused():
+    with pytest.raises(ValueError, match="rules scale"):
+        scaled_registry(default_registry(), 0)
+
+
+def test_bench_rules_scale_refuses_a_bad_list():
+    from typer.testing import CliRunner
+
+    from cdss.cli import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, ["bench", "--rules-scale", "1,zero"])
+    assert result.exit_code == 2
+    assert "bad-scales" in result.output
+
+
+def test_parse_scales():
+    from cdss.cli.bench_scale import parse_scales
+
+    assert parse_scales("1, 5,10") == [1, 5, 10]
+    with pytest.raises(ValueError):
+        parse_scales("0")

@@ -132,7 +132,8 @@ def run_table(d: TableFact, cp: CompiledPack, leaves: Mapping[int, LeafResult],
         cells = "; ".join(f"{col.concept} {cell}" for col, cell in zip(table.inputs, row.when, strict=True)
                           if cell.strip() != "-")
         text = f"行{i + 1} / row {i + 1}: {row.label.zh} / {row.label.en} [{cells or '-'}] → {row.then:g}{mark}"
-        items = (trace(dec, cp, leaves, parts),) if dec.items else ()
+        shown = trace(dec, cp, leaves, parts) if dec.items else None
+        items = () if shown is None else shown.parts if shown.text == "all" else (shown,)
         traces.append(ConditionTrace(text, dec.outcome.value, (), items))
     return result, tuple(traces)
 

@@ -354,3 +354,6 @@ def schema_command(
                     "rules": RulesFile.model_json_schema(by_alias=True)})
     else:
         typer.echo(render_schema_markdown(), nl=False)
+
+
+from cdss.cli import pack_table as pack_table  # noqa: E402,F401  (registers `cdss pack table ...`)

@@ -156,7 +156,7 @@ class _Checker:
             self.citations(t.citation, at)
             found = check_table(t, at.problem, self.concepts, self.names - set(self.concepts.by_id))
             self.problems.extend(found)
-            if not any(p.code in ("table-cell", "table-shape") for p in found):
+            if t.id not in self.concepts.by_id and not any(p.code in ("table-cell", "table-shape") for p in found):
                 out.append((to_fact(t), at))
         return out
 

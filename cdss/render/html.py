@@ -53,6 +53,7 @@ REASON = {
     "implausible": {"zh": "数值不合理", "en": "implausible value"},
     "too-few-days": {"zh": "测量天数不足", "en": "too few days measured"},
     "incomplete": {"zh": "评分不完整", "en": "incomplete score"},
+    "no-match": {"zh": "分级表无匹配行", "en": "no table row matches"},
     "no-value": {"zh": "无数值", "en": "no value"},
     "not-recorded": {"zh": "未记录（未问及）", "en": "not recorded (not asked)"},
 }

@@ -13,7 +13,7 @@ EVIDENCE_LABEL = {"verified": "已核实 verified", "secondary": "二手来源 s
                   "unverified": "未核实 unverified"}
 REASON_LABEL = {"absent": "无记录 absent", "stale": "已过期 stale", "unknown-unit": "单位无法识别 unknown unit",
                 "implausible": "数值不合理 implausible", "too-few-days": "测量天数不足 too few days",
-                "incomplete": "评分不完整 incomplete score"}
+                "incomplete": "评分不完整 incomplete score", "no-match": "分级表无匹配行 no table row matches"}
 
 
 def _trace_lines(trace: ConditionTrace, depth: int) -> list[str]:

@@ -43,6 +43,6 @@ def test_diff_lowered_threshold_changed_field_and_advice(htn_copy: Path, load: C
                for c in diff.cases)
     text = render_diff(diff)
     assert "~ severe-bp-urgent-care" in text and "when.any[0].value: 180.0 -> 170.0" in text
-    assert "| NEW htn-community@1.2.0" in text
+    assert "| NEW htn-community@1.3.0" in text
     again = diff_packs(old, new, registry, generated=40)
     assert again.to_json() == diff.to_json()  # deterministic

@@ -277,6 +277,7 @@ def _schema_models() -> list[tuple[str, list[type[BaseModel]]]]:
         ("Population scope: `population` in pack.yaml or a rule", [scope.Population, scope.AgeBand]),
         ("Conditions: the `when` language", [s.Leaf, s.AllOf, s.AnyOf, s.NotOf]),
         ("Derived facts: scores and grades", [s.Derived, s.Part, s.PointsFrom]),
+        ("Decision tables: `tables` in rules/*.yaml", [s.Table, s.TableInput, s.TableOutput, s.TableRow]),
         ("Example cases: cases/*.yaml", [c.CasesFile, c.Case, c.CasePatient, f.CaseFact, c.Matcher]),
         ("Concepts: catalogue/concepts/*.yaml", [s.ConceptsFile, s.ConceptsPart, s.Concept, s.Coding, s.AltUnit]),
     ]
@@ -354,3 +355,6 @@ def schema_command(
                     "rules": RulesFile.model_json_schema(by_alias=True)})
     else:
         typer.echo(render_schema_markdown(), nl=False)
+
+
+from cdss.cli import pack_table as pack_table  # noqa: E402,F401  (registers `cdss pack table ...`)

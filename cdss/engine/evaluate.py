@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine import plan, population, supersede
+from cdss.engine import plan, population, supersede, tables
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
@@ -48,6 +48,7 @@ from cdss.intake.facts import PatientFacts, Presence, Reading
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
 from cdss.packs.scope import load_safety_settings
+from cdss.packs.tables import TableFact
 
 
 @dataclass
@@ -403,11 +404,21 @@ class _Evaluation:
             for node in cp.part_trees[d.id]:
                 for index in unknown_leaves(decide(node, leaves)):
                     out.extend(self.gap_entries(cp.leaves[index], cp, leaves, rule, urgency))
+            if not out and isinstance(d, TableFact):  # a table no row of which hits, and no default
+                out.append(GapRow(d.id, "no-match", rule, urgency))
             return out
         return [GapRow(cl.leaf.subject, leaves[cl.index].missing or "absent", rule, urgency)]
 
     def derive(self, d: Derived, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                parts_trace: dict[str, tuple[ConditionTrace, ...]]) -> Measure:
+        if isinstance(d, TableFact):  # a decision table: its rows under its hit policy (cdss.engine.tables)
+            result, parts_trace[d.id] = tables.run_table(d, cp, leaves, parts_trace)
+            m = Measure(missing=result.missing)
+            if result.missing is None:
+                stat, note = tables.describe_result(d.table, result)
+                self.fact(m, derived_key(d.id), result.lo, Evidence(d.id, result.lo, None, None, (), stat, note),
+                          upper=result.hi)
+            return m
         true_points, unknown, traces = [], [], []  # unknown: (least, most) each unknown part may give
         for part, node in zip(d.parts, cp.part_trees[d.id], strict=True):
             decided = decide(node, leaves)

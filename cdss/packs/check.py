@@ -11,6 +11,8 @@ service can never load a pack that the editor's tool refuses. After the schema, 
 * rule ids and derived-fact ids are unique, and a derived fact does not hide a concept
   [duplicate-id, derived-shadows-concept]; derived facts do not depend on each other in a cycle
   [derived-cycle];
+* decision tables (`tables:`) pass `cdss.packs.tables.check_table` (cells, units, hit policy, overlaps)
+  and share the derived facts' ids and cycle check;
 * `excludes` names rules of the pack, `then.disease` an entry of the catalogue, and declared
   `properties` concepts that exist [unknown-rule, unknown-disease, unknown-concept, not-a-quantity].
 
@@ -26,7 +28,8 @@ from cdss.errors import Problem, ProblemList, did_you_mean
 from cdss.packs.catalogue import Catalogue
 from cdss.packs.loader import YamlDoc
 from cdss.packs.safety_checks import check_rules
-from cdss.packs.schema import AllOf, AnyOf, Citation, Condition, Derived, Leaf, NotOf, PackFile, Rule, RulesFile
+from cdss.packs.schema import AllOf, AnyOf, Citation, Condition, Derived, Leaf, NotOf, PackFile, Rule, RulesFile, Table
+from cdss.packs.tables import check_table, to_fact
 from cdss.vocab.concepts import ConceptSet
 
 MEASURED = ("quantity", "demographic")
@@ -63,9 +66,11 @@ def check_pack(meta: PackFile, meta_doc: YamlDoc, rule_files: Sequence[tuple[Yam
     derived = [(d, Placed(meta_doc, ("derived", i))) for i, d in enumerate(meta.derived)]
     derived += [(d, Placed(doc, ("derived", i))) for doc, part in rule_files for i, d in enumerate(part.derived)]
     rules = [(r, Placed(doc, ("rules", i))) for doc, part in rule_files for i, r in enumerate(part.rules)]
-    check = _Checker(meta, concepts, catalogue, {d.id for d, _ in derived})
+    tables = [(t, Placed(doc, ("tables", i))) for doc, part in rule_files for i, t in enumerate(part.tables)]
+    check = _Checker(meta, concepts, catalogue, {d.id for d, _ in derived} | {t.id for t, _ in tables})
     for d, at in derived:
         check.derived(d, at)
+    derived += check.tables(tables)  # decision tables (cdss/packs/tables.py) join the derived facts
     for rule, at in rules:
         check.rule(rule, at, {r.id for r, _ in rules})
     check.cycles(derived)
@@ -136,6 +141,24 @@ class _Checker:
         self.citations(d.citation, at)
         for k, part in enumerate(d.parts):
             self.condition(part.when, at, ("parts", k, "when"))
+
+    def tables(self, tables: Sequence[tuple[Table, Placed]]) -> list[tuple[Derived, Placed]]:
+        """Check each decision table; the derived facts of those whose cells parse (for the cycle check)."""
+        out: list[tuple[Derived, Placed]] = []
+        for t, at in tables:
+            if t.id in self.derived_at:
+                self.problems.append(at.problem(("id",), f"duplicate derived fact id {t.id!r} (first in "
+                                                f"{self.derived_at[t.id]})", "duplicate-id"))
+            self.derived_at.setdefault(t.id, at.doc.shown)
+            if t.id in self.concepts.by_id:
+                self.problems.append(at.problem(("id",), f"table {t.id!r} has the id of a concept",
+                                                "derived-shadows-concept", hint="rename the table"))
+            self.citations(t.citation, at)
+            found = check_table(t, at.problem, self.concepts, self.names - set(self.concepts.by_id))
+            self.problems.extend(found)
+            if t.id not in self.concepts.by_id and not any(p.code in ("table-cell", "table-shape") for p in found):
+                out.append((to_fact(t), at))
+        return out
 
     def rule(self, rule: Rule, at: Placed, slugs: set[str]) -> None:
         if rule.id in self.rule_at:

@@ -24,8 +24,10 @@ from cdss.packs.schema import (
     PackFile,
     Rule,
     RulesFile,
+    Table,
     dump_for_hash,
 )
+from cdss.packs.tables import to_fact
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.dictionary import ConceptsFile, ConceptsPart
 from cdss.vocab.hashing import content_sha256
@@ -134,6 +136,7 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
     rules: list[PackRule] = []
     derived: list[Derived] = list(meta.derived)
     rule_files: list[tuple[YamlDoc, RulesFile]] = []
+    tables: list[Table] = []
     rule_paths = sorted((folder / "rules").glob("*.yaml")) if (folder / "rules").is_dir() else []
     if not rule_paths:
         problems.add("a pack needs at least one rules/*.yaml file", "no-rules", file=meta_doc.shown)
@@ -146,11 +149,13 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
             continue
         rule_files.append((doc, part))
         derived.extend(part.derived)
+        tables.extend(part.tables)
         for i, rule in enumerate(part.rules):
             line, _, _ = doc.position(("rules", i))
             rules.append(PackRule(rule, meta.id, doc.shown, line))
     problems.extend(check_pack(meta, meta_doc, rule_files, concepts, catalogue))
     problems.raise_if_any()
+    derived.extend(to_fact(t) for t in tables)  # decision tables run as derived facts (cdss/packs/tables.py)
     digest = content_sha256(dump_for_hash(meta), [dump_for_hash(d) for d in derived],
                             [dump_for_hash(r.rule) for r in rules])
     return Pack(meta=meta, rules=tuple(rules), derived=tuple(derived), sha256=digest, path=folder)

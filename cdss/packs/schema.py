@@ -198,6 +198,70 @@ class Derived(Model):
     evidence: Evidence
 
 
+# --- decision tables (see cdss/packs/tables.py and docs/editor/decision-tables.md) ----------------
+
+HitPolicy = Literal["unique", "first", "priority", "any", "collect"]
+
+
+class TableInput(Model):
+    """One input column of a decision table: a concept, summarised one way (as in a condition)."""
+
+    concept: str = Field(description="Measured concept (or derived fact / table id) of the column, e.g. `sbp`.")
+    unit: str | None = Field(default=None, description="The concept's canonical unit, e.g. `mm[Hg]`; required "
+                                                       "when the concept has one (cells are in this unit).")
+    stat: Stat = Field(default="latest", description="Which reading(s), as in a condition's `stat`.")
+    last_n: int | None = Field(default=None, ge=1, le=50, description="With mean/min/max: how many readings.")
+    within_days: int | None = Field(default=None, ge=0, description="Only readings this recent count; older "
+                                                                    "ones make the column unknown.")
+
+
+class TableOutput(Model):
+    """What a decision table gives: a number (a grade, a band, points)."""
+
+    title: Text
+    values: tuple[float, ...] = Field(default=(), description="The outputs a row may give; with `priority`, "
+                                                              "required and in decreasing priority.")
+
+
+class TableRow(Model):
+    """One row: when every input cell holds, the row hits and gives `then`."""
+
+    when: tuple[str, ...] = Field(description="One unary test per input column, in column order: `>= 140`, "
+                                              "`< 90`, `[140..160)`, `(0..5]`, `= 2` or `2`, or `-` (any value).")
+    then: float = Field(description="The output of the row.")
+    label: Text = Field(description="What the row means, e.g. {zh: 1级, en: Grade 1}.")
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _cells_as_text(cls, v: Any) -> Any:
+        return tuple(str(c) if isinstance(c, int | float) and not isinstance(c, bool) else c for c in v) \
+            if isinstance(v, list | tuple) else v
+
+
+class Table(Model):
+    """A decision table (DMN-style): rows of unary tests over input columns, and a named hit policy that
+    says which hitting rows give the result. Rules test it by its id like a derived fact
+    (`{concept: bp_grade, op: ">=", value: 2}`). Hit policies: `unique` (rows never overlap; the one
+    hitting row), `first` (the first hitting row in order), `priority` (the hitting row whose output comes
+    first in `output.values`), `any` (rows may overlap only with equal outputs), `collect` (every hitting
+    row, combined by `aggregator`: sum, max, min or count). A column without data makes its rows unknown;
+    the table is then unknown (a data gap) unless the hit policy decides it regardless."""
+
+    id: str = Field(pattern=SNAKE_ID.pattern, description="Id rules use as `concept`, e.g. `bp_grade`.")
+    title: Text
+    hit_policy: HitPolicy = Field(description="unique, first, priority, any or collect (DMN's meanings).")
+    aggregator: Literal["sum", "max", "min", "count"] | None = Field(
+        default=None, description="With `collect` (required there): how hitting rows' outputs combine.")
+    default: float | None = Field(default=None, description="Output when no row hits (not with collect "
+                                                            "sum/count, whose empty result is 0); without "
+                                                            "it, no hit leaves the table without a value.")
+    inputs: tuple[TableInput, ...] = Field(min_length=1)
+    output: TableOutput
+    rows: tuple[TableRow, ...] = Field(min_length=1)
+    citation: Citation | tuple[Citation, ...]
+    evidence: Evidence
+
+
 # --- rules ---------------------------------------------------------------------------------------
 
 class Then(Model):
@@ -272,9 +336,11 @@ class Rule(Model):
 
 
 class RulesFile(Model):
-    """`rules/*.yaml`: a list of rules (and, optionally, derived facts) of one pack."""
+    """`rules/*.yaml`: a list of rules (and, optionally, derived facts and decision tables) of one pack."""
 
     derived: tuple[Derived, ...] = ()
+    tables: tuple[Table, ...] = Field(default=(), description="Decision tables (grades, bands) rules test "
+                                                              "like derived facts.")
     rules: tuple[Rule, ...] = ()
 
 

@@ -30,9 +30,11 @@ from typing import Any
 from hypothesis import strategies as st
 
 from cdss.engine.compile import compile_pack, leaves_of
+from cdss.engine.tables import decided_value
 from cdss.packs.registry import Pack, PackRule
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
 from cdss.packs.scope import Population
+from cdss.packs.tables import TableFact
 from cdss.testing.factories import CaseFact, bundle_from_facts
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.dictionary import Concept
@@ -334,6 +336,10 @@ def _solve_derived(draw: st.DrawFn, d: Derived, op: str, value: float, need: _Ne
     points = [on for on, _ in on_off]
 
     def total(chosen: Sequence[bool]) -> float:
+        if isinstance(d, TableFact):  # a decision table: its hit policy; rows of a `unique` table never overlap
+            value = decided_value(d.table, chosen)
+            too_many = d.table.hit_policy == "unique" and sum(chosen) > 1
+            return math.nan if value is None or too_many else value  # nan: meets no test
         got = [on if c else off for (on, off), c in zip(on_off, chosen, strict=True) if c or off]
         return sum(got) if d.combine == "sum" else max(got, default=0.0)
 

@@ -26,7 +26,8 @@ def _pack(tmp_path: Path, edit) -> Path:  # noqa: ANN001 - a function that rewri
 
 def _duplicate_derived(text: str) -> str:
     start = text.index("  - id: bp_grade")
-    end = text.index("\n  - id:", start + 1) if "\n  - id:" in text[start + 1:] else text.index("\nrules:")
+    end = text.index("\n  - id:", start + 1) if "\n  - id:" in text[start + 1:] else \
+        text.index("\nrules:") if "\nrules:" in text else len(text)  # bp_grade is a table, last in the file
     return text[:end] + "\n" + text[start:end] + text[end:]
 
 

@@ -344,7 +344,8 @@ def _convert(value: float | str, col: int, p: ParsedLeaf, concept: Concept | Non
     canonical = concept.unit
     if _annotation_only(canonical):
         if unit is not None and _bare(unit) != _bare(canonical or ""):
-            raise LeafSyntaxError(f"{p.subject!r} is a count ({canonical or 'no unit'}): it takes no unit, got {unit!r}",
+            raise LeafSyntaxError(f"{p.subject!r} is a count ({canonical or 'no unit'}): it takes no unit, "
+                                  f"got {unit!r}",
                                   p.unit_col, "unit", "unit-refused", hint="remove the unit")
         return value
     if unit is None:

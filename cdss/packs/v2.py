@@ -25,8 +25,20 @@ from pathlib import Path
 
 from cdss.errors import Problem, did_you_mean
 from cdss.packs.loader import YamlDoc
-from cdss.packs.schema import SNAKE_ID, AllOf, AnyOf, Condition, Defaults, Defined, Derived, Leaf, NotOf, PackFile, \
-    RulesFile, Use
+from cdss.packs.schema import (
+    SNAKE_ID,
+    AllOf,
+    AnyOf,
+    Condition,
+    Defaults,
+    Defined,
+    Derived,
+    Leaf,
+    NotOf,
+    PackFile,
+    RulesFile,
+    Use,
+)
 from cdss.packs.text_leaf import LeafSyntaxError, parse, to_leaf
 from cdss.vocab.concepts import ConceptSet
 

@@ -191,6 +191,11 @@ def parse(text: str) -> ParsedLeaf:
     if out.unit is None and tok is not None and tok.kind == "word" and tok.text not in ("within", "ever", "on"):
         r.i += 1
         out.unit, out.unit_col = tok.text, tok.col
+    elif out.unit is None and tok is not None and tok.text == "[":  # a UCUM unit in brackets: [degF]
+        end = re.compile(r"\S+").match(text, tok.col).end()  # type: ignore[union-attr]
+        out.unit, out.unit_col = text[tok.col:end], tok.col
+        while (nxt := r.peek()) is not None and nxt.col < end:
+            r.i += 1
     _windows(r, out)
     return out
 
@@ -234,6 +239,8 @@ def _value(r: _Reader, out: ParsedLeaf) -> None:
         out.unit, out.unit_col = glued.group(2), tok.col + len(glued.group(1))
     else:
         out.values.append((_item(tok), tok.col))
+    if out.op in ("<", "<=", ">", ">=") and isinstance(out.values[0][0], str):
+        raise LeafSyntaxError(f"a comparison needs a number, got {out.values[0][0]!r}", out.values[0][1], "value")
     if out.op == "in" and not out.is_list:
         raise LeafSyntaxError("`in` needs a list, e.g. `[male, female]`", tok.col, "value")
     if out.op != "in" and out.is_list:

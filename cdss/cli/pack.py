@@ -278,7 +278,8 @@ def migrate_command(
     import difflib
 
     from cdss.packs.loader import display_path
-    from cdss.testing.migrate import migrate, write as write_migration
+    from cdss.testing.migrate import migrate
+    from cdss.testing.migrate import write as write_migration
 
     if check and write:
         fail(ConfigError.one("--check and --write exclude each other", "bad-option"), 2)

@@ -322,7 +322,7 @@ def migrate_command(
 
 # --- schema ------------------------------------------------------------------------------------------------
 
-GENERATED_NOTE = ("<!-- GENERATED from cdss/packs/schema.py and cdss/testing/cases.py by "
+GENERATED_NOTE = ("<!-- GENERATED from cdss/packs/schema.py, cdss/testing/cases.py and cdss/packs/format_v2.md by "
                   "`cdss pack schema --format markdown > docs/editor/pack-format.md`; do not edit by hand. "
                   "tests/unit/testing/test_editor_docs.py fails when this file is stale. -->")
 
@@ -334,10 +334,10 @@ def _schema_models() -> list[tuple[str, list[type[BaseModel]]]]:
     from cdss.testing import factories as f
 
     return [
-        ("Pack: pack.yaml", [s.PackFile, s.Source, s.Text]),
+        ("Pack: pack.yaml", [s.PackFile, s.Source, s.Text, s.Defaults]),
         ("Rules: rules/*.yaml", [s.RulesFile, s.Rule, s.Then, s.Citation, s.PropertySpec]),
         ("Population scope: `population` in pack.yaml or a rule", [scope.Population, scope.AgeBand]),
-        ("Conditions: the `when` language", [s.Leaf, s.AllOf, s.AnyOf, s.NotOf]),
+        ("Conditions: the `when` language", [s.Leaf, s.AllOf, s.AnyOf, s.NotOf, s.Use]),
         ("Derived facts: scores and grades", [s.Derived, s.Part, s.PointsFrom]),
         ("Example cases: cases/*.yaml", [c.CasesFile, c.Case, c.CasePatient, f.CaseFact, c.Matcher]),
         ("Concepts: catalogue/concepts/*.yaml", [s.ConceptsFile, s.ConceptsPart, s.Concept, s.Coding, s.AltUnit]),
@@ -396,6 +396,9 @@ def render_schema_markdown() -> str:
                     desc = (desc + f" Default: `{_default_text(info.default)}`.").strip()
                 out.append(f"| `{key}` | {_type_text(info.annotation, names)} | {required} | {desc} |")
             out.append("")
+    from cdss.packs.registry import bundled_dir
+
+    out.append((bundled_dir("cdss.packs") / "format_v2.md").read_text(encoding="utf-8"))  # hand-written
     return "\n".join(out).rstrip() + "\n"
 
 

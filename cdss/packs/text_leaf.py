@@ -1,4 +1,4 @@
-"""Packs: text leaves (pack format v2), e.g. ``sbp >= 180 mmHg within 1 day``, parsed into `Leaf` models.
+"""Packs: text leaves (pack format v2), e.g. ``hba1c >= 7 % within 180 days``, parsed into `Leaf` models.
 
 The grammar (words in quotes are keywords; spaces between tokens are free, `140mmHg` is read as `140 mmHg`)::
 
@@ -14,9 +14,10 @@ The grammar (words in quotes are keywords; spaces between tokens are free, `140m
 
 Each field of `Leaf` has one spelling: `has X` (has), `NAME` (concept), OP (op, `in` with a list), value,
 `mean of last 3` (stat and last_n; `latest` is the default and is not written), `within N days`
-(within_days), `on N days` (on_days). Examples: ``has diabetes``, ``has acute_mi within 14 days``,
-``egfr < 30 mL/min/1.73m2``, ``hba1c >= 7 % within 180 days``, ``mean of last 3 sbp >= 140 mmHg``,
-``sbp >= 140 mmHg on 3 days``, ``days_since hba1c >= 90``, ``sex in [male, female]``, ``crb65 >= 2``.
+(within_days), `on N days` (on_days). Examples: ``has diabetes``, ``has stroke_history within 14 days``,
+``days_since hba1c >= 90``, ``sex in [male, female]``, ``crb65 >= 2``, ``egfr < 30 mL/min/1.73m2``,
+``hba1c >= 7 % within 180 days``, ``mean of last 3 sbp >= 140 mmHg``, and windows written after the
+unit: ``... within 1 day``, ``... on 3 days``, ``... ever``.
 
 Units. A comparison of a concept whose canonical unit is a real unit (mm[Hg], mmol/L, %, a ...) must state
 a unit; the value is converted to the canonical unit (pint through `cdss.vocab.units`: same dimension, or

@@ -1,8 +1,8 @@
 """Editor toolkit: `cdss pack migrate`: a pack in format v1 rewritten in format v2, its behaviour proved
 unchanged.
 
-What changes: every condition leaf written as a mapping (`{concept: sbp, op: ">=", value: 140,
-within_days: 90}`) becomes a text leaf (`sbp >= 140 mmHg within 90 days`, `cdss.packs.text_leaf.render`);
+What changes: every condition leaf written as a mapping (`{concept: hba1c, op: ">=", value: 7,
+within_days: 90}`) becomes a text leaf (`hba1c >= 7 % within 90 days`, `cdss.packs.text_leaf.render`);
 in a rules file whose leaves are all mappings, the most common `within_days` of the leaves that defaults
 apply to (at least 3 of them, and more than those without a window) is hoisted to `defaults: {within: N
 days}`, and those leaves no longer say it (the others say their own window, or `ever`). The minor version

@@ -401,7 +401,7 @@ def render(leaf: Leaf, concepts: dict[str, Concept], default_within: int | None 
     """
     if leaf.has is not None:
         text = f"has {leaf.has}"
-        return text + (f" within {_days(leaf.within_days)}" if leaf.within_days is not None else "")
+        return text + (f" within {days_text(leaf.within_days)}" if leaf.within_days is not None else "")
     concept = concepts.get(leaf.concept or "")
     stat = ""
     if leaf.stat != "latest":
@@ -417,16 +417,17 @@ def render(leaf: Leaf, concepts: dict[str, Concept], default_within: int | None 
             and not _annotation_only(concept.unit)):
         text += " " + UNIT_SPELLING.get(concept.unit, _bare(concept.unit))  # type: ignore[arg-type]
     if leaf.on_days is not None:
-        text += f" on {_days(leaf.on_days)}"
+        text += f" on {days_text(leaf.on_days)}"
     if defaults_apply(concept, leaf.stat) and default_within is not None:
         if leaf.within_days is None:
             return text + " ever"
         if leaf.within_days == default_within:
             return text
     if leaf.within_days is not None:
-        text += f" within {_days(leaf.within_days)}"
+        text += f" within {days_text(leaf.within_days)}"
     return text
 
 
-def _days(n: int) -> str:
+def days_text(n: int) -> str:
+    """`1 day`, `N days`."""
     return f"{n} day" if n == 1 else f"{n} days"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from cdss.errors import Problem, did_you_mean
@@ -81,8 +80,7 @@ class Resolved:
     failed_files: set[str] = field(default_factory=set)  # rules files left out because a v2 form failed
 
 
-@lru_cache(maxsize=64)
-def _lines(path: Path) -> tuple[str, ...]:
+def _lines(path: Path) -> tuple[str, ...]:  # read again for each problem: problems are few
     try:
         return tuple(path.read_text(encoding="utf-8").splitlines())
     except OSError:

@@ -36,7 +36,7 @@ from cdss.errors import PackError, Problem
 from cdss.packs.loader import display_path
 from cdss.packs.registry import Pack, Registry, load_pack
 from cdss.packs.schema import Leaf, dump_for_hash
-from cdss.packs.text_leaf import defaults_apply, render
+from cdss.packs.text_leaf import days_text, defaults_apply, render
 from cdss.packs.v2 import effective_within
 from cdss.testing.cases import run_pack_cases
 from cdss.vocab.dictionary import Concept
@@ -215,9 +215,10 @@ def rewrite(text: str, concepts: dict[str, Concept], pack_default: int | None, *
     if hoisted is not None:
         first_key = root.value[0][0].start_mark
         at = first_key.index - first_key.column
-        out = (out[:at] + f"# Format v2: text leaves comparing a measured quantity are `within {hoisted} days` unless "
-               "they say otherwise.\n"
-               f"defaults: {{within: {hoisted} days}}\n" + out[at:])
+        window = days_text(hoisted)
+        out = (out[:at] + f"# Format v2: text leaves comparing a measured quantity are `within {window}` unless they "
+               "say otherwise.\n"
+               f"defaults: {{within: {window}}}\n" + out[at:])
     return out
 
 

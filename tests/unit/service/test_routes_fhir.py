@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cdss.packs.registry import default_registry
 from tests.unit.service.support import load_hook
 
 FHIR_JSON = "application/fhir+json"
@@ -44,7 +45,7 @@ def test_bundle_gives_guidance_request_group_and_service_request(client: Any) ->
 def test_parameters_holding_a_bundle_and_a_pack_pin(client: Any) -> None:
     body = {"resourceType": "Parameters", "parameter": [
         {"name": "bundle", "resource": patient_bundle()},
-        {"name": "pack", "valueString": "htn-community@1.1.0"}]}
+        {"name": "pack", "valueString": default_registry().versions("htn-community")[0].key}]}
     response = post(client, body)
     assert response.status_code == 200, response.text
     response = post(client, dict(body, parameter=[*body["parameter"][:1], {"name": "pack", "valueString": "x@9"}]))

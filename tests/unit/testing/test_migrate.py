@@ -56,6 +56,9 @@ def test_a_common_window_is_hoisted_to_the_files_defaults(registry: Registry) ->
     source = "rules:\n  - id: x\n    when:\n      any:\n" + leaves + "        - {concept: sbp, op: '<', value: 90}\n"
     out = rewrite(source, dict(registry.concepts.by_id), None, may_hoist=True)
     assert "defaults: {within: 90 days}\nrules:\n" in out
+    one_day = rewrite(source.replace("within_days: 90", "within_days: 1"), dict(registry.concepts.by_id), None,
+                      may_hoist=True)
+    assert "defaults: {within: 1 day}\n" in one_day  # `1 days` would not be valid
     assert "- sbp >= 140 mmHg\n" in out and "- sbp < 90 mmHg ever\n" in out
 
 

@@ -38,6 +38,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from cdss.errors import did_you_mean
 from cdss.packs.schema import Leaf
 from cdss.vocab.dictionary import Concept
 from cdss.vocab.units import UnitTooComplex, UnknownUnit, to_canonical
@@ -303,13 +304,17 @@ def to_leaf(parsed: ParsedLeaf, concepts: dict[str, Concept], derived: set[str],
     if p.has:
         if p.subject not in concepts or concepts[p.subject].kind in ("quantity", "demographic"):
             what = "unknown coded concept" if p.subject not in concepts else "a measured concept"
-            raise LeafSyntaxError(f"{what} {p.subject!r}", p.subject_col, "has", "unknown-concept",
-                                  hint=None if p.subject not in concepts else f"compare it, e.g. `{p.subject} >= ...`")
+            coded = [c for c, v in concepts.items() if v.kind not in ("quantity", "demographic")]
+            hint = did_you_mean(p.subject, coded) if p.subject not in concepts else \
+                f"compare it, e.g. `{p.subject} >= ...`"
+            raise LeafSyntaxError(f"{what} {p.subject!r}", p.subject_col, "has", "unknown-concept", hint=hint)
         return _leaf(p, has=p.subject, within_days=p.within)
     concept = concepts.get(p.subject)
     if concept is None and p.subject not in derived:
-        raise LeafSyntaxError(f"unknown concept {p.subject!r}", p.subject_col, "concept", "unknown-concept",
-                              hint="concepts are declared in catalogue/concepts/ or in the pack's `derived`")
+        known = [c for c, v in concepts.items() if v.kind in ("quantity", "demographic")] + sorted(derived)
+        hint = " ".join(filter(None, [did_you_mean(p.subject, known),
+                                      "concepts are declared in catalogue/concepts/ or in the pack's `derived`"]))
+        raise LeafSyntaxError(f"unknown concept {p.subject!r}", p.subject_col, "concept", "unknown-concept", hint=hint)
     values = [_convert(v, col, p, concept) for v, col in p.values]
     within = p.within
     if not p.within_given and default_within is not None and defaults_apply(concept, p.stat):

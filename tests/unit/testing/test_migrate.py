@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from cdss.cli import _register, app
 from cdss.errors import PackError
-from cdss.packs.registry import Registry, bundled_dir, load_pack
+from cdss.packs.registry import Registry, load_pack
 from cdss.testing import migrate as migration
 from cdss.testing.migrate import migrate, rewrite, write
+from tests.unit.testing.conftest import WORKED_V1
 
-HTN = bundled_dir("pathways") / "htn-community"
+HTN = WORKED_V1  # a v1 pack, whatever the format of pathways/
 _register()
 
 

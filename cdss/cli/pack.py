@@ -1,4 +1,4 @@
-"""CLI: `cdss pack ...`: the guideline editor's toolkit (validate, test, diff, publish, schema).
+"""CLI: `cdss pack ...`: the guideline editor's toolkit (validate, test, diff, publish, migrate, schema).
 
 Exit codes: 0 ok, 1 problems found in the pack (invalid, a case or property fails, content changed
 without a new version), 2 usage (no such folder, bad option). Problems go to stderr as
@@ -258,9 +258,71 @@ def diff_command(
     raise typer.Exit(1 if exit_code and result.behaviour_changed else 0)
 
 
+# --- migrate ----------------------------------------------------------------------------------------------
+
+@pack_app.command("migrate")
+def migrate_command(
+    path: Path = typer.Argument(..., help="A pack folder, or a folder of packs."),
+    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 when a pack is not yet in format v2 "
+                               "(or would not migrate unchanged)."),
+    write: bool = typer.Option(False, "--write", help="Write the migrated files (only when the proof holds)."),
+) -> None:
+    """Convert a pack from format v1 to v2: mapping leaves become text leaves, a common `within_days` moves
+    to `defaults`, the minor version is bumped. Comments and layout elsewhere are kept.
+
+    Nothing is written unless the migrated pack has the same content hash, compiled tests and example-case
+    results as before. Without an option, prints the changes as a diff. After --write, run `cdss pack
+    publish` on each migrated pack. Exit 0 when done (or, with --check, nothing to migrate), 1 when a pack
+    needs migrating (--check) or would not migrate unchanged, 2 for a wrong path or options.
+    """
+    import difflib
+
+    from cdss.packs.loader import display_path
+    from cdss.testing.migrate import migrate
+    from cdss.testing.migrate import write as write_migration
+
+    if check and write:
+        fail(ConfigError.one("--check and --write exclude each other", "bad-option"), 2)
+    try:
+        folders = _folders(path)
+        registry = _base_registry()
+        migrations = [migrate(f, registry) for f in folders]
+    except ConfigError as exc:
+        fail(exc, 2)
+    except CdssError as exc:
+        fail(exc, 1)
+    status = 0
+    for m in migrations:
+        shown = display_path(m.folder)
+        for d in m.differences:
+            typer.echo(f"{shown}: {d} [migration-differs]", err=True)
+        if not m.ok:
+            status = 1
+            typer.echo(f"{shown}: not migrated (the migrated pack would not behave the same)", err=True)
+            continue
+        if not m.changed:
+            typer.echo(f"{shown}: already format v2, nothing to change", err=True)
+            continue
+        old, new = m.version or ("", "")
+        summary = f"{shown}: {old} -> {new}, {len(m.edits)} file(s), {m.cases} example case(s) unchanged"
+        if check:
+            status = 1
+            typer.echo(f"{summary}: needs migrating (run with --write)", err=True)
+        elif write:
+            write_migration(m)
+            typer.echo(f"{summary}: written; now run `cdss pack publish {shown}`", err=True)
+        else:
+            for edit in m.edits:
+                name = display_path(edit.path)
+                typer.echo("".join(difflib.unified_diff(edit.before.splitlines(keepends=True),
+                                                        edit.after.splitlines(keepends=True), name, name)), nl=False)
+            typer.echo(f"{summary} (dry run: --write to apply)", err=True)
+    raise typer.Exit(status)
+
+
 # --- schema ------------------------------------------------------------------------------------------------
 
-GENERATED_NOTE = ("<!-- GENERATED from cdss/packs/schema.py and cdss/testing/cases.py by "
+GENERATED_NOTE = ("<!-- GENERATED from cdss/packs/schema.py, cdss/testing/cases.py and cdss/packs/format_v2.md by "
                   "`cdss pack schema --format markdown > docs/editor/pack-format.md`; do not edit by hand. "
                   "tests/unit/testing/test_editor_docs.py fails when this file is stale. -->")
 
@@ -272,10 +334,10 @@ def _schema_models() -> list[tuple[str, list[type[BaseModel]]]]:
     from cdss.testing import factories as f
 
     return [
-        ("Pack: pack.yaml", [s.PackFile, s.Source, s.Text]),
+        ("Pack: pack.yaml", [s.PackFile, s.Source, s.Text, s.Defaults]),
         ("Rules: rules/*.yaml", [s.RulesFile, s.Rule, s.Then, s.Citation, s.PropertySpec]),
         ("Population scope: `population` in pack.yaml or a rule", [scope.Population, scope.AgeBand]),
-        ("Conditions: the `when` language", [s.Leaf, s.AllOf, s.AnyOf, s.NotOf]),
+        ("Conditions: the `when` language", [s.Leaf, s.AllOf, s.AnyOf, s.NotOf, s.Use]),
         ("Derived facts: scores and grades", [s.Derived, s.Part, s.PointsFrom]),
         ("Decision tables: `tables` in rules/*.yaml", [s.Table, s.TableInput, s.TableOutput, s.TableRow]),
         ("Example cases: cases/*.yaml", [c.CasesFile, c.Case, c.CasePatient, f.CaseFact, c.Matcher]),
@@ -335,6 +397,9 @@ def render_schema_markdown() -> str:
                     desc = (desc + f" Default: `{_default_text(info.default)}`.").strip()
                 out.append(f"| `{key}` | {_type_text(info.annotation, names)} | {required} | {desc} |")
             out.append("")
+    from cdss.packs.registry import bundled_dir
+
+    out.append((bundled_dir("cdss.packs") / "format_v2.md").read_text(encoding="utf-8"))  # hand-written
     return "\n".join(out).rstrip() + "\n"
 
 

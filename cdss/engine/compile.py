@@ -75,6 +75,7 @@ class LeafNode:
 @dataclass(frozen=True)
 class AllNode:
     items: tuple[Node, ...]
+    name: str | None = None  # a named definition (`{use: NAME}`, pack format v2): the trace shows the name
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ Node = LeafNode | AllNode | AnyNode | NotNode
 
 def to_node(cond: Condition, index: dict[Leaf, int]) -> Node:
     if isinstance(cond, AllOf):
-        return AllNode(tuple(to_node(c, index) for c in cond.all))
+        return AllNode(tuple(to_node(c, index) for c in cond.all), getattr(cond, "name", None))
     if isinstance(cond, AnyOf):
         return AnyNode(tuple(to_node(c, index) for c in cond.any))
     if isinstance(cond, NotOf):

@@ -73,4 +73,6 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
         return ConditionTrace("not", decided.outcome.value, (), tuple(items))
     if isinstance(node, AnyNode) and decided.outcome is Truth.TRUE:
         items = [t for t in items if t.outcome == Truth.TRUE]
+    if isinstance(node, AllNode) and node.name:
+        return ConditionTrace(node.name, decided.outcome.value, (), tuple(items))
     return ConditionTrace("any" if isinstance(node, AnyNode) else "all", decided.outcome.value, (), tuple(items))

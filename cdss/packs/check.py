@@ -16,6 +16,11 @@ service can never load a pack that the editor's tool refuses. After the schema, 
 * `excludes` names rules of the pack, `then.disease` an entry of the catalogue, and declared
   `properties` concepts that exist [unknown-rule, unknown-disease, unknown-concept, not-a-quantity].
 
+Before them, `resolve_pack` (`cdss.packs.v2`) turns format v2 into these models: text leaves parsed and their
+units checked, `defaults` applied, `{use: NAME}` resolved, and definitions checked [invalid-leaf,
+unit-missing, unit-refused, unknown-definition, duplicate-definition, definition-cycle; unused-definition
+is a warning].
+
 Checks of example cases and of version discipline are the editor's (`cdss.testing.validate`).
 """
 
@@ -30,6 +35,7 @@ from cdss.packs.loader import YamlDoc
 from cdss.packs.safety_checks import check_rules
 from cdss.packs.schema import AllOf, AnyOf, Citation, Condition, Derived, Leaf, NotOf, PackFile, Rule, RulesFile, Table
 from cdss.packs.tables import check_table, to_fact
+from cdss.packs.v2 import resolve_pack as resolve_pack
 from cdss.vocab.concepts import ConceptSet
 
 MEASURED = ("quantity", "demographic")

@@ -16,7 +16,7 @@ from pathlib import Path
 from cdss.errors import EngineError, PackError, Problem, ProblemList, did_you_mean
 from cdss.packs.cache import cached
 from cdss.packs.catalogue import Catalogue, load_catalogue
-from cdss.packs.check import check_pack
+from cdss.packs.check import check_pack, resolve_pack
 from cdss.packs.check import walk_leaves as walk_leaves  # where it was first defined; used by engine and render
 from cdss.packs.loader import YamlDoc, read_yaml, validate
 from cdss.packs.schema import (
@@ -71,6 +71,7 @@ class Pack:
     derived: tuple[Derived, ...]
     sha256: str
     path: Path | None = None
+    warnings: tuple[Problem, ...] = ()  # doubtful but loadable, e.g. an unused definition (cdss.packs.v2)
 
     @property
     def id(self) -> str:
@@ -148,6 +149,13 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
             problems.extend(exc.problems)
             continue
         rule_files.append((doc, part))
+    v2 = resolve_pack(meta, meta_doc, rule_files, concepts)  # text leaves, defaults, definitions (format v2)
+    problems.extend(v2.problems)
+    if meta_doc.shown in v2.failed_files:
+        problems.raise_if_any()
+    meta, rule_files = v2.meta, v2.rule_files
+    derived = list(meta.derived)
+    for doc, part in rule_files:
         derived.extend(part.derived)
         tables.extend(part.tables)
         for i, rule in enumerate(part.rules):
@@ -156,9 +164,11 @@ def load_pack(folder: Path, concepts: ConceptSet, catalogue: Catalogue | None = 
     problems.extend(check_pack(meta, meta_doc, rule_files, concepts, catalogue))
     problems.raise_if_any()
     derived.extend(to_fact(t) for t in tables)  # decision tables run as derived facts (cdss/packs/tables.py)
+    named = [(doc.shown, dump_for_hash(part)["definitions"]) for doc, part in rule_files if part.definitions]
     digest = content_sha256(dump_for_hash(meta), [dump_for_hash(d) for d in derived],
-                            [dump_for_hash(r.rule) for r in rules])
-    return Pack(meta=meta, rules=tuple(rules), derived=tuple(derived), sha256=digest, path=folder)
+                            [dump_for_hash(r.rule) for r in rules], *([named] if named else []))
+    return Pack(meta=meta, rules=tuple(rules), derived=tuple(derived), sha256=digest, path=folder,
+                warnings=tuple(v2.warnings))
 
 
 @dataclass

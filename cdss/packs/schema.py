@@ -115,26 +115,58 @@ class NotOf(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class Use(Model):
+    """A named condition of `definitions` (format v2), reused by name: `{use: severe_bp}`. The trace shows
+    the name, with the definition's items beneath it."""
+
+    use: str = Field(pattern=SNAKE_ID.pattern, description="Name of a definition of this file or of pack.yaml.")
+
+
+class Defined(AllOf):
+    """A `use`, resolved by the loader: the definition's condition as one item, under its name (never written
+    in a pack file; the engine shows `name` in the trace)."""
+
+    name: str
+
+
 def _condition_tag(value: Any) -> str:
     """Pick the condition form from its key, so that errors speak of that form only."""
+    if isinstance(value, str):
+        return "text"
     if isinstance(value, dict):
-        for key in ("all", "any", "not"):
+        for key in ("all", "any", "not", "use"):
             if key in value:
                 return key
         return "leaf"
-    if isinstance(value, AllOf | AnyOf | NotOf | Leaf):
-        return {AllOf: "all", AnyOf: "any", NotOf: "not", Leaf: "leaf"}[type(value)]
+    for form, tag in ((NotOf, "not"), (AnyOf, "any"), (AllOf, "all"), (Use, "use")):
+        if isinstance(value, form):
+            return tag
     return "leaf"
 
 
+# A text leaf (format v2, `cdss.packs.text_leaf`) stays text until the loader parses it with the concepts at
+# hand (`cdss.packs.v2.resolve_pack`); a loaded pack holds Leaf models only.
 Condition = Annotated[
     Annotated[AllOf, Tag("all")] | Annotated[AnyOf, Tag("any")] | Annotated[NotOf, Tag("not")]
-    | Annotated[Leaf, Tag("leaf")],
+    | Annotated[Leaf, Tag("leaf")] | Annotated[Use, Tag("use")] | Annotated[str, Tag("text")],
     Discriminator(_condition_tag),
 ]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 NotOf.model_rebuild()
+Defined.model_rebuild()
+
+
+class Defaults(Model):
+    """Format v2: what a text leaf means when it does not say. In pack.yaml for the whole pack, in a rules
+    file for that file (a key given there replaces the pack's). Applies only to text leaves that compare a
+    measured concept (`quantity` of the dictionary) by latest, mean, min or max (with or without `on N
+    days`) and say neither `within ...` nor `ever`; never to `has`, `count`, `days_since`, demographics or
+    derived facts, nor to leaves written as mappings."""
+
+    within: str | None = Field(default=None, pattern=r"^(ever|[0-9]+ (day|days|week|weeks))$",
+                               description="Recency window, e.g. `90 days` or `2 weeks`; `ever` cancels a pack "
+                                           "default in one file.")
 
 
 class PointsFrom(Model):
@@ -342,6 +374,11 @@ class RulesFile(Model):
     tables: tuple[Table, ...] = Field(default=(), description="Decision tables (grades, bands) rules test "
                                                               "like derived facts.")
     rules: tuple[Rule, ...] = ()
+    defaults: Defaults | None = Field(default=None, description="Format v2: defaults of this file's text "
+                                                                "leaves (replacing pack.yaml's key by key).")
+    definitions: dict[str, Condition] = Field(
+        default_factory=dict, description="Format v2: named conditions, used as `{use: NAME}` in this file "
+                                          "(names are unique in the pack).")
 
 
 class PackFile(Model):
@@ -359,6 +396,11 @@ class PackFile(Model):
     population: Population | None = Field(
         default=None, description="Default population scope of every rule of the pack (a rule's own "
                                   "`population` replaces it).")
+    defaults: Defaults | None = Field(default=None, description="Format v2: defaults of every text leaf of "
+                                                                "the pack (see Defaults).")
+    definitions: dict[str, Condition] = Field(
+        default_factory=dict, description="Format v2: named conditions, used as `{use: NAME}` in every file of "
+                                          "the pack.")
 
 
 def dump_for_hash(model: BaseModel) -> Any:

@@ -198,6 +198,7 @@ def validate_pack(folder: Path, registry: Registry, *, lock_path: Path | None = 
     except PackError as exc:
         return ValidationReport(folder, None, _ordered(exc.problems))
     problems, warnings = extra_problems(pack, registry)
+    warnings.extend(pack.warnings)
     lock_file = (lock_path or find_lock(folder)) if use_lock else None
     if use_lock and lock_file is None:
         warnings.append(Problem(f"no {LOCK_NAME} above this folder: version discipline not checked",

@@ -14,11 +14,10 @@ from typer.testing import CliRunner
 
 import cdss.cli.pack  # noqa: F401 - registers the command group
 from cdss.cli import app
-from cdss.packs.registry import bundled_dir
 from cdss.testing.cases import load_cases
 
 REPO = Path(__file__).resolve().parents[2]
-HTN = bundled_dir("pathways") / "htn-community"
+HTN = REPO / "tests" / "fixtures" / "packs" / "htn-community-v1"  # the worked pack, frozen in format v1
 BROKEN = REPO / "tests" / "fixtures" / "packs" / "broken"
 EMERGENCY = 'value: 180, within_days: 1}\n            - {concept: dbp, op: ">=", value: 110, within_days: 1}\n' \
             '        - any:\n            - {has: severe_headache'

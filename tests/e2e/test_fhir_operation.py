@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from fhir.resources import get_fhir_model_class as r5_model
 from fhir.resources.R4B import get_fhir_model_class as r4b_model
 
+from cdss.packs.registry import default_registry
 from tests.unit.service.support import load_hook
 
 FHIR_JSON = "application/fhir+json"
@@ -34,10 +35,11 @@ def test_evaluate_answers_a_valid_bundle(client: TestClient, accept: str, model:
 
 
 def test_pinned_pack_version(client: TestClient) -> None:
-    ok = client.post("/fhir/$evaluate", params={"pack": "htn-community@1.2.0"}, json=severe_bp_bundle())
+    pin = default_registry().versions("htn-community")[0].key
+    ok = client.post("/fhir/$evaluate", params={"pack": pin}, json=severe_bp_bundle())
     assert ok.status_code == 200
     coding = ok.json()["entry"][0]["resource"]["moduleCodeableConcept"]["coding"]
-    assert {"htn-community@1.2.0"} <= {c["code"] for c in coding}
+    assert {default_registry().versions("htn-community")[0].key} <= {c["code"] for c in coding}
     bad = client.post("/fhir/$evaluate", params={"pack": "htn-community@0.0.1"}, json=severe_bp_bundle())
     assert bad.status_code == 400
     assert "unknown-pack" in bad.json()["issue"][0]["diagnostics"]

@@ -22,6 +22,7 @@ from tests.unit.service.support import BASE_URL, load_hook, open_client
 
 SAMPLES = Path(__file__).resolve().parents[2] / "service" / "static" / "samples"
 EMERGENCY = "htn-emergency"
+SHIPPED_HTN = cdss.load_registry().versions("htn-community")[0].version
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def registry_two_versions(tmp_path_factory: pytest.TempPathFactory) -> Any:
     (dst / "pack.yaml").write_text(meta, encoding="utf-8")
     referral = dst / "rules" / "referral.yaml"
     text = referral.read_text(encoding="utf-8")
-    text = text.replace("{concept: sbp, op: \">=\", value: 180", "{concept: sbp, op: \">=\", value: 185", 1)
+    text = re.sub(r'(\{concept: sbp, op: ">=", value: |sbp >= )180', r"\g<1>185", text, count=1)  # format v1 or v2
     referral.write_text(text, encoding="utf-8")
     return load_registry([root])
 
@@ -324,8 +325,8 @@ def test_panel_packs_list_and_pack_page(client: TestClient, engine: Engine) -> N
 
 def test_panel_pack_diff_shows_changed_and_removed_rules(client: TestClient) -> None:
     html = client.get("/panel/packs/htn-community/diff",
-                      params={"from": "1.2.0", "to": "9.0.0-test"}).text
-    assert "htn-community@1.2.0" in html and "htn-community@9.0.0-test" in html
+                      params={"from": SHIPPED_HTN, "to": "9.0.0-test"}).text
+    assert f"htn-community@{SHIPPED_HTN}" in html and "htn-community@9.0.0-test" in html
     changed = html[html.index('class="diff-changed"'):]
     assert "180" in changed and "185" in changed
     assert client.get("/panel/packs/htn-community/diff").status_code == 200  # default: two newest

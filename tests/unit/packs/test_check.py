@@ -10,7 +10,7 @@ import pytest
 from cdss.errors import PackError
 from cdss.packs.registry import load_registry
 
-HTN = Path(__file__).resolve().parents[3] / "pathways" / "htn-community"
+HTN = Path(__file__).resolve().parents[2] / "fixtures" / "packs" / "htn-community-v1"  # frozen: its lines stay put
 CYCLE = """
   - id: score_a
     title: {zh: 甲, en: A}

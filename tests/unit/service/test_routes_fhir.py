@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cdss.packs.registry import default_registry
 from tests.unit.service.support import load_hook
 
 FHIR_JSON = "application/fhir+json"
@@ -36,8 +37,7 @@ def test_bundle_gives_guidance_request_group_and_service_request(client: Any) ->
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith(FHIR_JSON)
     found = resources(response)
-    # the Patient is the input's, copied so that `subject` resolves in the output (cdss.render.fhir_refs)
-    assert set(found) == {"GuidanceResponse", "RequestGroup", "ServiceRequest", "Patient"}
+    assert set(found) == {"GuidanceResponse", "RequestGroup", "ServiceRequest"}
     assert found["ServiceRequest"]["priority"] == "stat"
     assert found["RequestGroup"]["action"][0]["resource"]["reference"].startswith("urn:uuid:")
 
@@ -45,7 +45,7 @@ def test_bundle_gives_guidance_request_group_and_service_request(client: Any) ->
 def test_parameters_holding_a_bundle_and_a_pack_pin(client: Any) -> None:
     body = {"resourceType": "Parameters", "parameter": [
         {"name": "bundle", "resource": patient_bundle()},
-        {"name": "pack", "valueString": "htn-community@1.2.0"}]}
+        {"name": "pack", "valueString": default_registry().versions("htn-community")[0].key}]}
     response = post(client, body)
     assert response.status_code == 200, response.text
     response = post(client, dict(body, parameter=[*body["parameter"][:1], {"name": "pack", "valueString": "x@9"}]))

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cdss.packs.registry import Pack, Registry, bundled_dir, load_pack
+from cdss.packs.registry import Pack, Registry, load_pack
+
+# The worked pack (htn-community 1.1.0) frozen in format v1: these tests edit its text, which must not change
+# when pathways/ is migrated to format v2 (`cdss pack migrate`) or edited by content engineers.
+WORKED_V1 = Path(__file__).resolve().parents[2] / "fixtures" / "packs" / "htn-community-v1"
 
 # The emergency test of the worked pack, and the same test with the comparison turned the wrong way.
 EMERGENCY_TEST = '''        - any:
@@ -28,9 +32,9 @@ def edit(folder: Path, relative: str, old: str, new: str) -> None:
 
 @pytest.fixture
 def htn_copy(tmp_path: Path) -> Path:
-    """A copy of pathways/htn-community in a tmp dir (no lock file above it)."""
+    """A copy of the worked pack in format v1 (WORKED_V1) in a tmp dir (no lock file above it)."""
     target = tmp_path / "htn-community"
-    shutil.copytree(bundled_dir("pathways") / "htn-community", target)
+    shutil.copytree(WORKED_V1, target)
     return target
 
 

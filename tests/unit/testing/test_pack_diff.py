@@ -8,7 +8,7 @@ from pathlib import Path
 from cdss.packs.registry import Pack, Registry, bundled_dir
 from cdss.testing.cases import read_pack_cases
 from cdss.testing.diff import diff_packs, render_diff
-from tests.unit.testing.conftest import edit
+from tests.unit.testing.conftest import WORKED_V1, edit
 
 
 def test_diff_same_pack_no_change(load: Callable[[Path], Pack], registry: Registry) -> None:
@@ -22,8 +22,8 @@ def test_diff_same_pack_no_change(load: Callable[[Path], Pack], registry: Regist
 
 def test_diff_lowered_threshold_changed_field_and_advice(htn_copy: Path, load: Callable[[Path], Pack],
                                                          registry: Registry, tmp_path: Path) -> None:
-    old = load(bundled_dir("pathways") / "htn-community")
-    edit(htn_copy, "pack.yaml", "version: 1.2.0", "version: 1.3.0")
+    old = load(WORKED_V1)
+    edit(htn_copy, "pack.yaml", "version: 1.1.0", "version: 1.2.0")
     # severe-bp-urgent-care: SBP >= 180 -> >= 170.
     text = (htn_copy / "rules/referral.yaml").read_text(encoding="utf-8")
     marker = "  - id: severe-bp-urgent-care"
@@ -43,6 +43,6 @@ def test_diff_lowered_threshold_changed_field_and_advice(htn_copy: Path, load: C
                for c in diff.cases)
     text = render_diff(diff)
     assert "~ severe-bp-urgent-care" in text and "when.any[0].value: 180.0 -> 170.0" in text
-    assert "| NEW htn-community@1.3.0" in text
+    assert "| NEW htn-community@1.2.0" in text
     again = diff_packs(old, new, registry, generated=40)
     assert again.to_json() == diff.to_json()  # deterministic

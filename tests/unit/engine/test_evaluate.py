@@ -67,7 +67,8 @@ def test_evaluate_without_bp_today_reports_a_gap_not_an_emergency(registry, now)
 
 def test_evaluate_is_byte_for_byte_deterministic(registry, now):
     bundle = load_bundle("htn-emergency.json")
-    runs = {json.dumps(evaluate(bundle, now=now, registry=registry).to_json(), ensure_ascii=False) for _ in range(3)}
+    runs = {json.dumps(evaluate(bundle, now=now, registry=registry).model_dump(mode="json"), ensure_ascii=False)
+            for _ in range(3)}
     assert len(runs) == 1
 
 
@@ -136,6 +137,6 @@ def test_evaluate_more_than_1024_times_in_one_process(now):
                              bundled=False)
     facts = read_bundle(load_bundle("healthy-adult.json"), registry.concepts)
     packs = registry.select()
-    results = {json.dumps(evaluate_facts(facts, now=now, registry=registry, packs=packs).to_json())
+    results = {json.dumps(evaluate_facts(facts, now=now, registry=registry, packs=packs).model_dump(mode="json"))
                for _ in range(1100)}
     assert len(results) == 1

@@ -37,7 +37,8 @@ def test_bundle_gives_guidance_request_group_and_service_request(client: Any) ->
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith(FHIR_JSON)
     found = resources(response)
-    assert set(found) == {"GuidanceResponse", "RequestGroup", "ServiceRequest"}
+    # the Patient is the input's, copied so that `subject` resolves in the output (cdss.render.fhir_refs)
+    assert set(found) == {"GuidanceResponse", "RequestGroup", "ServiceRequest", "Patient"}
     assert found["ServiceRequest"]["priority"] == "stat"
     assert found["RequestGroup"]["action"][0]["resource"]["reference"].startswith("urn:uuid:")
 

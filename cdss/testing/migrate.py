@@ -271,8 +271,9 @@ def _content(pack: Pack) -> Any:
 
 
 def _case_results(pack: Pack, registry: Registry) -> list[tuple[str, tuple[str, ...], str]]:
-    return [(r.case.id, r.failures, json.dumps(r.result.to_json() if r.result else None, ensure_ascii=False,
-                                               sort_keys=True, default=str))
+    return [(r.case.id, r.failures,
+             json.dumps(r.result.model_dump(mode="json") if r.result else None, ensure_ascii=False,
+                        sort_keys=True, default=str))
             for r in run_pack_cases(pack, registry)]
 
 

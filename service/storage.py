@@ -44,7 +44,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
 if TYPE_CHECKING:
     from cdss.engine.results import Evaluation
@@ -160,7 +160,15 @@ class Storage:
         try:
             with _start_lock(self._file):
                 check_database_file(self._file)
-                self._create_schema()
+                # A process that takes neither lock (an older version) may still create a table between
+                # our look and our CREATE: each try skips the tables that exist by then.
+                for attempt in range(len(metadata.sorted_tables) + 1):
+                    try:
+                        self._create_schema()
+                        break
+                    except (OperationalError, ProgrammingError):
+                        if attempt == len(metadata.sorted_tables):
+                            raise
         except DatabaseError as exc:
             raise StorageFault(f"cannot open the database {self._file or self.engine.url.render_as_string()}: "
                                f"{_reason(exc)}") from None

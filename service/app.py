@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.clock = clock or utc_now
     app.state.engine = None
+    app.state.outage_page = panel.outage_page  # a /panel request the database cannot serve (service.outage)
     errors.install(app)
     if settings.cors_origins:
         # CDS Hooks 2.0: "browser-based CDS Clients will require CORS support" (e.g. the CDS Hooks sandbox).

@@ -5,6 +5,7 @@
     cdss.errors.IntakeError  ->  422, one issue per problem (diagnostics = the problem sentence,
                                  expression = its FHIR path)
     cdss.errors.EngineError  ->  400 (an unknown pack or version was pinned)
+    the audit database down  ->  503, code transient, Retry-After (service.outage; the panel: a page)
     anything else            ->  500 with an incident id that is also written to the log with the trace;
                                  the trace itself never leaves the server
 
@@ -21,10 +22,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cdss.errors import CdssError, EngineError, IntakeError, Problem
+from service import outage
 
 log = logging.getLogger("cdss.service")
 
@@ -109,7 +111,7 @@ def install(app: FastAPI) -> None:
         return outcome_response(400, [problem_issue(p) for p in exc.problems])
 
     @app.exception_handler(CdssError)
-    async def _cdss(request: Request, exc: CdssError) -> JSONResponse:
+    async def _cdss(request: Request, exc: CdssError) -> Response:
         return _incident(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -156,7 +158,15 @@ class IncidentMiddleware:
             await _incident(Request(scope), exc)(scope, receive, send)
 
 
-def _incident(request: Request, exc: BaseException) -> JSONResponse:
+def _incident(request: Request, exc: BaseException) -> Response:
+    down = outage.database_outage(exc)
+    if down is not None:
+        route = getattr(request.scope.get("route"), "path", None) or request.url.path
+        outage.log_outage(request.method, route, down)
+        page = getattr(request.app.state, "outage_page", None) if "app" in request.scope else None
+        if page is not None and request.url.path.startswith("/panel"):
+            return page(request)
+        return outcome_response(503, [Issue(outage.MESSAGE, code="transient")], dict(outage.HEADERS))
     incident = uuid.uuid4().hex
     # The exception text may quote request data (a failed INSERT lists its parameters): the log gets the
     # exception type and the stack, never its message (no patient data in the log).

@@ -53,7 +53,11 @@ At start (`cdss serve`, before any worker starts) the database is opened, its ta
 read and written once; an empty (0-byte, truncated) or corrupt SQLite file, or a data folder that cannot be
 written, stops the start with one line and exit code 2 (`database-unusable`). `GET /healthz` repeats that
 read and write on every call and answers 503 when it fails or when the SQLite file was deleted or replaced
-while the service runs.
+while the service runs. Workers starting together on a new SQLite file take turns (a lock of
+`cdss.sqlite3.start-lock` beside it, then one write transaction): the tables are made once and every worker
+starts. When the database fails during a request (SQLite locked or a disk I/O error, PostgreSQL down), the
+API answers 503 with an OperationOutcome of code `transient` and `Retry-After: 5`, and the panel a 503 page;
+the log gets one line with the database's reason, without patient data.
 
 ## Published packs
 

@@ -12,16 +12,21 @@ Replayed JWT ids (``jti``) are detected here too, so that all workers of a serve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy import (
     JSON,
     Column,
@@ -36,6 +41,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
@@ -107,6 +113,9 @@ rate_windows = Table(
 )
 
 PURGE_EVERY = 500
+# PostgreSQL advisory lock held while the schema is created (any fixed 64-bit number; "cdss" in ASCII).
+SCHEMA_LOCK_KEY = 0x63647373
+BUSY_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -136,22 +145,30 @@ class Storage:
     def create(self, now: dt.datetime) -> None:
         """Create missing tables, check the database reads and writes, and apply the retention period.
 
-        Several worker processes start at once on a fresh database: both may see a table missing and one
-        then fails with "already exists". That is the outcome wanted, so the creation is simply checked again.
+        Several worker processes start at once on a fresh database (``--workers N``): each creates the
+        schema inside one transaction that first takes the database's write lock (SQLite ``BEGIN
+        IMMEDIATE``, waiting up to the busy timeout; a PostgreSQL transaction-level advisory lock), and
+        only then looks which tables are missing. The second process therefore waits for the first and
+        finds every table made; creating twice is a no-op, never an "already exists" failure. For SQLite
+        the emptiness check and the creation also run under an exclusive lock of a file beside the
+        database (`_start_lock`): the file a sibling has just opened is 0 bytes until its first write,
+        and must not be taken for a truncated database.
 
         Raises:
             StorageFault: an empty (truncated) or corrupt database file, or one that cannot be written.
         """
-        check_database_file(self._file)
-        # Each try skips the tables that exist by then, so one more try per table always suffices.
         try:
-            for attempt in range(len(metadata.sorted_tables) + 1):
-                try:
-                    metadata.create_all(self.engine)
-                    break
-                except (OperationalError, ProgrammingError):
-                    if attempt == len(metadata.sorted_tables):
-                        raise
+            with _start_lock(self._file):
+                check_database_file(self._file)
+                # A process that takes neither lock (an older version) may still create a table between
+                # our look and our CREATE: each try skips the tables that exist by then.
+                for attempt in range(len(metadata.sorted_tables) + 1):
+                    try:
+                        self._create_schema()
+                        break
+                    except (OperationalError, ProgrammingError):
+                        if attempt == len(metadata.sorted_tables):
+                            raise
         except DatabaseError as exc:
             raise StorageFault(f"cannot open the database {self._file or self.engine.url.render_as_string()}: "
                                f"{_reason(exc)}") from None
@@ -159,6 +176,26 @@ class Storage:
             self._inode = self._file.stat().st_ino
         self.probe(now)
         self.purge(now)
+
+    def _create_schema(self) -> None:
+        """Create the missing tables and indexes under the database's write lock (see `create`)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                # The driver must not open the transaction itself: BEGIN IMMEDIATE takes the write lock
+                # now (waiting per busy_timeout), so the look for missing tables and the creation are one step.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    metadata.create_all(conn)
+                    conn.exec_driver_sql("COMMIT")
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+            return
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            metadata.create_all(conn)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -356,6 +393,23 @@ def check_database_file(path: Path | None) -> None:
                        f"it from a backup, or move it away to start a new database")
 
 
+@contextlib.contextmanager
+def _start_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock (``flock``) of ``PATH.start-lock`` while a process checks and creates the
+    SQLite database at `path`: processes starting together take turns. No lock without a file (PostgreSQL,
+    ``:memory:``) or without ``fcntl`` (not POSIX: then one process per database is assumed)."""
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".start-lock"), "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # blocks until the sibling has made the schema
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _reason(exc: Exception) -> str:
     """The DB-API message of an SQLAlchemy error (one line, without the statement or its values)."""
     orig = getattr(exc, "orig", None)
@@ -375,10 +429,12 @@ def pseudonymise(doc: Any, reference: str, token: str) -> Any:
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur = dbapi_conn.cursor()
+    # The busy timeout first: switching a fresh file to WAL needs its lock, which another worker starting
+    # at the same moment may hold (without the timeout that start failed at once with "database is locked").
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # WAL lets the workers of one server read while another writes; NORMAL sync is safe with WAL.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
 
 

@@ -20,6 +20,8 @@ CODE_ARG = {"Problem": 1, "one": 1, "add": 1, "problem": 2, "fail": 2}
 # Codes made indirectly (from a table of pydantic error types, or returned as (message, code) pairs).
 INDIRECT = {"unknown-key", "missing-key", "invalid-value", "malformed-tcm-code", "unknown-tcm-code",
             "temporary-tcm-code"}
+# A code echoed at the end of a message without a Problem (`typer.echo("cdss: --sizes: ... [bad-sizes]")`).
+ECHOED = re.compile(r"(?:^|\s)\[([a-z]+(?:-[a-z0-9]+)+)\]")
 # FHIR's own OperationOutcome issue codes (spec vocabulary, documented by HL7, not by us).
 FHIR_ISSUE_CODES = {"not-found", "not-supported", "too-costly"}
 
@@ -28,6 +30,8 @@ def error_codes() -> set[str]:
     found = set(INDIRECT)
     for path in [*ROOT.joinpath("cdss").rglob("*.py"), *ROOT.joinpath("service").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found |= set(ECHOED.findall(node.value))
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -44,6 +48,12 @@ def test_every_error_code_has_a_heading_in_errors_md():
                                      re.MULTILINE))
     missing = sorted(c for c in error_codes() if not re.search(rf"(^|[ /]){re.escape(c)}($|[ /])", headings))
     assert not missing, f"error codes without a heading in docs/reference/errors.md: {missing}"
+
+
+def test_codes_the_cli_only_echoes_are_seen_too():
+    """Regression (issue #16): `cdss bench` echoes [bad-sizes] and [bad-scales] without a Problem, and the
+    scan above missed them, so they were never documented."""
+    assert {"bad-sizes", "bad-scales", "bad-concurrency", "bad-requests"} <= error_codes()
 
 
 def test_cli_reference_is_fresh():

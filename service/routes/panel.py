@@ -58,6 +58,7 @@ from cdss.render.conditions import wording_for
 from cdss.render.patient import patient_header
 from cdss.render.trends import readings_of, trends_view
 from cdss.vocab.times import CLINIC_ZONE, parse_time
+from service import outage
 from service.deps import ClockDep, EngineDep, SettingsDep
 
 log = logging.getLogger("cdss.service")
@@ -350,10 +351,25 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
     except _FormError as exc:
         return _evaluate_form(request, engine, errors=exc.messages, form=form, status=exc.status, lang=lang)
     except Exception as exc:  # noqa: BLE001 - the page says what happened; the trace goes to the log only
+        down = outage.database_outage(exc)
+        if down is not None:  # the form comes back as typed, to be sent again in a moment
+            outage.log_outage(request.method, "/panel/evaluate", down)
+            response = _evaluate_form(request, engine, status=503, lang=lang, form=form, errors=[outage.MESSAGE])
+            response.headers.update(outage.HEADERS)
+            return response
         incident = uuid.uuid4().hex
         log.error("incident %s: panel evaluation failed", incident, exc_info=exc)
         return _evaluate_form(request, engine, status=500, lang=lang, form=form, errors=[
             f"{H.text(H.UI, 'incident', 'zh')} {incident}. {H.text(H.UI, 'incident', 'en')} {incident}."])
+
+
+def outage_page(request: Request) -> HTMLResponse:
+    """The page of any panel request the audit database could not serve (service.errors, service.outage):
+    503, Chinese first and English beside whatever the language, with Retry-After."""
+    response = _page(request, "not_found.html", {"heading": outage.HEADING, "message": outage.MESSAGE,
+                                                 "what": ""}, status=503)
+    response.headers.update(outage.HEADERS)
+    return response
 
 
 def _problem_text(problem: Any) -> str:

@@ -52,7 +52,11 @@ class Threshold:
 
     @property
     def text(self) -> str:
-        return f"{self.concept} {OP_SIGN.get(self.op, self.op)} {self.value:g}"
+        return self.said({})
+
+    def said(self, names: Mapping[str, str]) -> str:
+        """`收缩压 ≥ 180` with the concept's name (its id when no name is given)."""
+        return f"{names.get(self.concept, self.concept)} {OP_SIGN.get(self.op, self.op)} {self.value:g}"
 
 
 def collect_thresholds(packs: Iterable[Pack], fired_rules: Iterable[str] = ()) -> dict[str, list[Threshold]]:
@@ -88,6 +92,8 @@ def collect_thresholds(packs: Iterable[Pack], fired_rules: Iterable[str] = ()) -
 
 def _add(found: dict[tuple[str, str, float], set[str]], leaf: object, rules: set[str]) -> None:
     concept, op, value = getattr(leaf, "concept", None), getattr(leaf, "op", None), getattr(leaf, "value", None)
+    if getattr(leaf, "stat", "latest") in ("count", "days_since"):
+        return  # a number of readings or of days, not a value of the concept: no line on its chart
     if concept and op in COMPARISONS and isinstance(value, int | float) and not isinstance(value, bool):
         found.setdefault((concept, op, float(value)), set()).update(rules)
 
@@ -214,7 +220,7 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
     desc = "; ".join(f"{s.label}: " + ", ".join(f"{p.value:g} ({_fmt_time(p.time)})" for p in s.points)
                      for s in series)
     if thresholds:
-        desc += "; " + ", ".join(t.text for t in thresholds)
+        desc += "; " + ", ".join(t.said(names) for t in thresholds)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-labelledby="{title_id} {desc_id}" '
            f'preserveAspectRatio="xMinYMin meet">',
@@ -259,7 +265,7 @@ def render_trend(series: Sequence[Series], thresholds: Sequence[Threshold], *, t
                    f'<title>{escape(text)}: {escape(rules)}</title>'
                    f'<line x1="{pad_l}" y1="{yy}" x2="{pad_l + plot_w}" y2="{yy}"/>{label}</g>')
     if off_chart:
-        listed = ", ".join(t.text for t in off_chart)
+        listed = ", ".join(t.said(names) for t in off_chart)
         out.append(f'<text class="offchart tick" x="{pad_l + plot_w + 6}" y="{pad_t + plot_h + 18}">'
                    f'<title>{escape(listed)}</title>{escape(off_label)}: {len(off_chart)}</text>')
     # series

@@ -85,8 +85,22 @@ def test_time_ticks_are_calendar_dates_and_never_crowded() -> None:
 def test_threshold_lines_are_named_by_the_concept(client: Any) -> None:  # noqa: F811
     _, page = evaluate_sample(client)
     trends = unescape(page[page.index('id="trends"'):])
-    assert re.search(r"<text[^>]*>收缩压 ≥ 180</text>", trends), trends[:2000]
-    assert not re.search(r"<text[^>]*>sbp ≥", trends)
+    # "收缩压 ≥ 180", or "收缩压 180" when rules test both sides of the cut-off (bp_grade's rows: < 180, >= 180)
+    assert re.search(r"<text[^>]*>收缩压 (≥ )?180</text>", trends), trends[:2000]
+    assert not re.search(r"<text[^>]*>sbp ", trends)
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", trends, re.S).group(1)
+    assert "收缩压 ≥ 180" in desc and "sbp " not in desc  # screen readers hear names, not ids
+
+
+def test_a_count_of_readings_draws_no_threshold_line() -> None:
+    """Regression: `stat: count` of sbp >= 2 (two visits) was drawn as an SBP line at 2 mmHg."""
+    from cdss.packs.schema import Leaf
+    from cdss.render.svg import _add
+
+    found: dict = {}
+    _add(found, Leaf(concept="sbp", op=">=", value=2, stat="count"), {"r"})
+    _add(found, Leaf(concept="sbp", op=">=", value=180), {"r"})
+    assert list(found) == [("sbp", ">=", 180.0)]
 
 
 def test_every_intake_error_code_has_a_chinese_sentence_on_the_form() -> None:

@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -148,6 +149,10 @@ class StubRegistry:
 
     packs: dict[str, Any] = {}
     catalogue = None
+    concepts = SimpleNamespace(by_id={})  # the cards' wording (cdss.render.conditions) reads concept names
+
+    def all(self) -> tuple[Any, ...]:
+        return ()
 
     def select(self, pins: Any = ()) -> tuple[Any, ...]:
         if pins:

@@ -31,7 +31,7 @@ def test_evaluate_json_contract():
     assert set(first) >= {"id", "kind", "urgency", "disease", "title", "detail", "rule", "rationale", "citations",
                           "evidence"}
     assert first["urgency"] == "emergency" and first["disease"]["code"] == "I10"
-    assert first["rule"].startswith("htn-community@1.2.0#htn-community/referral/")
+    assert first["rule"].startswith("htn-community@1.3.0#htn-community/referral/")
 
 
 def test_evaluate_stdin_and_file_agree():

@@ -49,7 +49,7 @@ def wrong_copy(tmp_path: Path) -> Path:
 def test_cli_pack_validate_worked_pack_exit_0(runner: CliRunner) -> None:
     res = run(runner, "validate", str(HTN))
     assert res.exit_code == 0, res.output
-    assert "htn-community@1.2.0: valid" in res.output
+    assert "htn-community@1.3.0: valid" in res.output
 
 
 def test_cli_pack_validate_broken_exit_1_with_located_message(runner: CliRunner,
@@ -111,7 +111,7 @@ def test_cli_pack_diff_side_by_side(runner: CliRunner, wrong_copy: Path) -> None
     assert res.exit_code == 1, res.output
     assert "~ ambulance-bp-neurological" in res.output
     assert "when.all[0].any[0].op: '>=' -> '<'" in res.output
-    assert "| NEW htn-community@1.2.0" in res.output
+    assert "| NEW htn-community@1.3.0" in res.output
 
 
 def test_cli_pack_publish_writes_lock_and_refuses_changed_content(runner: CliRunner, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_cli_pack_publish_writes_lock_and_refuses_changed_content(runner: CliRun
     shutil.copytree(HTN, target)
     res = run(runner, "publish", str(target))
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "PUBLISHED.lock").read_text(encoding="utf-8").count("htn-community@1.2.0: ") == 1
+    assert (tmp_path / "PUBLISHED.lock").read_text(encoding="utf-8").count("htn-community@1.3.0: ") == 1
     path = target / "rules" / "diagnosis.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("诊断标准（诊室血压）", "诊断标准"), encoding="utf-8")
     res = run(runner, "publish", str(target))

@@ -34,10 +34,10 @@ def test_evaluate_answers_a_valid_bundle(client: TestClient, accept: str, model:
 
 
 def test_pinned_pack_version(client: TestClient) -> None:
-    ok = client.post("/fhir/$evaluate", params={"pack": "htn-community@1.2.0"}, json=severe_bp_bundle())
+    ok = client.post("/fhir/$evaluate", params={"pack": "htn-community@1.3.0"}, json=severe_bp_bundle())
     assert ok.status_code == 200
     coding = ok.json()["entry"][0]["resource"]["moduleCodeableConcept"]["coding"]
-    assert {"htn-community@1.2.0"} <= {c["code"] for c in coding}
+    assert {"htn-community@1.3.0"} <= {c["code"] for c in coding}
     bad = client.post("/fhir/$evaluate", params={"pack": "htn-community@0.0.1"}, json=severe_bp_bundle())
     assert bad.status_code == 400
     assert "unknown-pack" in bad.json()["issue"][0]["diagnostics"]

@@ -324,8 +324,8 @@ def test_panel_packs_list_and_pack_page(client: TestClient, engine: Engine) -> N
 
 def test_panel_pack_diff_shows_changed_and_removed_rules(client: TestClient) -> None:
     html = client.get("/panel/packs/htn-community/diff",
-                      params={"from": "1.2.0", "to": "9.0.0-test"}).text
-    assert "htn-community@1.2.0" in html and "htn-community@9.0.0-test" in html
+                      params={"from": "1.3.0", "to": "9.0.0-test"}).text
+    assert "htn-community@1.3.0" in html and "htn-community@9.0.0-test" in html
     changed = html[html.index('class="diff-changed"'):]
     assert "180" in changed and "185" in changed
     assert client.get("/panel/packs/htn-community/diff").status_code == 200  # default: two newest

@@ -27,7 +27,7 @@ def test_evaluate_emergency_comes_first_with_rule_facts_and_source(registry, now
     result = _htn(registry, "htn-emergency.json", now)
     first = result.suggestions[0]
     assert (first.urgency, first.kind) == ("emergency", "referral")
-    assert first.rule == "htn-community@1.2.0#htn-community/referral/ambulance-bp-neurological"
+    assert first.rule == "htn-community@1.3.0#htn-community/referral/ambulance-bp-neurological"
     assert first.disease is not None and first.disease.code == "I10"
     facts = {(f.concept, f.value, f.source) for f in first.facts()}
     assert ("sbp", 196.0, ("Observation/bp2",)) in facts

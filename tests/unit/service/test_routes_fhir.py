@@ -45,7 +45,7 @@ def test_bundle_gives_guidance_request_group_and_service_request(client: Any) ->
 def test_parameters_holding_a_bundle_and_a_pack_pin(client: Any) -> None:
     body = {"resourceType": "Parameters", "parameter": [
         {"name": "bundle", "resource": patient_bundle()},
-        {"name": "pack", "valueString": "htn-community@1.2.0"}]}
+        {"name": "pack", "valueString": "htn-community@1.3.0"}]}
     response = post(client, body)
     assert response.status_code == 200, response.text
     response = post(client, dict(body, parameter=[*body["parameter"][:1], {"name": "pack", "valueString": "x@9"}]))

@@ -48,4 +48,4 @@ def test_healthz_ready(client: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok" and response.json()["database"] == "ok"
-    assert "htn-community@1.2.0" in response.json()["packs"]
+    assert "htn-community@1.3.0" in response.json()["packs"]

@@ -38,14 +38,14 @@ def test_publish_then_change_content_same_version_fails_version_unchanged(htn_co
     assert [p.code for p in report.problems] == ["version-unchanged"]
     problem = report.problems[0]
     assert problem.field == "version" and problem.line == 4 and problem.file.endswith("pack.yaml")
-    assert "content changed but version is still '1.2.0'" in str(problem)
+    assert "content changed but version is still '1.3.0'" in str(problem)
     with pytest.raises(PackError):
         publish_pack(report, lock_path)
-    edit(htn_copy, "pack.yaml", "version: 1.2.0", "version: 1.3.0")
+    edit(htn_copy, "pack.yaml", "version: 1.3.0", "version: 1.4.0")
     bumped = validate_pack(htn_copy, registry)
     assert bumped.ok, bumped.problems
     assert publish_pack(bumped, lock_path).changed
-    assert sorted(read_lock(lock_path).entries) == ["htn-community@1.2.0", "htn-community@1.3.0"]
+    assert sorted(read_lock(lock_path).entries) == ["htn-community@1.3.0", "htn-community@1.4.0"]
 
 
 def test_publish_draft_refused_draft_not_published(htn_copy: Path, registry: Registry) -> None:

@@ -21,7 +21,7 @@ CODE_ARG = {"Problem": 1, "one": 1, "add": 1, "problem": 2, "fail": 2}
 INDIRECT = {"unknown-key", "missing-key", "invalid-value", "malformed-tcm-code", "unknown-tcm-code",
             "temporary-tcm-code"}
 # A code echoed at the end of a message without a Problem (`typer.echo("cdss: --sizes: ... [bad-sizes]")`).
-ECHOED = re.compile(r"(?:^|\s)\[([a-z]+(?:-[a-z0-9]+)+)\]")
+ECHOED = re.compile(r"(?:^|\s)\[([a-z]+(?:-[a-z0-9]+)+)\]$")  # at the very end: a regex such as [a-z] is no code
 # FHIR's own OperationOutcome issue codes (spec vocabulary, documented by HL7, not by us).
 FHIR_ISSUE_CODES = {"not-found", "not-supported", "too-costly"}
 

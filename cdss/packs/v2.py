@@ -194,7 +194,8 @@ def resolve_pack(meta: PackFile, meta_doc: YamlDoc, rule_files: Sequence[tuple[Y
                  concepts: ConceptSet) -> Resolved:
     """Resolve every v2 form of a pack (see the module docstring). A rules file where one fails is left out
     of `rule_files` (its problems are reported), as a file whose schema fails is."""
-    derived_ids = {d.id for d in meta.derived} | {d.id for _, f in rule_files for d in f.derived}
+    derived_ids = ({d.id for d in meta.derived} | {d.id for _, f in rule_files for d in f.derived}
+                   | {t.id for _, f in rule_files for t in f.tables})  # decision tables are derived facts too
     r = _Resolver(concepts, derived_ids)
     out = Resolved(meta, [])
     pack_names: dict[str, tuple[Condition, _Scope]] = {}

@@ -19,8 +19,6 @@ from cdss.testing.population import write_bulk_export
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SELF_CARE_19 = [("adl_feeding", 3), ("adl_grooming", 1), ("adl_dressing", 0), ("adl_toileting", 5),
                 ("adl_activity", 10)]
 
@@ -46,7 +44,8 @@ def test_elderly_report_refuses_a_resident_under_65():
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
-def test_report_renders_offline_in_headless_chromium(tmp_path: Path):
+def test_report_renders_offline_in_headless_chromium(tmp_path: Path, browser: object):
+    # the session's browser (tests/e2e/conftest.py): a second sync_playwright() in one process is refused
     sync_api = pytest.importorskip("playwright.sync_api")
     export = write_bulk_export(tmp_path / "in", 40, concepts=default_registry().concepts, now=NOW, seed=3)
     run_batch([str(export)], tmp_path / "out", now=NOW, period=parse_period("2026-04-01..2026-12-01", NOW),
@@ -56,9 +55,9 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path):
     indicators = json.loads((tmp_path / "out" / "indicators.json").read_text())["indicators"]
     requests: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1024, "height": 1400})
+    context = browser.new_context(viewport={"width": 1024, "height": 1400})  # type: ignore[attr-defined]
+    try:
+        page = context.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.goto((tmp_path / "out" / "report.html").as_uri())
         sync_api.expect(page.locator("h1")).to_contain_text("人群健康管理报告")
@@ -70,5 +69,6 @@ def test_report_renders_offline_in_headless_chromium(tmp_path: Path):
         page.screenshot(path=str(ARTIFACTS / "population-report.png"), full_page=True)
         page.emulate_media(media="print")
         sync_api.expect(page.locator("h1")).to_be_visible()
-        browser.close()
+    finally:
+        context.close()
     assert [u for u in requests if not u.startswith("file://")] == []

@@ -121,7 +121,19 @@ async def bounded_get(http: httpx.AsyncClient, url: str, *, headers: dict[str, s
         TooLarge: the answer is larger than `max_bytes`.
         httpx.HTTPError: the request failed.
     """
-    async with http.stream("GET", url, headers=headers, timeout=timeout_s) as response:
+    return await bounded_request(http, "GET", url, headers=headers, max_bytes=max_bytes, timeout_s=timeout_s)
+
+
+async def bounded_request(http: httpx.AsyncClient, method: str, url: str, *, headers: dict[str, str],
+                          max_bytes: int, timeout_s: float,
+                          data: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One request (a form in `data` for a POST): (status, body), read in chunks up to `max_bytes`.
+
+    Raises:
+        TooLarge: the answer is larger than `max_bytes`.
+        httpx.HTTPError: the request failed.
+    """
+    async with http.stream(method, url, headers=headers, timeout=timeout_s, data=data) as response:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise TooLarge(f"{declared} bytes")

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import orjson
 
-from service.outbound import Refused, Resolver, TooLarge, bounded_get, check_url
+from service.outbound import Refused, Resolver, TooLarge, bounded_get, bounded_request, check_url
 
 PURPOSE = b"cdss-smart-launch-v1"
 COOKIE = "cdss_smart"
@@ -190,16 +190,9 @@ async def exchange_code(http: httpx.AsyncClient, token_endpoint: str, *, code: s
     try:
         await check_url(token_endpoint, allowlist=allowlist, own=own, resolver=resolver)
         async with asyncio.timeout(timeout_s):
-            async with http.stream("POST", token_endpoint, data=form, timeout=timeout_s,
-                                   headers={"Accept": "application/json"}) as response:
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooLarge(f"more than {max_bytes} bytes")
-                    chunks.append(chunk)
-                status = response.status_code
-        answer = orjson.loads(b"".join(chunks)) if chunks else None
+            status, body = await bounded_request(http, "POST", token_endpoint, data=form, timeout_s=timeout_s,
+                                                 max_bytes=max_bytes, headers={"Accept": "application/json"})
+        answer = orjson.loads(body) if body else None
     except TimeoutError:
         raise LaunchError("token-error", f"no answer within {timeout_s:g} s", status=504) from None
     except Refused as exc:

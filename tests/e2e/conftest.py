@@ -65,9 +65,12 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, panel_engine: Engine | No
     sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's headless Chromium driven by Playwright (skips without /usr/bin/chromium or playwright)."""
+    """Debian's headless Chromium driven by Playwright (skips without /usr/bin/chromium or playwright).
+
+    Per module, not per session: Playwright's sync API runs an asyncio loop in this thread while it is open,
+    and a later test's `asyncio.run()` (the fhirServer fetches) would fail inside it."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (run .ci/browser.sh)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")

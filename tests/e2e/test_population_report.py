@@ -45,7 +45,7 @@ def test_elderly_report_refuses_a_resident_under_65():
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_report_renders_offline_in_headless_chromium(tmp_path: Path, browser: object):
-    # the session's browser (tests/e2e/conftest.py): a second sync_playwright() in one process is refused
+    # the module's browser (tests/e2e/conftest.py): a second sync_playwright() at once is refused
     sync_api = pytest.importorskip("playwright.sync_api")
     export = write_bulk_export(tmp_path / "in", 40, concepts=default_registry().concepts, now=NOW, seed=3)
     run_batch([str(export)], tmp_path / "out", now=NOW, period=parse_period("2026-04-01..2026-12-01", NOW),

@@ -8,5 +8,6 @@ from cdss.packs.registry import default_registry
 
 def test_the_first_antenatal_visit_reminder_names_no_disease() -> None:
     pack = default_registry().versions("screening-schedule")[0]
-    rule = next(r.rule for r in pack.rules if r.full_id == "screening-schedule/screening/antenatal-handbook-first-visit")
+    wanted = "screening-schedule/screening/antenatal-handbook-first-visit"
+    rule = next(r.rule for r in pack.rules if r.full_id == wanted)
     assert rule.then.disease is None

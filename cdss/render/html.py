@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from cdss.engine.evaluate import describe
 from cdss.packs.diff import content_diff
 from cdss.packs.registry import Pack
-from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER, AllOf, AnyOf, Condition, NotOf
+from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
 from cdss.vocab import labels
 
 LANGS = ("zh", "en")
@@ -274,25 +273,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return "" if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class ConditionView:
-    """A rule condition as a tree the template walks: `all`/`any`/`not` with items, or a leaf's text."""
-
-    op: str
-    text: str = ""
-    items: tuple[ConditionView, ...] = field(default=())
-
-
-def condition_view(cond: Condition) -> ConditionView:
-    if isinstance(cond, AllOf):
-        return ConditionView("all", items=tuple(condition_view(c) for c in cond.all))
-    if isinstance(cond, AnyOf):
-        return ConditionView("any", items=tuple(condition_view(c) for c in cond.any))
-    if isinstance(cond, NotOf):
-        return ConditionView("not", items=(condition_view(cond.not_),))
-    return ConditionView("leaf", text=describe(cond))
 
 
 def citations(rule: Any) -> tuple[Any, ...]:

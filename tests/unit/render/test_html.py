@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER, AllOf, AnyOf, NotOf
+from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
 from cdss.render import html as H
 
 
@@ -39,29 +39,6 @@ def test_format_time_and_value():
     assert H.format_time("garbage") == "garbage"
     assert H.format_value(196.0) == "196"
     assert H.format_value(True).startswith("是")
-
-
-def test_condition_view_mirrors_the_rule_tree(registry):
-    pack = registry.versions("htn-community")[0]
-    for prule in pack.rules:
-        view = H.condition_view(prule.rule.when)
-
-        def check(cond, v):
-            if isinstance(cond, AllOf):
-                assert v.op == "all" and len(v.items) == len(cond.all)
-                for c, i in zip(cond.all, v.items, strict=True):
-                    check(c, i)
-            elif isinstance(cond, AnyOf):
-                assert v.op == "any" and len(v.items) == len(cond.any)
-                for c, i in zip(cond.any, v.items, strict=True):
-                    check(c, i)
-            elif isinstance(cond, NotOf):
-                assert v.op == "not"
-                check(cond.not_, v.items[0])
-            else:
-                assert v.op == "leaf" and v.text
-
-        check(prule.rule.when, view)
 
 
 def test_diff_packs_finds_added_removed_and_changed_rules(registry):

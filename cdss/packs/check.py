@@ -136,14 +136,18 @@ class _Checker:
                     self.problems.append(at.problem((*sub, "has"), f"{what} {leaf.has!r}", "unknown-concept",
                                                     hint=hint))
 
+    def derived_id(self, fact_id: str, at: Placed, noun: str) -> None:
+        """A derived fact's or a decision table's id: unique among them, and not a concept's."""
+        if fact_id in self.derived_at:
+            self.problems.append(at.problem(("id",), f"duplicate derived fact id {fact_id!r} (first in "
+                                            f"{self.derived_at[fact_id]})", "duplicate-id"))
+        self.derived_at.setdefault(fact_id, at.doc.shown)
+        if fact_id in self.concepts.by_id:
+            self.problems.append(at.problem(("id",), f"{noun} {fact_id!r} has the id of a concept",
+                                            "derived-shadows-concept", hint=f"rename the {noun}"))
+
     def derived(self, d: Derived, at: Placed) -> None:
-        if d.id in self.derived_at:
-            self.problems.append(at.problem(("id",), f"duplicate derived fact id {d.id!r} (first in "
-                                            f"{self.derived_at[d.id]})", "duplicate-id"))
-        self.derived_at.setdefault(d.id, at.doc.shown)
-        if d.id in self.concepts.by_id:
-            self.problems.append(at.problem(("id",), f"derived fact {d.id!r} has the id of a concept",
-                                            "derived-shadows-concept", hint="rename the derived fact"))
+        self.derived_id(d.id, at, "derived fact")
         self.citations(d.citation, at)
         for k, part in enumerate(d.parts):
             self.condition(part.when, at, ("parts", k, "when"))
@@ -152,13 +156,7 @@ class _Checker:
         """Check each decision table; the derived facts of those whose cells parse (for the cycle check)."""
         out: list[tuple[Derived, Placed]] = []
         for t, at in tables:
-            if t.id in self.derived_at:
-                self.problems.append(at.problem(("id",), f"duplicate derived fact id {t.id!r} (first in "
-                                                f"{self.derived_at[t.id]})", "duplicate-id"))
-            self.derived_at.setdefault(t.id, at.doc.shown)
-            if t.id in self.concepts.by_id:
-                self.problems.append(at.problem(("id",), f"table {t.id!r} has the id of a concept",
-                                                "derived-shadows-concept", hint="rename the table"))
+            self.derived_id(t.id, at, "table")
             self.citations(t.citation, at)
             found = check_table(t, at.problem, self.concepts, self.names - set(self.concepts.by_id))
             self.problems.extend(found)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from html import escape
 
 from cdss.packs.registry import Pack, walk_leaves
+from cdss.render.wording import OP_SIGN
 
 COMPARISONS = (">", ">=", "<", "<=")
-OP_SIGN = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 # Marker shapes per series, so that series differ by more than colour.
 MARKERS = ("circle", "square", "diamond", "triangle")
 # Thresholds of rules that did not fire drawn per concept (the nearest to the latest value); others listed.

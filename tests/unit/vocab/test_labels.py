@@ -56,8 +56,19 @@ def test_every_value_has_chinese_and_english_words(group):
         assert re.search(r"[\u4e00-\u9fff]", row["zh"]), f"{group}.{key}: zh is not Chinese"
 
 
+# How a rule condition is said (cdss.render.wording): phrasing, not engine values; that every leaf of every
+# shipped pack reads in both languages is tests/unit/render/test_conditions.py's property.
+PHRASING = ("condition_phrase", "condition_join", "condition_combinator", "condition_value", "unit_display")
+
+
 def test_every_group_of_the_file_is_checked():
-    assert set(labels.groups()) == set(VALUES)
+    assert set(labels.groups()) == set(VALUES) | set(PHRASING)
+
+
+@pytest.mark.parametrize("group", PHRASING)
+def test_every_phrasing_row_has_both_languages(group):
+    for key, row in labels.table(group).items():
+        assert set(row) == {"zh", "en"}, f"{group}.{key}"  # an empty word is allowed: a unit not written
 
 
 def test_the_lookup_is_tiny_and_chinese_first():

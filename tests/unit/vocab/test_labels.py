@@ -61,8 +61,17 @@ def test_every_value_has_chinese_and_english_words(group):
 PHRASING = ("condition_phrase", "condition_join", "condition_combinator", "condition_value", "unit_display")
 
 
+# The clinician panel's own words (cdss.render.html.UI): headings, buttons and help texts, not engine values.
+PANEL = ("ui",)
+
+
 def test_every_group_of_the_file_is_checked():
-    assert set(labels.groups()) == set(VALUES) | set(PHRASING)
+    assert set(labels.groups()) == set(VALUES) | set(PHRASING) | set(PANEL)
+
+
+def test_every_panel_word_is_written_in_both_languages():
+    for key, row in labels.table("ui").items():
+        assert set(row) == {"zh", "en"} and row["zh"].strip() and row["en"].strip(), f"ui.{key}"
 
 
 @pytest.mark.parametrize("group", PHRASING)

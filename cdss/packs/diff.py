@@ -54,9 +54,9 @@ class ContentDiff:
     old: str
     new: str
     meta: tuple[FieldChange, ...]  # pack.yaml, without its derived facts
-    rules: ItemsDiff  # by rule id (`kind/slug`)
+    rules: ItemsDiff  # by rule slug (unique in a pack, check.py; a changed kind is a `then.kind` change)
     derived: ItemsDiff  # by derived fact id
-    old_rules: Mapping[str, PackRule]  # rule id -> the rule on each side (to show added or removed rules)
+    old_rules: Mapping[str, PackRule]  # rule slug -> the rule on each side (to show added or removed rules)
     new_rules: Mapping[str, PackRule]
 
     @property

@@ -420,7 +420,7 @@ def render(leaf: Leaf, concepts: dict[str, Concept], default_within: int | None 
     numeric = any(not isinstance(v, str) for v in values)
     if (numeric and concept is not None and leaf.stat not in ("count", "days_since")
             and not _annotation_only(concept.unit)):
-        text += " " + UNIT_SPELLING.get(concept.unit, _bare(concept.unit))  # type: ignore[arg-type]
+        text += " " + _unit_text(UNIT_SPELLING.get(concept.unit, _bare(concept.unit)), values)  # type: ignore[arg-type]
     if leaf.on_days is not None:
         text += f" on {days_text(leaf.on_days)}"
     if defaults_apply(concept, leaf.stat) and default_within is not None:
@@ -431,6 +431,12 @@ def render(leaf: Leaf, concepts: dict[str, Concept], default_within: int | None 
     if leaf.within_days is not None:
         text += f" within {days_text(leaf.within_days)}"
     return text
+
+
+def _unit_text(spelt: str, values: tuple) -> str:
+    """`1 year`, not `1 years`: a unit spelt as an English plural (years, days, weeks) after the number 1."""
+    singular = spelt[:-1]
+    return singular if values == (1.0,) and UNIT_ALIASES.get(singular) == UNIT_ALIASES.get(spelt, "") else spelt
 
 
 def days_text(n: int) -> str:

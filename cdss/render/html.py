@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdss.packs.diff import content_diff
+from cdss.packs.diff import FieldChange, content_diff
 from cdss.packs.registry import Pack
 from cdss.packs.schema import KIND_ORDER, URGENCY_ORDER
 from cdss.vocab import labels
@@ -120,7 +120,9 @@ def rule_sort_key(rule: Any) -> tuple[int, int, str]:
 
 
 @dataclass(frozen=True)
-class FieldChange:
+class ShownChange:
+    """A field change of cdss.packs.diff as the panel shows it: its path and each side as JSON text."""
+
     field: str
     before: str
     after: str
@@ -130,7 +132,7 @@ class FieldChange:
 class RuleChange:
     rule_id: str
     title: Mapping[str, str]
-    changes: tuple[FieldChange, ...]
+    changes: tuple[ShownChange, ...]
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ class PackDiff:
     added: tuple[Any, ...]
     removed: tuple[Any, ...]
     changed: tuple[RuleChange, ...]
-    meta: tuple[FieldChange, ...]
+    meta: tuple[ShownChange, ...]
 
     @property
     def empty(self) -> bool:
@@ -153,16 +155,16 @@ def _json_text(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _changes(changes: Iterable[Any], prefix: str = "") -> tuple[FieldChange, ...]:
-    return tuple(FieldChange(prefix + c.path, _json_text(c.old), _json_text(c.new)) for c in changes)
+def _changes(changes: Iterable[FieldChange], prefix: str = "") -> tuple[ShownChange, ...]:
+    return tuple(ShownChange(prefix + c.path, _json_text(c.old), _json_text(c.new)) for c in changes)
 
 
 def diff_packs(old: Pack, new: Pack) -> PackDiff:
     """Which rules were added, removed or changed (field by field) between two versions of a pack: the
     one structural diff (cdss.packs.diff) as the panel shows it (the version itself is not a change)."""
     d = content_diff(old, new)
-    derived = [FieldChange(f"derived.{i}", "", "+") for i in d.derived.added]
-    derived += [FieldChange(f"derived.{i}", "-", "") for i in d.derived.removed]
+    derived = [ShownChange(f"derived.{i}", "", "+") for i in d.derived.added]
+    derived += [ShownChange(f"derived.{i}", "-", "") for i in d.derived.removed]
     derived += [f for c in d.derived.changed for f in _changes(c.fields, f"derived.{c.id}.")]
     return PackDiff(
         old=old.key, new=new.key,

@@ -102,6 +102,12 @@ def test_a_default_window_applies_to_measured_comparisons_only():
         assert leaf(text, 90).within_days is None, text
 
 
+def test_the_number_one_takes_a_singular_unit():
+    assert render(Leaf(concept="age_years", op="<", value=1.0), CONCEPTS) == "age_years < 1 year"
+    assert render(Leaf(concept="age_years", op="<", value=2.0), CONCEPTS) == "age_years < 2 years"
+    assert leaf("age_years < 1 year") == Leaf(concept="age_years", op="<", value=1.0)
+
+
 def _leaves() -> st.SearchStrategy[Leaf]:
     quantities = sorted(c.id for c in CONCEPTS.values() if c.kind == "quantity")
     coded = sorted(c.id for c in CONCEPTS.values() if c.kind not in ("quantity", "demographic"))

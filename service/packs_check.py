@@ -11,8 +11,9 @@ import logging
 from pathlib import Path
 
 from cdss.errors import ConfigError
+from cdss.packs.loader import bundled_dir
 from cdss.packs.published import LOCK_NAME, check_published, stray_folders
-from cdss.packs.registry import Registry, bundled_dir
+from cdss.packs.registry import Registry
 
 log = logging.getLogger("cdss.service")
 

@@ -14,16 +14,8 @@ from pathlib import Path
 import typer
 
 from cdss.cli import OutputFormat, app, fail
-from cdss.cli.bench_table import col, echo_cases
+from cdss.cli.bench_table import col, echo_cases, quantile
 from cdss.errors import CdssError
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The `q`-quantile (a multiple of 0.01) of the values, by `statistics.quantiles` (inclusive method:
-    linear interpolation between the closest ranks); the one definition of p50 / p99 for every benchmark."""
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 @app.command("bench")

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import typer
 
-from cdss.cli.bench import quantile
+from cdss.cli.bench_table import quantile
 
 HOST = "127.0.0.1"  # loopback only: the benchmark never sends traffic anywhere else
 RESOURCES = 500

@@ -1,12 +1,23 @@
-"""CLI: the one way the benchmarks print their figures: JSON, or a heading and an aligned table."""
+"""CLI: the one way the benchmarks count and print their figures: the quantile of every p50 / p99, and JSON
+or a heading and an aligned table."""
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import typer
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The `q`-quantile (a multiple of 0.01) of the values, by `statistics.quantiles` (inclusive method:
+    linear interpolation between the closest ranks); the one definition of p50 / p99 for every benchmark."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
 
 # (title, format spec of the value: alignment, width and precision, value of a case)
 Column = tuple[str, str, Callable[[Mapping[str, Any]], Any]]

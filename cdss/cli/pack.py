@@ -20,11 +20,13 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from cdss.cli import OutputFormat, app, fail
+from cdss.cli.pack_table import table_app
 from cdss.errors import CdssError, ConfigError, PackError, Problem
 
 pack_app = typer.Typer(help="Validate, test, diff and publish rule packs (the guideline editor's toolkit).",
                        no_args_is_help=True)
 app.add_typer(pack_app, name="pack")
+pack_app.add_typer(table_app, name="table")
 
 
 class SchemaFormat(StrEnum):
@@ -397,7 +399,7 @@ def render_schema_markdown() -> str:
                     desc = (desc + f" Default: `{_default_text(info.default)}`.").strip()
                 out.append(f"| `{key}` | {_type_text(info.annotation, names)} | {required} | {desc} |")
             out.append("")
-    from cdss.packs.registry import bundled_dir
+    from cdss.packs.loader import bundled_dir
 
     out.append((bundled_dir("cdss.packs") / "format_v2.md").read_text(encoding="utf-8"))  # hand-written
     return "\n".join(out).rstrip() + "\n"
@@ -421,5 +423,3 @@ def schema_command(
     else:
         typer.echo(render_schema_markdown(), nl=False)
 
-
-from cdss.cli import pack_table as pack_table  # noqa: E402,F401  (registers `cdss pack table ...`)

@@ -10,12 +10,10 @@ from pathlib import Path
 import typer
 
 from cdss.cli import fail
-from cdss.cli.pack import pack_app
 from cdss.errors import ConfigError, PackError
 
 table_app = typer.Typer(help="Decision tables to and from XLSX workbooks (one sheet per table).",
-                        no_args_is_help=True)
-pack_app.add_typer(table_app, name="table")
+                        no_args_is_help=True)  # `cdss pack table`: added to the pack group by cdss.cli.pack
 
 
 def _pack_folder(path: Path) -> Path:
@@ -60,7 +58,8 @@ def import_command(
     """Read edited tables back: check every cell (errors as `Sheet!C17`), write the tables that changed in
     place in their rules files (the rest of each file is kept), and check the pack again. Bump the pack's
     version before publishing the change."""
-    from cdss.packs.registry import bundled_dir, load_concepts, load_pack
+    from cdss.packs.loader import bundled_dir
+    from cdss.packs.registry import load_concepts, load_pack
     from cdss.packs.xlsx import pack_tables, read_workbook, replace_table
 
     folder = _pack_folder(path)

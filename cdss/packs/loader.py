@@ -6,6 +6,7 @@ source, duplicate rule id, unknown disease) run after the schema and use the sam
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,11 @@ from pydantic import BaseModel, ValidationError
 from cdss.errors import PackError, Problem
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def bundled_dir(package: str) -> Path:
+    """The folder of a data package shipped with cdss (catalogue/ or pathways/)."""
+    return Path(str(importlib.resources.files(package)))
 
 
 def display_path(path: Path) -> str:

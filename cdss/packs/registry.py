@@ -7,7 +7,6 @@ same checks for the service as for `cdss pack validate`.
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,7 +17,7 @@ from cdss.packs.cache import cached
 from cdss.packs.catalogue import Catalogue, load_catalogue
 from cdss.packs.check import check_pack, resolve_pack
 from cdss.packs.check import walk_leaves as walk_leaves  # where it was first defined; used by engine and render
-from cdss.packs.loader import YamlDoc, read_yaml, validate
+from cdss.packs.loader import YamlDoc, bundled_dir, read_yaml, validate
 from cdss.packs.schema import (
     Derived,
     PackFile,
@@ -224,11 +223,6 @@ class Registry:
 def _semver_key(version: str) -> tuple:
     core, _, pre = version.partition("-")
     return (*(int(x) for x in core.split(".")), pre == "", pre)
-
-
-def bundled_dir(package: str) -> Path:
-    """The folder of a data package shipped with cdss (catalogue/ or pathways/)."""
-    return Path(str(importlib.resources.files(package)))
 
 
 def pack_folders(root: Path) -> list[Path]:

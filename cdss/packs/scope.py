@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cdss.packs.loader import bundled_dir
+
 Presence = Literal["any", "exclude", "only"]
 SCOPED_KINDS: tuple[str, ...] = ("treatment", "medication")  # kinds that must have a scope
 
@@ -103,8 +105,6 @@ class SafetySettings(_Model):
 
 
 def bundled_settings_path() -> Path:
-    from cdss.packs.registry import bundled_dir
-
     return bundled_dir("catalogue") / "safety.yaml"
 
 

@@ -24,7 +24,7 @@ from cdss.packs import diff as packs_diff
 from cdss.packs.diff import FieldChange, ItemChange
 from cdss.packs.registry import Pack, Registry
 from cdss.testing.cases import case_bundle, read_pack_cases
-from cdss.testing.properties import evaluation_time
+from cdss.testing.checker import evaluation_time
 from cdss.testing.strategies import GenPatient, patients, rule_witnesses
 
 DEFAULT_PATIENTS = 60

@@ -30,12 +30,9 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import replace
 
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.reporting import with_reporter
 from ruamel.yaml import YAML
 
 from cdss.engine.evaluate import evaluate_facts
@@ -43,130 +40,25 @@ from cdss.engine.results import Evaluation
 from cdss.intake.bundle import read_bundle
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, PropertySpec
-from cdss.render.text import render_text
+from cdss.testing.checker import (
+    Checker,
+    Counterexample,
+    PropertyResult,
+    advice_of,
+    any_patient,
+    evaluation_time,
+    run_property,
+)
 from cdss.testing.factories import CaseFact
 from cdss.testing.strategies import GenPatient, pack_focus, patients, rule_witnesses, step_for, value_range
 
-Status = Literal["passed", "failed", "warning"]
 DEFAULT_EXAMPLES = 25
-# Evaluation time of generated patients: the pack's effective date, 09:00 in Shanghai.
-SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 ABNORMAL_KINDS = ("symptom", "finding")
-
-
-def evaluation_time(pack: Pack) -> dt.datetime:
-    """When generated patients are evaluated: 09:00 (+08:00) on the pack's effective date."""
-    return dt.datetime.combine(pack.meta.effective, dt.time(9, 0), tzinfo=SHANGHAI)
-
-
-@dataclass(frozen=True)
-class Counterexample:
-    """A minimal patient that breaks a property, ready to paste into the panel or a case file."""
-
-    patient: GenPatient
-    bundle: dict[str, Any]
-    now: dt.datetime
-    trace: str
-    other_trace: str | None = None  # the changed patient's trace, for properties that compare two
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"now": self.now.isoformat(), "patient": self.patient.case_patient(), "bundle": self.bundle,
-               "trace": self.trace}
-        if self.other_trace is not None:
-            out["other_trace"] = self.other_trace
-        return out
-
-
-@dataclass(frozen=True)
-class PropertyResult:
-    """The outcome of one property check of one pack."""
-
-    pack: str
-    name: str
-    rule: str | None
-    status: Status
-    message: str
-    examples: int
-    counterexample: Counterexample | None = None
-
-    @property
-    def title(self) -> str:
-        return f"{self.name} {self.rule}" if self.rule else self.name
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"pack": self.pack, "property": self.name, "rule": self.rule, "status": self.status,
-                               "message": self.message, "examples": self.examples}
-        if self.counterexample is not None:
-            out["counterexample"] = self.counterexample.to_json()
-        return out
-
-
-class _Broken(AssertionError):
-    """Raised inside a hypothesis run when a property does not hold."""
-
-
-@dataclass
-class _Checker:
-    """Evaluates generated patients with one pack alone."""
-
-    pack: Pack
-    registry: Registry
-    now: dt.datetime
-    cache: dict[GenPatient, Evaluation] = field(default_factory=dict)
-
-    def bundle(self, patient: GenPatient) -> dict[str, Any]:
-        return patient.bundle(self.registry.concepts, self.now)
-
-    def evaluate(self, patient: GenPatient) -> Evaluation:
-        if patient not in self.cache:
-            facts = read_bundle(self.bundle(patient), self.registry.concepts, source_name="generated patient")
-            self.cache[patient] = evaluate_facts(facts, now=self.now, registry=self.registry, packs=[self.pack])
-            if len(self.cache) > 2048:  # keep memory bounded on long runs
-                self.cache.pop(next(iter(self.cache)))
-        return self.cache[patient]
-
-    def fired(self, patient: GenPatient) -> set[str]:
-        """Rules that fired, shown or superseded by another rule's advice."""
-        ev = self.evaluate(patient)
-        return {s.rule_id for s in (*ev.suggestions, *ev.superseded)}
-
-    def counterexample(self, patient: GenPatient, other: GenPatient | None = None) -> Counterexample:
-        return Counterexample(patient, self.bundle(patient), self.now, render_text(self.evaluate(patient)),
-                              render_text(self.evaluate(other)) if other is not None else None)
-
-
-def _run(strategy: st.SearchStrategy, check: Callable[[Any], str | None], examples: int,
-         shrink: bool = True) -> tuple[Any, str] | None:
-    """Run `check` on generated values; the shrunk failing value and its message, or None."""
-    failures: list[tuple[Any, str]] = []
-    phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
-
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None, phases=phases,
-              suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False)
-    @given(strategy)
-    def run(value: Any) -> None:
-        message = check(value)
-        if message is not None:
-            failures.append((value, message))
-            raise _Broken(message)
-
-    with with_reporter(lambda _text: None):  # hypothesis would print the example itself; we format it
-        try:
-            run()
-        except _Broken:
-            return failures[-1]  # hypothesis replays the shrunk example last
-    return None
 
 
 def _max_urgency(ev: Evaluation) -> int:
     """Index in URGENCY_ORDER of the most urgent suggestion (len(URGENCY_ORDER) when there is none)."""
     return min((URGENCY_ORDER.index(s.urgency) for s in ev.suggestions), default=len(URGENCY_ORDER))
-
-
-def _any_patient(checker: _Checker, rules: Sequence[PackRule] | None = None) -> st.SearchStrategy[GenPatient]:
-    concepts = checker.registry.concepts
-    pool = [rule_witnesses(concepts, checker.pack, r) for r in (rules if rules is not None else checker.pack.rules)]
-    return st.one_of(patients(concepts, pack=checker.pack), *pool)
 
 
 def _shift(patient: GenPatient, concept: str, delta: float, lo: float, hi: float) -> GenPatient:
@@ -184,7 +76,7 @@ def _shift(patient: GenPatient, concept: str, delta: float, lo: float, hi: float
 
 # --- declared properties ----------------------------------------------------------------------------
 
-def _monotone(checker: _Checker, prule: PackRule, concept: str, up: bool, examples: int) -> PropertyResult:
+def _monotone(checker: Checker, prule: PackRule, concept: str, up: bool, examples: int) -> PropertyResult:
     name = "monotone_increasing" if up else "monotone_decreasing"
     key = checker.pack.key
     c = checker.registry.concepts.by_id.get(concept)
@@ -230,7 +122,8 @@ def _monotone(checker: _Checker, prule: PackRule, concept: str, up: bool, exampl
         return None
 
     failing_delta = [0.0]
-    found = _run(st.tuples(rule_witnesses(checker.registry.concepts, checker.pack, prule), deltas), check, examples)
+    witnesses = rule_witnesses(checker.registry.concepts, checker.pack, prule)
+    found = run_property(st.tuples(witnesses, deltas), check, examples)
     if found:
         (patient, _delta), message = found
         d = failing_delta[0]  # set by the last (shrunk) failing run
@@ -243,7 +136,7 @@ def _monotone(checker: _Checker, prule: PackRule, concept: str, up: bool, exampl
     return PropertyResult(key, f"{name} {concept}", prule.full_id, "passed", "holds", examples)
 
 
-def _never_below_age(checker: _Checker, prule: PackRule, age: float, examples: int) -> PropertyResult:
+def _never_below_age(checker: Checker, prule: PackRule, age: float, examples: int) -> PropertyResult:
     key, name = checker.pack.key, f"never_below_age {age:g}"
     if age <= 0:
         return PropertyResult(key, name, prule.full_id, "passed", "no age is below it", 0)
@@ -256,14 +149,14 @@ def _never_below_age(checker: _Checker, prule: PackRule, age: float, examples: i
             return f"the rule fires at age {patient.age_years}"
         return None
 
-    found = _run(strategy, check, examples)
+    found = run_property(strategy, check, examples)
     if found:
         patient, message = found
         return PropertyResult(key, name, prule.full_id, "failed", message, examples, checker.counterexample(patient))
     return PropertyResult(key, name, prule.full_id, "passed", "holds", examples)
 
 
-def _requires_within(checker: _Checker, prule: PackRule, concept: str, days: int, examples: int) -> PropertyResult:
+def _requires_within(checker: Checker, prule: PackRule, concept: str, days: int, examples: int) -> PropertyResult:
     key, name = checker.pack.key, f"requires_within_days {concept} {days}"
 
     def age_out(patient: GenPatient) -> GenPatient:
@@ -276,7 +169,7 @@ def _requires_within(checker: _Checker, prule: PackRule, concept: str, days: int
             return f"the rule fires with no {concept} in the last {days} days"
         return None
 
-    found = _run(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
+    found = run_property(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
     if found:
         patient, message = found
         return PropertyResult(key, name, prule.full_id, "failed", message, examples,
@@ -284,7 +177,7 @@ def _requires_within(checker: _Checker, prule: PackRule, concept: str, days: int
     return PropertyResult(key, name, prule.full_id, "passed", "holds", examples)
 
 
-def declared_properties(checker: _Checker, examples: int) -> list[PropertyResult]:
+def declared_properties(checker: Checker, examples: int) -> list[PropertyResult]:
     out = []
     for prule in checker.pack.rules:
         for spec in prule.rule.properties:
@@ -292,7 +185,7 @@ def declared_properties(checker: _Checker, examples: int) -> list[PropertyResult
     return out
 
 
-def _declared(checker: _Checker, prule: PackRule, spec: PropertySpec, examples: int) -> list[PropertyResult]:
+def _declared(checker: Checker, prule: PackRule, spec: PropertySpec, examples: int) -> list[PropertyResult]:
     out = []
     if spec.monotone_increasing:
         out.append(_monotone(checker, prule, spec.monotone_increasing, True, examples))
@@ -308,7 +201,7 @@ def _declared(checker: _Checker, prule: PackRule, spec: PropertySpec, examples: 
 
 # --- generic properties -------------------------------------------------------------------------------
 
-def _determinism(checker: _Checker, examples: int) -> PropertyResult:
+def _determinism(checker: Checker, examples: int) -> PropertyResult:
     key = checker.pack.key
     concepts = checker.registry.concepts
 
@@ -324,22 +217,18 @@ def _determinism(checker: _Checker, examples: int) -> PropertyResult:
         reordered = {**bundle, "entry": list(reversed(bundle["entry"]))}
         other = evaluate_facts(read_bundle(reordered, concepts), now=checker.now, registry=checker.registry,
                                packs=[checker.pack])
-        if _advice(first) != _advice(other):
+        if advice_of(first) != advice_of(other):
             return "reversing the order of the bundle's entries changed the advice"
         return None
 
-    found = _run(_any_patient(checker), check, examples)
+    found = run_property(any_patient(checker), check, examples)
     if found:
         patient, message = found
         return PropertyResult(key, "determinism", None, "failed", message, examples, checker.counterexample(patient))
     return PropertyResult(key, "determinism", None, "passed", "holds", examples)
 
 
-def _advice(ev: Evaluation) -> list[tuple[str, str]]:
-    return sorted((s.rule_id, s.urgency) for s in ev.suggestions)
-
-
-def _exclusions(checker: _Checker, examples: int) -> list[PropertyResult]:
+def _exclusions(checker: Checker, examples: int) -> list[PropertyResult]:
     out = []
     by_slug = {r.rule.id: r for r in checker.pack.rules}
     pairs = sorted({tuple(sorted((r.rule.id, other))) for r in checker.pack.rules for other in r.rule.excludes
@@ -353,7 +242,7 @@ def _exclusions(checker: _Checker, examples: int) -> list[PropertyResult]:
                 return f"{ra.full_id} and {rb.full_id} both fire, but one excludes the other"
             return None
 
-        found = _run(_any_patient(checker, [ra, rb]), check, examples)
+        found = run_property(any_patient(checker, [ra, rb]), check, examples)
         name = f"excludes {rb.full_id}"
         if found:
             patient, message = found
@@ -364,15 +253,16 @@ def _exclusions(checker: _Checker, examples: int) -> list[PropertyResult]:
     return out
 
 
-def _reachability(checker: _Checker, examples: int, strict: bool) -> list[PropertyResult]:
+def _reachability(checker: Checker, examples: int, strict: bool) -> list[PropertyResult]:
     out = []
     for prule in checker.pack.rules:
         def fires(patient: GenPatient, prule: PackRule = prule) -> str | None:
             return "fires" if prule.full_id in checker.fired(patient) else None
 
-        found = _run(rule_witnesses(checker.registry.concepts, checker.pack, prule), fires, examples, shrink=False)
+        witnesses = rule_witnesses(checker.registry.concepts, checker.pack, prule)
+        found = run_property(witnesses, fires, examples, shrink=False)
         if found is None:
-            found = _run(patients(checker.registry.concepts, pack=checker.pack), fires, examples, shrink=False)
+            found = run_property(patients(checker.registry.concepts, pack=checker.pack), fires, examples, shrink=False)
         if found is not None:
             out.append(PropertyResult(checker.pack.key, "reachable", prule.full_id, "passed",
                                       "fires for a generated patient", examples))
@@ -384,7 +274,7 @@ def _reachability(checker: _Checker, examples: int, strict: bool) -> list[Proper
     return out
 
 
-def _urgency_with_finding(checker: _Checker, examples: int) -> PropertyResult:
+def _urgency_with_finding(checker: Checker, examples: int) -> PropertyResult:
     key, name = checker.pack.key, "urgency never drops when an abnormal finding is added"
     concepts = checker.registry.concepts
     findings = sorted(c for c in pack_focus(checker.pack).coded
@@ -406,7 +296,7 @@ def _urgency_with_finding(checker: _Checker, examples: int) -> PropertyResult:
             return f"adding {finding!r} today lowers the most urgent advice from {label} to {now}"
         return None
 
-    found = _run(st.tuples(_any_patient(checker), st.sampled_from(findings)), check, examples)
+    found = run_property(st.tuples(any_patient(checker), st.sampled_from(findings)), check, examples)
     if found:
         (patient, finding), message = found
         return PropertyResult(key, name, None, "failed", message, examples,
@@ -415,7 +305,7 @@ def _urgency_with_finding(checker: _Checker, examples: int) -> PropertyResult:
 
 
 # Property groups in report order: name -> check(checker, examples, strict_reachability).
-GROUPS: dict[str, Callable[[_Checker, int, bool], list[PropertyResult]]] = {
+GROUPS: dict[str, Callable[[Checker, int, bool], list[PropertyResult]]] = {
     "declared": lambda c, n, _s: declared_properties(c, n),
     "determinism": lambda c, n, _s: [_determinism(c, n)],
     "exclusions": lambda c, n, _s: _exclusions(c, n),
@@ -425,7 +315,7 @@ GROUPS: dict[str, Callable[[_Checker, int, bool], list[PropertyResult]]] = {
 }
 
 
-def _safety(checker: _Checker, examples: int) -> list[PropertyResult]:
+def _safety(checker: Checker, examples: int) -> list[PropertyResult]:
     """Issue 10's generic safety properties (cdss.testing.safety_properties)."""
     from cdss.testing.safety_properties import safety_properties
 
@@ -448,7 +338,7 @@ def check_pack_properties(pack: Pack, registry: Registry, *, examples: int = DEF
     Returns:
         One result per property (and per rule for per-rule properties), in a stable order.
     """
-    checker = _Checker(pack, registry, now or evaluation_time(pack))
+    checker = Checker(pack, registry, now or evaluation_time(pack))
     results: list[PropertyResult] = []
     for name in GROUPS:
         if name in groups:

@@ -33,6 +33,7 @@ from cdss.intake.bundle import read_bundle
 from cdss.packs.registry import Pack, PackRule, load_pack, pack_folders
 from cdss.packs.safety_checks import split_target
 from cdss.packs.scope import Population
+from cdss.testing.checker import PropertyResult, advice_of, any_patient, run_property
 from cdss.testing.factories import CaseFact
 from cdss.testing.strategies import AGE_RANGE, GenPatient, rule_witnesses
 
@@ -77,7 +78,6 @@ def _evaluate(checker: Any, bundle: dict[str, Any], packs: Sequence[Pack]) -> Ev
 
 def _result(checker: Any, name: str, rule: str | None, found: Any, examples: int, ok: str = "holds",
             other: Any = None) -> Any:
-    from cdss.testing.properties import PropertyResult
 
     if found:
         patient, message = found
@@ -88,7 +88,6 @@ def _result(checker: Any, name: str, rule: str | None, found: Any, examples: int
 
 
 def _age_scope(checker: Any, examples: int) -> list[Any]:
-    from cdss.testing.properties import _run
 
     out = []
     for prule in checker.pack.rules:
@@ -111,12 +110,11 @@ def _age_scope(checker: Any, examples: int) -> list[Any]:
                 return f"the rule fires at age {patient.age_years}, outside its population ({pop.describe()})"
             return None
 
-        out.append(_result(checker, "population age", prule.full_id, _run(strategy, check, examples), examples))
+        out.append(_result(checker, "population age", prule.full_id, run_property(strategy, check, examples), examples))
     return out
 
 
 def _pregnancy_scope(checker: Any, examples: int) -> list[Any]:
-    from cdss.testing.properties import _run
 
     out = []
     for prule in checker.pack.rules:
@@ -137,7 +135,7 @@ def _pregnancy_scope(checker: Any, examples: int) -> list[Any]:
                     return f"the rule fires with {concept} recorded, although its population excludes it"
                 return None
 
-            found = _run(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
+            found = run_property(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
             if found:
                 found = (add(found[0]), found[1])
             out.append(_result(checker, f"population {concept}", prule.full_id, found, examples))
@@ -146,7 +144,6 @@ def _pregnancy_scope(checker: Any, examples: int) -> list[Any]:
 
 def _contradictions(checker: Any, examples: int) -> list[Any]:
     """A rule never advises a drug that gives the same patient a new urgent/emergency medication alert."""
-    from cdss.testing.properties import _run
 
     out = []
     packs = _others(checker)
@@ -192,7 +189,7 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
                     return message
             return None
 
-        found = _run(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
+        found = run_property(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
         if found:
             found = (failing[-1], found[1])
         out.append(_result(checker, "no contradicted drug advice", prule.full_id, found, examples,
@@ -212,7 +209,6 @@ def _about_the_patient(alert: Any, drug: str, concepts: Any) -> bool:
 
 
 def _deceased(checker: Any, examples: int) -> Any:
-    from cdss.testing.properties import _any_patient, _run
 
     def dead(bundle: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(bundle)
@@ -227,11 +223,11 @@ def _deceased(checker: Any, examples: int) -> Any:
             return f"a deceased patient got {len(ev.suggestions)} suggestion(s) and {len(ev.data_gaps)} data gap(s)"
         return None
 
-    return _result(checker, "deceased gets no advice", None, _run(_any_patient(checker), check, examples), examples)
+    found = run_property(any_patient(checker), check, examples)
+    return _result(checker, "deceased gets no advice", None, found, examples)
 
 
 def _supersedes(checker: Any, examples: int) -> list[Any]:
-    from cdss.testing.properties import PropertyResult, _run
 
     out = []
     packs = _others(checker)
@@ -256,7 +252,7 @@ def _supersedes(checker: Any, examples: int) -> list[Any]:
                 return f"{prule.full_id} is shown together with {sorted(shown & set(targets))}, which it supersedes"
             return None
 
-        found = _run(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
+        found = run_property(rule_witnesses(checker.registry.concepts, checker.pack, prule), check, examples)
         out.append(_result(checker, "supersedes", prule.full_id, found, examples))
     return out
 
@@ -275,7 +271,6 @@ def _swap_ids(bundle: dict[str, Any]) -> dict[str, Any]:
 
 
 def _same_time(checker: Any, examples: int) -> Any:
-    from cdss.testing.properties import _advice, _any_patient, _run
 
     def twin(args: tuple[GenPatient, float]) -> GenPatient:
         patient, delta = args
@@ -287,12 +282,12 @@ def _same_time(checker: Any, examples: int) -> Any:
         bundle = checker.bundle(twin(args))
         first = _evaluate(checker, bundle, [checker.pack])
         other = _evaluate(checker, _swap_ids(bundle), [checker.pack])
-        if _advice(first) != _advice(other):
+        if advice_of(first) != advice_of(other):
             return "swapping the ids and order of same-time readings changed the advice"
         return None
 
-    strategy = st.tuples(_any_patient(checker), st.sampled_from([-15.0, -1.0, 1.0, 15.0]))
-    found = _run(strategy, check, examples)
+    strategy = st.tuples(any_patient(checker), st.sampled_from([-15.0, -1.0, 1.0, 15.0]))
+    found = run_property(strategy, check, examples)
     if found:
         found = (twin(found[0]), found[1])
     return _result(checker, "same-time readings: ids and order change nothing", None, found, examples)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cdss.packs.registry import bundled_dir, load_registry, pack_folders
+from cdss.packs.loader import bundled_dir
+from cdss.packs.registry import load_registry, pack_folders
 from cdss.testing.migrate import migrate, write
 
 PACKS = pack_folders(bundled_dir("pathways"))

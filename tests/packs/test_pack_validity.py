@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdss.packs.registry import bundled_dir, default_registry, pack_folders
+from cdss.packs.loader import bundled_dir
+from cdss.packs.registry import default_registry, pack_folders
 from cdss.testing.validate import read_lock, validate_pack
 
 PATHWAYS = bundled_dir("pathways")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import cdss.cli.pack  # noqa: F401 - registers the command group
 from cdss.cli import app
-from cdss.packs.registry import bundled_dir
+from cdss.packs.loader import bundled_dir
 
 CASE = """cases:
   - id: severe-bp-no-diagnosis

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cdss.packs.registry import Pack, Registry, bundled_dir
+from cdss.packs.loader import bundled_dir
+from cdss.packs.registry import Pack, Registry
 from cdss.testing.cases import read_pack_cases
 from cdss.testing.diff import diff_packs, render_diff
 from tests.unit.testing.conftest import WORKED_V1, edit

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cdss.errors import PackError
-from cdss.packs.registry import Registry, bundled_dir
+from cdss.packs.loader import bundled_dir
+from cdss.packs.registry import Registry
 from cdss.testing.validate import LOCK_NAME, find_lock, publish_pack, read_lock, validate_pack
 from tests.unit.testing.conftest import edit
 

@@ -120,19 +120,10 @@ def rule_sort_key(rule: Any) -> tuple[int, int, str]:
 
 
 @dataclass(frozen=True)
-class ShownChange:
-    """A field change of cdss.packs.diff as the panel shows it: its path and each side as JSON text."""
-
-    field: str
-    before: str
-    after: str
-
-
-@dataclass(frozen=True)
 class RuleChange:
     rule_id: str
     title: Mapping[str, str]
-    changes: tuple[ShownChange, ...]
+    changes: tuple[FieldChange, ...]  # each side as JSON text ("": absent)
 
 
 @dataclass(frozen=True)
@@ -144,7 +135,7 @@ class PackDiff:
     added: tuple[Any, ...]
     removed: tuple[Any, ...]
     changed: tuple[RuleChange, ...]
-    meta: tuple[ShownChange, ...]
+    meta: tuple[FieldChange, ...]
 
     @property
     def empty(self) -> bool:
@@ -155,16 +146,16 @@ def _json_text(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _changes(changes: Iterable[FieldChange], prefix: str = "") -> tuple[ShownChange, ...]:
-    return tuple(ShownChange(prefix + c.path, _json_text(c.old), _json_text(c.new)) for c in changes)
+def _changes(changes: Iterable[FieldChange], prefix: str = "") -> tuple[FieldChange, ...]:
+    return tuple(FieldChange(prefix + c.path, _json_text(c.old), _json_text(c.new)) for c in changes)
 
 
 def diff_packs(old: Pack, new: Pack) -> PackDiff:
     """Which rules were added, removed or changed (field by field) between two versions of a pack: the
     one structural diff (cdss.packs.diff) as the panel shows it (the version itself is not a change)."""
     d = content_diff(old, new)
-    derived = [ShownChange(f"derived.{i}", "", "+") for i in d.derived.added]
-    derived += [ShownChange(f"derived.{i}", "-", "") for i in d.derived.removed]
+    derived = [FieldChange(f"derived.{i}", "", "+") for i in d.derived.added]
+    derived += [FieldChange(f"derived.{i}", "-", "") for i in d.derived.removed]
     derived += [f for c in d.derived.changed for f in _changes(c.fields, f"derived.{c.id}.")]
     return PackDiff(
         old=old.key, new=new.key,
@@ -172,7 +163,7 @@ def diff_packs(old: Pack, new: Pack) -> PackDiff:
         removed=tuple(sorted((d.old_rules[r] for r in d.rules.removed), key=rule_sort_key)),
         changed=tuple(RuleChange(d.new_rules[c.id].full_id, d.new_rules[c.id].rule.then.title.model_dump(),
                                  _changes(c.fields)) for c in d.rules.changed),
-        meta=tuple(c for c in _changes(d.meta) if c.field != "version") + tuple(derived))
+        meta=tuple(c for c in _changes(d.meta) if c.path != "version") + tuple(derived))
 
 
 def ui_tables() -> dict[str, Mapping[str, Mapping[str, str]]]:

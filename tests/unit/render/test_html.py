@@ -52,7 +52,7 @@ def test_diff_packs_finds_added_removed_and_changed_rules(registry):
     assert [r.full_id for r in diff.removed] == [second.full_id]
     assert diff.added == ()
     assert [c.rule_id for c in diff.changed] == [first.full_id]
-    assert [f.field for f in diff.changed[0].changes] == ["evidence"]
+    assert [f.path for f in diff.changed[0].changes] == ["evidence"]
     assert diff.meta == ()  # the version itself is not listed as a change
     assert not diff.empty
     assert H.diff_packs(old, old).empty

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from service import concept_maps, errors
+from service import compute, concept_maps, errors
 from service.auth import TokenVerifier
 from service.body import BODY_MODELS
 from service.deps import Engine, load_engine, utc_now
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.warn_if_open()
+        compute.install(app)  # one evaluation at a time per worker (service.compute)
         storage = await run_in_threadpool(open_storage, settings, app.state.clock())
         app.state.link_key = link_key(storage.key)
         app.state.smart_key = cookie_key(storage.key)

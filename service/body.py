@@ -37,6 +37,15 @@ async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] 
     Raises:
         ApiError: 415 wrong media type, 413 larger than `max_bytes`, 400 empty or not JSON.
     """
+    return parse(await read_body(request, max_bytes, accepted))
+
+
+async def read_body(request: Request, max_bytes: int, accepted: tuple[str, ...] = JSON_TYPES) -> bytes:
+    """The raw JSON body, not yet parsed (`parse` it, e.g. in the worker thread of service.compute).
+
+    Raises:
+        ApiError: 415 wrong media type, 413 larger than `max_bytes`, 400 empty.
+    """
     kind, _ = media_type(request.headers.get("content-type"))
     if kind not in accepted:
         raise ApiError(415, f"unsupported media type {kind or '(none)'!r}; send {' or '.join(accepted)}",
@@ -56,7 +65,7 @@ async def read_json(request: Request, max_bytes: int, accepted: tuple[str, ...] 
     raw = b"".join(chunks)
     if not raw.strip():
         raise ApiError(400, "empty request body; send a JSON object", code="structure")
-    return parse(raw)
+    return raw
 
 
 def parse(raw: bytes) -> Any:
@@ -88,18 +97,19 @@ MAX_JSON_DEPTH = 100
 
 
 def json_depth(doc: Any) -> int:
-    """How many levels of arrays and objects `doc` nests (iterative: no recursion on hostile input)."""
-    deepest = 0
-    stack = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            value = value.values()
-        elif not isinstance(value, list):
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
-    return deepest
+    """How many levels of arrays and objects `doc` (parsed JSON: plain dicts and lists) nests; iterative,
+    level by level: no recursion on hostile input, and no stack entry per value."""
+    level = [doc] if type(doc) is dict or type(doc) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        inner: list[Any] = []
+        for value in level:
+            for item in value.values() if type(value) is dict else value:
+                if type(item) is dict or type(item) is list:
+                    inner.append(item)
+        level = inner
+    return depth
 
 
 def json_body(model: type[BaseModel], *, media_types: tuple[str, ...] = ("application/json",),

@@ -1,7 +1,9 @@
 """Service: dependencies the routes declare (settings, engine, storage, HTTP client, clock, caller).
 
 Everything lives on ``app.state``, set up by the lifespan in app.py; tests replace any of them with
-``app.dependency_overrides`` or by passing them to ``create_app``.
+``app.dependency_overrides`` or by passing them to ``create_app``. The getters are ``async def`` although
+they only read ``app.state``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop
+(and, under load, a wait for the GIL) for each of them on every request.
 """
 
 from __future__ import annotations
@@ -59,26 +61,26 @@ def load_engine() -> Engine:
     return engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         raise ApiError(503, "the rule packs are not loaded yet; retry shortly", code="transient")
     return engine
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
-def get_http(request: Request) -> httpx.AsyncClient:
+async def get_http(request: Request) -> httpx.AsyncClient:
     return request.app.state.http
 
 
-def get_clock(request: Request) -> Callable[[], dt.datetime]:
+async def get_clock(request: Request) -> Callable[[], dt.datetime]:
     return request.app.state.clock
 
 

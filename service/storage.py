@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -132,7 +134,7 @@ class Storage:
         if url.startswith("sqlite") and data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"),
-                                            hide_parameters=True)
+                                            hide_parameters=True, json_serializer=_json_text)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.retention = dt.timedelta(days=retention_days)
@@ -425,6 +427,16 @@ def pseudonymise(doc: Any, reference: str, token: str) -> Any:
     if isinstance(doc, list | tuple):
         return [pseudonymise(v, reference, token) for v in doc]
     return doc
+
+
+def _json_text(value: Any) -> str:
+    """The text of a JSON column: orjson (a trace of 500 resources: about 0.1 ms instead of 0.9 ms with
+    `json.dumps`); what orjson refuses (an integer over 64 bits, a key that is not a string) by `json.dumps`.
+    Both read back to the same value; orjson writes non-ASCII text as UTF-8 rather than as escapes."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

@@ -6,10 +6,18 @@ a bounded number of times; then, for each concurrency level, sends a fixed numbe
 requests carrying one generated 500-resource patient Bundle from that many concurrent clients (asyncio
 coroutines sharing one bounded request counter, each waiting for its answer before sending the next). It
 reports requests per second (requests / wall time of the level), p50 and p99 latency (nearest rank, over the
-answered requests) and the number of errors (any answer but 200, or a transport error). The server is
+answered requests), the number of errors (any answer but 200, or a transport error), and the CPU time per
+request of the server (all its processes, from /proc; None elsewhere) and of this client process. The server is
 always stopped: ``finally``, an ``atexit`` hook, SIGTERM turned into an exit, and on Linux the server dies
 with this process (``PR_SET_PDEATHSIG``). Inherited ``CDSS_*`` variables are not passed to the server, so
 the figures are those of the defaults (SQLite audit storage, default limits).
+
+The client runs on the same machine and takes its CPU from the server's: it keeps one HTTP/1.1 keep-alive
+connection per client and sends the body encoded once, but httpx is pure Python and costs a few ms of CPU
+per request (the report shows how much). The CPU figures bound what the latencies can be: a closed loop of
+C clients on N CPUs answers at most N / (server + client CPU per request) requests per second, and by
+Little's law each request then takes about C / that rate; the load average printed with the table says how
+much of the machine other processes took meanwhile.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from cdss.cli.bench_table import quantile
 
 HOST = "127.0.0.1"  # loopback only: the benchmark never sends traffic anywhere else
 RESOURCES = 500
-READY_ATTEMPTS = 600  # x READY_INTERVAL_S: at most about a minute for the workers to load the packs
+READY_ATTEMPTS = 1800  # x READY_INTERVAL_S: at most about 3 minutes for the workers to load the packs (loaded box)
 READY_INTERVAL_S = 0.1
 START_ATTEMPTS = 3  # a new free port when another process took ours between choosing and binding
 STOP_TIMEOUT_S = 20.0
@@ -62,6 +70,8 @@ class Case:
     rps: float
     p50_ms: float | None
     p99_ms: float | None
+    server_cpu_ms: float | None = None  # CPU time of the server's processes per request (Linux /proc)
+    client_cpu_ms: float | None = None  # CPU time of this (client) process per request
 
 
 def free_port() -> int:
@@ -90,6 +100,28 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def group_cpu_s(pgid: int) -> float | None:
+    """User + system CPU seconds used so far by the live processes of process group `pgid` (None without /proc)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after comm: state ppid pgrp ... utime stime
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def own_cpu_s() -> float:
+    """User + system CPU seconds of this process (every thread)."""
+    return time.process_time()
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -309,10 +341,16 @@ def run(workers: int, levels: list[int], requests: int, progress=lambda msg: Non
         cases = []
         for level in levels:
             progress(f"concurrency {level}: {requests} requests ...")
+            server_cpu, client_cpu = group_cpu_s(server.proc.pid), own_cpu_s()
             case, problems = asyncio.run(run_case(url, body, level, requests))
+            server_after = group_cpu_s(server.proc.pid)
+            if server_cpu is not None and server_after is not None:
+                case.server_cpu_ms = round((server_after - server_cpu) * 1000 / requests, 1)
+            case.client_cpu_ms = round((own_cpu_s() - client_cpu) * 1000 / requests, 1)
             for problem in problems:
                 progress(f"  error: {problem}")
-            progress(f"  {case.rps} req/s, p50 {case.p50_ms} ms, p99 {case.p99_ms} ms, {case.errors} error(s)")
+            progress(f"  {case.rps} req/s, p50 {case.p50_ms} ms, p99 {case.p99_ms} ms, {case.errors} error(s); "
+                     f"CPU per request: server {case.server_cpu_ms} ms, client {case.client_cpu_ms} ms")
             if server.proc is None or server.proc.poll() is not None:
                 raise BenchError(f"the server stopped during the run:\n{server.log_tail()}")
             cases.append(asdict(case))
@@ -322,7 +360,15 @@ def run(workers: int, levels: list[int], requests: int, progress=lambda msg: Non
         server.stop()
         progress("server stopped")
     return {"workers": workers, "resources": RESOURCES, "bundle_bytes": len(body), "cpus": os.cpu_count(),
-            "cases": cases}
+            "load_average": _load_average(), "cases": cases}
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages at the end of the run (None where the system has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
@@ -356,9 +402,13 @@ def run_http_bench(*, workers: int, concurrency: str, requests: int, fmt: str) -
         typer.echo(f"POST /fhir/$evaluate, one {RESOURCES}-resource patient ({report['bundle_bytes']} bytes), "
                    f"server: cdss serve --workers {workers} on {HOST} (auth off, SQLite audit), "
                    f"{report['cpus']} CPU(s) shared with the client")
-        typer.echo(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+        load = report["load_average"]
+        if load:
+            typer.echo(f"load average at the end: {load[0]} {load[1]} {load[2]}")
+        typer.echo(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+                   f"{'server CPU ms/req':>17} {'client CPU ms/req':>17}")
         for c in report["cases"]:
             typer.echo(f"{c['concurrency']:>7} {c['requests']:>8} {c['errors']:>6} {c['rps']:>8} "
-                       f"{c['p50_ms']!s:>8} {c['p99_ms']!s:>8}")
+                       f"{c['p50_ms']!s:>8} {c['p99_ms']!s:>8} {c['server_cpu_ms']!s:>17} {c['client_cpu_ms']!s:>17}")
     if any(c["errors"] for c in report["cases"]):
         raise typer.Exit(1)

@@ -180,6 +180,7 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
         inputs: the input Bundle; given, every reference to an input resource resolves in the output or
             is the input's absolute URL (cdss.render.fhir_refs). None: references stay `Type/id`.
     """
+    evaluation = _IdOnce(evaluation)
     now = evaluation.now.isoformat()
     patient = evaluation.patient
     blocking = [g for g in evaluation.data_gaps if g.urgency in ("emergency", "urgent")]
@@ -273,6 +274,20 @@ def guidance_bundle(evaluation: Any, *, version: FhirVersion = "R4",
     if inputs is not None:
         anchor_references(out, inputs, lambda *parts: urn(evaluation.id, *parts))
     return out
+
+
+class _IdOnce:
+    """An evaluation whose `id` is computed once: `Evaluation.id` hashes the packs, suggestions and data
+    gaps on every read, and one Bundle reads it for every id and fullUrl (about a third of the rendering)."""
+
+    __slots__ = ("_evaluation", "id")
+
+    def __init__(self, evaluation: Any) -> None:
+        self._evaluation = evaluation
+        self.id = evaluation.id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._evaluation, name)
 
 
 def _related_artifact(citation: Any, version: FhirVersion) -> dict[str, Any]:

@@ -29,20 +29,25 @@ def input_index(bundle: Any) -> dict[str, tuple[str | None, Mapping[str, Any]]]:
     out: dict[str, tuple[str | None, Mapping[str, Any]]] = {}
     entries = bundle.get("entry") if isinstance(bundle, Mapping) else None
     for i, entry in enumerate(entries if isinstance(entries, list) else ()):
-        res = entry.get("resource") if isinstance(entry, Mapping) else None
-        if not isinstance(res, Mapping) or not isinstance(res.get("resourceType"), str):
+        # type() is dict first: parsed JSON is plain dicts, and an ABC isinstance test costs more than the rest
+        res = entry.get("resource") if type(entry) is dict or isinstance(entry, Mapping) else None
+        if not (type(res) is dict or isinstance(res, Mapping)):
             continue
-        url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) and entry.get("fullUrl") else None
-        rid = res.get("id") if isinstance(res.get("id"), str) and res.get("id") else None
+        rtype = res.get("resourceType")
+        if not isinstance(rtype, str):
+            continue
+        url = entry.get("fullUrl")
+        url = url if isinstance(url, str) and url else None
+        rid = res.get("id")
+        rid = rid if isinstance(rid, str) and rid else None
         tail = url.rsplit("/", 1)[-1].removeprefix("urn:uuid:") if url else None
-        rtype = res["resourceType"]
-        keys = [f"{rtype}/{rid or tail or i}"]
+        key = f"{rtype}/{rid or tail or i}"
+        if key not in out:
+            out[key] = (url, res)
         if rtype == "Patient":
-            keys.append(f"Patient/{rid or 'unknown'}")
-        if url:
-            keys.append(url)
-        for key in keys:
-            out.setdefault(key, (url, res))
+            out.setdefault(f"Patient/{rid or 'unknown'}", (url, res))
+        if url and url not in out:
+            out[url] = (url, res)
     return out
 
 

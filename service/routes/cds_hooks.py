@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ from cdss.render.cds_hooks import render_cards
 from cdss.render.conditions import wording_for
 from cdss.vocab.times import aware
 from service.body import json_body, read_json
+from service.compute import run_cpu
 from service.deps import CallerDep, ClockDep, EngineDep, HttpDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import ApiError, validation_issues
 from service.outbound import own_addresses, resolve
@@ -240,7 +242,7 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
                         optional=OPTIONAL_PREFETCH)
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
-    evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=pins)
+    evaluation = await run_cpu(request, partial(engine.evaluate, data.bundle(), now=now, pins=pins))
     link_query = None
     if not settings.panel_enabled and settings.auth_enabled:
         expires = int(time.time()) + settings.panel_link_ttl_s

@@ -9,17 +9,21 @@ not a usable one (IntakeError: diagnostics = the problem sentence, expression = 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from cdss.render.fhir import FhirVersion, guidance_bundle
-from service.body import json_body, media_type, read_json
-from service.deps import CallerDep, ClockDep, EngineDep, PinsQuery, SettingsDep, StorageDep
+from service.body import json_body, media_type, parse, read_body
+from service.compute import run_cpu
+from service.deps import CallerDep, ClockDep, Engine, EngineDep, PinsQuery, SettingsDep, StorageDep
 from service.errors import FHIR_JSON, ApiError
+from service.settings import Settings
+from service.storage import Storage
 
 router = APIRouter(prefix="/fhir", tags=["FHIR"])
 
@@ -93,15 +97,26 @@ async def evaluate(request: Request, caller: CallerDep, settings: SettingsDep, e
                    pack: PinsQuery = None
                    ) -> JSONResponse:
     """Run the packs on a Bundle of one patient's data."""
-    body = await read_json(request, settings.max_body_bytes)
-    bundle, param_pins = bundle_of(body)
+    raw = await read_body(request, settings.max_body_bytes)
+    version = fhir_version(request)
+    # Parse, evaluate, audit and render: one hop to the worker thread (service.compute).
+    return await run_cpu(request, _answer, raw, version, tuple(pack or ()), settings, engine, storage, clock)
+
+
+def _answer(raw: bytes, version: FhirVersion, query_pins: tuple[str, ...], settings: Settings, engine: Engine,
+            storage: Storage, clock: Callable[[], dt.datetime]) -> JSONResponse:
+    """The answer to `$evaluate` for a raw body (runs in the worker thread).
+
+    Raises:
+        ApiError: 400 not JSON, 413 too many resources, 422 not a Bundle (and the engine's errors).
+    """
+    bundle, param_pins = bundle_of(parse(raw))
     entries = bundle.get("entry")
     if isinstance(entries, list) and len(entries) > settings.max_resources:
         raise ApiError(413, f"{len(entries)} resources is more than the limit of {settings.max_resources} "
                             f"(CDSS_MAX_RESOURCES)", code="too-costly", expression="Bundle.entry")
-    version = fhir_version(request)
-    pins = tuple(pack or ()) + tuple(param_pins) or settings.default_packs
+    pins = query_pins + tuple(param_pins) or settings.default_packs
     now = clock()
-    evaluation = await run_in_threadpool(engine.evaluate, bundle, now=now, pins=pins)
-    await run_in_threadpool(storage.record_evaluation, evaluation, now=now, channel="fhir-evaluate")
+    evaluation = engine.evaluate(bundle, now=now, pins=pins)
+    storage.record_evaluation(evaluation, now=now, channel="fhir-evaluate")
     return JSONResponse(guidance_bundle(evaluation, version=version, inputs=bundle), media_type=FHIR_JSON)

@@ -40,9 +40,14 @@ def test_bench_http_json_report_and_server_stopped(servers):
     assert report["workers"] == 2 and report["resources"] == 500
     assert [c["concurrency"] for c in report["cases"]] == [1, 2]
     for case in report["cases"]:
-        assert set(case) == {"concurrency", "requests", "errors", "rps", "p50_ms", "p99_ms"}
+        assert set(case) == {"concurrency", "requests", "errors", "rps", "p50_ms", "p99_ms", "server_cpu_ms",
+                             "client_cpu_ms"}
         assert case["requests"] == 5 and case["errors"] == 0
         assert case["rps"] > 0 and 0 < case["p50_ms"] <= case["p99_ms"]
+        # the server evaluated 5 requests in the level: its processes used CPU for them (Linux: from /proc)
+        assert case["server_cpu_ms"] is None or case["server_cpu_ms"] > 0
+        assert case["client_cpu_ms"] >= 0
+    assert len(report["load_average"]) == 3
     assert "server stopped" in result.stderr
     assert len(servers) == 1
     pid = servers[0]["pid"]
@@ -53,7 +58,7 @@ def test_bench_http_json_report_and_server_stopped(servers):
 def test_bench_http_text_table(servers):
     result = runner.invoke(app, ["bench", "--http", "--concurrency", "1", "--requests", "2"])
     assert result.exit_code == 0, result.output + result.stderr
-    assert "--workers 1" in result.stdout and "p99 ms" in result.stdout
+    assert "--workers 1" in result.stdout and "p99 ms" in result.stdout and "server CPU ms/req" in result.stdout
     assert not bench_http.group_alive(servers[0]["pid"])
 
 

@@ -60,13 +60,18 @@ def ready_registry() -> Registry:
     global _ready
     with _lock:
         if _ready is None:
-            from cdss.packs.cache import cached
-            from cdss.packs.registry import _bundled_inputs
-
-            registry, state = cached("ready", _bundled_inputs(), _build, FORMAT, code_digest())
-            _install(state)
+            registry, state = load_ready()
+            install(state)
             _ready = registry
         return _ready
+
+
+def load_ready() -> tuple[Registry, dict[str, Any]]:
+    """The stored (registry, engine state) when its key is unchanged, else built (and stored)."""
+    from cdss.packs.cache import cached
+    from cdss.packs.registry import _bundled_inputs
+
+    return cached("ready", _bundled_inputs(), _build, FORMAT, code_digest())
 
 
 def _build() -> tuple[Registry, dict[str, Any]]:
@@ -96,7 +101,7 @@ def _build() -> tuple[Registry, dict[str, Any]]:
     return registry, {"compiled": compiled, "indexes": indexes, "merged": merged}
 
 
-def _install(state: dict[str, Any]) -> None:
+def install(state: dict[str, Any]) -> None:
     """Put the stored compiled packs, indexes and merged stages where the engine looks for them."""
     from cdss.engine import compile as compile_
     from cdss.engine import plan

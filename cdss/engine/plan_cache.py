@@ -60,9 +60,15 @@ def ready_registry() -> Registry:
     global _ready
     with _lock:
         if _ready is None:
-            registry, state = load_ready()
-            install(state)
-            _ready = registry
+            from cdss.packs.cache import cache_dir
+            from cdss.packs.registry import default_registry
+
+            if cache_dir() is None:  # the cache is off: the work is done by the first evaluation, as it needs it
+                _ready = default_registry()
+            else:
+                registry, state = load_ready()
+                install(state)
+                _ready = registry
         return _ready
 
 

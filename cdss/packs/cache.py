@@ -5,7 +5,9 @@ that is the sha256 of everything it was built from: the bytes and paths of every
 the modules that read and check them (`cdss/vocab`, `cdss/packs`, `cdss/errors.py`), the Python and pydantic
 versions and the working directory (messages show paths relative to it). A stored entry is used only when
 its key, recomputed from the files, is the same; any other entry is ignored, and a failed read rebuilds.
-The folder is safe to delete at any time.
+The folder is safe to delete at any time. Other kinds stored the same way: `ready` (the registry with the
+default packs compiled and indexed, `cdss.engine.plan_cache`) and `safety` (`cdss.packs.scope`); what is
+cached and how it is invalidated: docs/reference/pack-cache.md.
 
 A stored entry is read with the garbage collector paused, and what it read is then frozen out of the
 collector's passes (`gc.freeze()`): the entries hold hundreds of thousands of objects that live as long as

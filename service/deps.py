@@ -52,10 +52,12 @@ def load_engine() -> Engine:
 
     The registry lives as long as the process: `gc.freeze()` moves it out of the collector's full passes,
     which otherwise walk its many objects every few evaluations (measured: about a third of the CPU of a
-    500-resource evaluation)."""
+    500-resource evaluation). The registry comes ready from the pack cache (`cdss.engine.plan_cache`: packs
+    compiled and indexed once, not in every worker) while no pack, concept or engine module changed."""
     import cdss
+    from cdss.engine.plan_cache import ready_registry
 
-    engine = Engine(registry=cdss.load_registry(), evaluate_fn=cdss.evaluate)
+    engine = Engine(registry=ready_registry(), evaluate_fn=cdss.evaluate)
     gc.collect()
     gc.freeze()
     return engine

@@ -43,10 +43,9 @@ def evaluate_command(
     Exit 0 with advice (possibly none); exit 2 with a one-line message for unusable input.
     """
     from cdss.engine.evaluate import evaluate
-    from cdss.packs.registry import default_registry, load_registry
-    from cdss.render.conditions import wording_for
+    from cdss.engine.plan_cache import ready_registry
+    from cdss.packs.registry import load_registry
     from cdss.render.json import render_json
-    from cdss.render.text import render_text
 
     try:
         when = parse_now(now)
@@ -57,7 +56,7 @@ def evaluate_command(
                 data, name = Path(file).read_bytes(), file
             except OSError as exc:
                 raise ConfigError.one(f"cannot read the file: {exc.strerror}", "file-unreadable", file=file) from exc
-        registry = load_registry(packs_dir) if packs_dir else default_registry()
+        registry = load_registry(packs_dir) if packs_dir else ready_registry()
         if concept_map:
             from cdss.intake.concept_maps import with_maps
 
@@ -65,5 +64,10 @@ def evaluate_command(
         result = evaluate(data, now=when, registry=registry, pins=pack, source_name=name)
     except CdssError as exc:
         fail(exc, 2)
-    typer.echo(render_json(result) if fmt is OutputFormat.json
-               else render_text(result, wording_for(registry)), nl=False)
+    if fmt is OutputFormat.json:
+        typer.echo(render_json(result), nl=False)
+        return
+    from cdss.render.conditions import wording_for  # the text's words (labels.yaml): only for text
+    from cdss.render.text import render_text
+
+    typer.echo(render_text(result, wording_for(registry)), nl=False)

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from cdss.errors import PackError
 
 if TYPE_CHECKING:
@@ -152,6 +150,8 @@ def load_vocabulary(path: Path | None = None) -> Vocabulary:
     Raises:
         PackError: the file is missing, not YAML, or lacks a key [bad-vocabulary].
     """
+    import yaml  # only when a record has TCM text: not at start-up
+
     if path is None:
         import importlib.resources
 

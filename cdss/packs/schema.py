@@ -112,7 +112,7 @@ class AnyOf(Model):
 
 class NotOf(Model):
     not_: Condition = Field(alias="not", description="True when the item is false.")
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Use(Model):

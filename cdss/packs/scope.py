@@ -115,6 +115,8 @@ def load_safety_settings(path: Path | None = None) -> SafetySettings:
     Raises:
         PackError: the file is missing or invalid.
     """
+    from cdss.packs.cache import cached
     from cdss.packs.loader import read_yaml, validate
 
-    return validate(SafetySettings, read_yaml(path or bundled_settings_path()))
+    target = path or bundled_settings_path()  # from the pack cache while the file is unchanged
+    return cached("safety", [target], lambda: validate(SafetySettings, read_yaml(target)))

@@ -22,7 +22,7 @@ Status = Literal["draft", "active", "retired"]
 class Model(BaseModel):
     """Frozen, strict about unknown keys: a misspelt key is an error, never silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Text(Model):

@@ -62,7 +62,8 @@ def test_pregnant_at_public_health_follow_up_150_95_is_not_told_adjust_drugs_and
 
 def test_pregnant_at_public_health_follow_up_168_100_gets_the_emergency_not_the_routine_visit_card():
     result = _evaluate(38, "female", *_phs_visit(CaseFact(has="pregnancy", days_ago=150),
-                                                 CaseFact(concept="sbp", value=168), CaseFact(concept="dbp", value=100)))
+                                                 CaseFact(concept="sbp", value=168),
+                                                 CaseFact(concept="dbp", value=100)))
     shown = {s.rule_id: s for s in result.suggestions}
     assert shown[PREGNANCY_SEVERE].urgency == "emergency"
     assert PHS_UNCONTROLLED not in shown
@@ -81,7 +82,8 @@ def test_pregnant_raised_3_days_ago_normal_today_is_not_classified_controlled():
 def test_postpartum_at_public_health_follow_up_165_105_gets_the_emergency_not_the_routine_visit_card():
     result = _evaluate(36, "female", *_phs_visit(CaseFact(has="postpartum", days_ago=12),
                                                  CaseFact(has="lactation", days_ago=12),
-                                                 CaseFact(concept="sbp", value=165), CaseFact(concept="dbp", value=105)))
+                                                 CaseFact(concept="sbp", value=165),
+                                                 CaseFact(concept="dbp", value=105)))
     shown = {s.rule_id: s for s in result.suggestions}
     assert shown[POSTPARTUM_SEVERE].urgency == "emergency"
     assert PHS_UNCONTROLLED not in shown

@@ -3,13 +3,13 @@ rationale, and the leaves whose missing data keep it undecided (the data gaps), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
 from cdss.engine.results import ConditionTrace, Evidence
-from cdss.engine.truth import Truth, all_of, any_of
+from cdss.engine.truth import Truth
 
 
 @dataclass(frozen=True)
@@ -21,12 +21,100 @@ class LeafResult:
     missing: str | None = None  # absent | stale | unknown-unit | implausible | too-few-days | incomplete
 
 
-class Decided(NamedTuple):
-    """A condition node with its outcome and its items, decided."""
+class _Compiled:
+    """A condition node compiled once into a function of the leaves' outcomes, with its items compiled."""
 
-    outcome: Truth
-    node: Node
-    items: tuple[Decided, ...] = ()
+    __slots__ = ("node", "outcome", "items")
+
+    def __init__(self, node: Node, outcome: Callable[[Mapping[int, LeafResult]], Truth],
+                 items: tuple[_Compiled, ...]):
+        self.node = node
+        self.outcome = outcome
+        self.items = items
+
+
+class Decided:
+    """A condition node with its outcome and its items, decided. The items are decided when first asked
+    for: most rules are only asked for their outcome."""
+
+    __slots__ = ("outcome", "_compiled", "_leaves", "_items")
+
+    def __init__(self, outcome: Truth, compiled: _Compiled, leaves: Mapping[int, LeafResult]):
+        self.outcome = outcome
+        self._compiled = compiled
+        self._leaves = leaves
+        self._items: tuple[Decided, ...] | None = None
+
+    @property
+    def node(self) -> Node:
+        return self._compiled.node
+
+    @property
+    def items(self) -> tuple[Decided, ...]:
+        if self._items is None:
+            leaves = self._leaves
+            self._items = tuple(Decided(c.outcome(leaves), c, leaves) for c in self._compiled.items)
+        return self._items
+
+    def __repr__(self) -> str:
+        return f"Decided({self.outcome!r}, {self.node!r}, {self.items!r})"
+
+
+_T, _F, _U = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
+_NOT = {_T: _F, _F: _T, _U: _U}
+
+
+def _compile(node: Node) -> _Compiled:
+    """A node's outcome as a function: Kleene's logic (`cdss.engine.truth`), short-circuiting, flat over
+    the leaves of an `all` / `any` whose items are all leaves."""
+    if isinstance(node, LeafNode):
+        index = node.index
+        return _Compiled(node, lambda leaves: leaves[index].outcome, ())
+    if isinstance(node, NotNode):
+        inner = _compile(node.item)
+        inner_outcome = inner.outcome
+        return _Compiled(node, lambda leaves: _NOT[inner_outcome(leaves)], (inner,))
+    items = tuple(_compile(n) for n in node.items)
+    stop, other = (_F, _T) if isinstance(node, AllNode) else (_T, _F)  # all: false stops; any: true stops
+    if all(isinstance(n, LeafNode) for n in node.items):
+        indexes = tuple(n.index for n in node.items)  # type: ignore[union-attr]
+
+        def flat(leaves: Mapping[int, LeafResult]) -> Truth:
+            unknown = False
+            for i in indexes:
+                o = leaves[i].outcome
+                if o is stop:
+                    return stop
+                if o is _U:
+                    unknown = True
+            return _U if unknown else other
+        return _Compiled(node, flat, items)
+    outcomes = tuple(c.outcome for c in items)
+
+    def nested(leaves: Mapping[int, LeafResult]) -> Truth:
+        unknown = False
+        for f in outcomes:
+            o = f(leaves)
+            if o is stop:
+                return stop
+            if o is _U:
+                unknown = True
+        return _U if unknown else other
+    return _Compiled(node, nested, items)
+
+
+_compiled: dict[int, _Compiled] = {}
+_MAX_COMPILED = 100_000  # conditions of packs compiled in this process; more (tests building trees): start over
+
+
+def decide(node: Node, leaves: Mapping[int, LeafResult]) -> Decided:
+    """The outcome of a condition from its leaves' outcomes (three-valued); its items when asked for."""
+    found = _compiled.get(id(node))
+    if found is None or found.node is not node:
+        if len(_compiled) >= _MAX_COMPILED:
+            _compiled.clear()
+        found = _compiled[id(node)] = _compile(node)
+    return Decided(found.outcome(leaves), found, leaves)
 
 
 class GapRow(NamedTuple):
@@ -36,18 +124,6 @@ class GapRow(NamedTuple):
     reason: str
     rule: str
     urgency: str
-
-
-def decide(node: Node, leaves: Mapping[int, LeafResult]) -> Decided:
-    """The outcome of a condition from its leaves' outcomes (three-valued), each node once."""
-    if isinstance(node, LeafNode):
-        return Decided(leaves[node.index].outcome, node)
-    if isinstance(node, NotNode):
-        inner = decide(node.item, leaves)
-        return Decided(inner.outcome.not_(), node, (inner,))
-    items = tuple(decide(n, leaves) for n in node.items)
-    combine = all_of if isinstance(node, AllNode) else any_of
-    return Decided(combine(i.outcome for i in items), node, items)
 
 
 def unknown_leaves(decided: Decided) -> list[int]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
-from cdss.engine.results import ConditionTrace, Evidence
+from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
 from cdss.engine.truth import Truth
 
 
@@ -142,13 +142,15 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
     if isinstance(node, LeafNode):
         cl = cp.leaves[node.index]
         res = leaves[node.index]
-        return ConditionTrace(cl.text, res.outcome.value, res.facts,
-                              parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
-    items = [trace(i, cp, leaves, parts) for i in decided.items]
+        return trusted_trace(cl.text, res.outcome.value, res.facts,
+                             parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
+    outcome = decided.outcome
+    if isinstance(node, AnyNode) and outcome is Truth.TRUE:
+        shown = tuple(trace(i, cp, leaves, parts) for i in decided.items if i.outcome is Truth.TRUE)
+    else:
+        shown = tuple(trace(i, cp, leaves, parts) for i in decided.items)
     if isinstance(node, NotNode):
-        return ConditionTrace("not", decided.outcome.value, (), tuple(items))
-    if isinstance(node, AnyNode) and decided.outcome is Truth.TRUE:
-        items = [t for t in items if t.outcome == Truth.TRUE]
+        return trusted_trace("not", outcome.value, (), shown)
     if isinstance(node, AllNode) and node.name:
-        return ConditionTrace(node.name, decided.outcome.value, (), tuple(items))
-    return ConditionTrace("any" if isinstance(node, AnyNode) else "all", decided.outcome.value, (), tuple(items))
+        return trusted_trace(node.name, outcome.value, (), shown)
+    return trusted_trace("any" if isinstance(node, AnyNode) else "all", outcome.value, (), shown)

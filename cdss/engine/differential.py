@@ -33,7 +33,7 @@ from typing import Any
 
 from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, NotNode
 from cdss.engine.decide import Decided, LeafResult, decide
-from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest
+from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest, trusted_criterion
 from cdss.engine.truth import Truth
 from cdss.packs.registry import PackRule, Registry
 
@@ -114,8 +114,8 @@ def _criteria(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[Crite
     if isinstance(node, LeafNode):
         cl = run.cp.leaves[node.index]
         res = run.leaves[node.index]
-        yield Criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive, res.facts,
-                        res.missing if res.outcome is Truth.UNKNOWN else None)
+        yield trusted_criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive,
+                                res.facts, res.missing if res.outcome is Truth.UNKNOWN else None)
         return
     if isinstance(node, NotNode):
         yield from _criteria(d.items[0], run, not positive)

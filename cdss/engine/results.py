@@ -48,6 +48,29 @@ class ConditionTrace(Record):
     parts: tuple[ConditionTrace, ...] = omit_empty(())  # derived facts: their parts; all/any/not: their items
 
 
+_new = object.__new__
+_put = object.__setattr__
+
+
+def _trusted(cls: type[Record], values: dict[str, Any]) -> Any:
+    """A record of `cls` from values the engine built itself, every field given in declaration order and
+    already of its type (str, bool, tuples of records, None): the very record validation would give (same
+    dump, equality, hash, frozen), without validating. Only for the engine's hot paths; a record read from
+    outside (`Evaluation.model_validate`) is always validated."""
+    obj = _new(cls)
+    _put(obj, "__dict__", values)
+    _put(obj, "__pydantic_fields_set__", set(values))
+    _put(obj, "__pydantic_extra__", None)
+    _put(obj, "__pydantic_private__", None)
+    return obj
+
+
+def trusted_trace(text: str, outcome: str, facts: tuple[Evidence, ...] = (),
+                  parts: tuple[ConditionTrace, ...] = ()) -> ConditionTrace:
+    """`ConditionTrace(text, outcome, facts, parts)` from the engine's own values, unvalidated (`_trusted`)."""
+    return _trusted(ConditionTrace, {"text": text, "outcome": outcome, "facts": facts, "parts": parts})
+
+
 def walk_facts(trace: ConditionTrace) -> Iterator[Evidence]:
     """Every fact of a trace, depth first: the one walk of a rationale."""
     yield from trace.facts
@@ -158,6 +181,14 @@ class Criterion(Record):
     facts: tuple[Evidence, ...] = ()
     exclusion: bool = omit_empty(False)  # under a `not`: true means the exclusion holds (a finding against)
     reason: str | None = omit_empty()  # why unknown: absent | stale | too-few-days ...
+
+
+def trusted_criterion(text: str, concept: str, outcome: str, rule: str, exclusion: bool,
+                      facts: tuple[Evidence, ...], reason: str | None) -> Criterion:
+    """`Criterion(text, concept, outcome, rule, exclusion, facts, reason)` from the engine's own values,
+    unvalidated (`_trusted`)."""
+    return _trusted(Criterion, {"text": text, "concept": concept, "outcome": outcome, "rule": rule, "facts": facts,
+                                "exclusion": exclusion, "reason": reason})
 
 
 class NextTest(Record):

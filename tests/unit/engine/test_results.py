@@ -9,7 +9,16 @@ import pydantic
 import pytest
 
 from cdss.engine.evaluate import evaluate
-from cdss.engine.results import Candidate, ConditionTrace, Evaluation, Evidence, Suggestion
+from cdss.engine.results import (
+    Candidate,
+    ConditionTrace,
+    Criterion,
+    Evaluation,
+    Evidence,
+    Suggestion,
+    trusted_criterion,
+    trusted_trace,
+)
 from cdss.render.json import render_json
 from tests.conftest import load_bundle
 
@@ -57,3 +66,21 @@ def test_bad_values_are_refused():
     with pytest.raises(TypeError):
         Evidence("sbp", 1, None, None, (), "latest", None, "one too many")
     assert "for" in Candidate.model_fields["for_"].alias  # the JSON key of the findings for a condition
+
+
+def test_trusted_records_are_the_validated_records():
+    """The engine builds traces and criteria without validating (its hot path): the same records, bytes,
+    equality and hash as validation gives, and as frozen."""
+    fact = Evidence("sbp", 182, "mm[Hg]", None, ("Observation/1",), "latest")
+    leaf = ConditionTrace("sbp >= 180", "true", (fact,))
+    for trusted, checked in (
+            (trusted_trace("sbp >= 180", "true", (fact,)), leaf),
+            (trusted_trace("all", "unknown", (), (leaf,)), ConditionTrace("all", "unknown", (), (leaf,))),
+            (trusted_criterion("sbp >= 180", "sbp", "unknown", "p/diagnosis/x", True, (), "absent"),
+             Criterion("sbp >= 180", "sbp", "unknown", "p/diagnosis/x", True, (), "absent")),
+            (trusted_criterion("sbp >= 180", "sbp", "true", "p/diagnosis/x", False, (fact,), None),
+             Criterion("sbp >= 180", "sbp", "true", "p/diagnosis/x", False, (fact,), None))):
+        assert json.dumps(trusted.model_dump(mode="json")) == json.dumps(checked.model_dump(mode="json"))
+        assert trusted == checked and hash(trusted) == hash(checked)
+        with pytest.raises(pydantic.ValidationError):
+            trusted.outcome = "false"  # type: ignore[misc]

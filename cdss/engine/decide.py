@@ -4,7 +4,6 @@ rationale, and the leaves whose missing data keep it undecided (the data gaps), 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
@@ -12,9 +11,9 @@ from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
 from cdss.engine.truth import Truth
 
 
-@dataclass(frozen=True)
-class LeafResult:
-    """A leaf test, decided: its outcome, the facts behind it, and why data are missing when unknown."""
+class LeafResult(NamedTuple):
+    """A leaf test, decided: its outcome, the facts behind it, and why data are missing when unknown.
+    (A named tuple: made hundreds of times per evaluation.)"""
 
     outcome: Truth
     facts: tuple[Evidence, ...] = ()

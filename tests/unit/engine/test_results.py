@@ -84,3 +84,23 @@ def test_trusted_records_are_the_validated_records():
         assert trusted == checked and hash(trusted) == hash(checked)
         with pytest.raises(pydantic.ValidationError):
             trusted.outcome = "false"  # type: ignore[misc]
+
+
+def test_evidence_and_traces_made_positionally_are_the_validated_records():
+    """Evidence and traces of exactly the declared types skip validation; anything else is still validated."""
+    fact = Evidence("sbp", 182, "mm[Hg]", None, ("Observation/1",), "latest", note="n")
+    checked = Evidence.model_validate({"concept": "sbp", "value": 182, "unit": "mm[Hg]", "time": None,
+                                       "source": ["Observation/1"],
+                                       "stat": "latest", "note": "n"})
+    assert fact == checked and fact.model_fields_set == checked.model_fields_set
+    assert json.dumps(fact.model_dump(mode="json")) == json.dumps(checked.model_dump(mode="json"))
+    assert Evidence("sbp", 1, None, None, ["Observation/1"]).source == ("Observation/1",)  # a list: validated
+    with pytest.raises(pydantic.ValidationError):
+        Evidence("sbp", 1, None, None, ("Observation/1",), bogus=1)
+    with pytest.raises(pydantic.ValidationError):
+        Evidence("sbp", object(), None, None, ("Observation/1",))
+    trace = ConditionTrace("sbp >= 180", "true", (fact,))
+    assert trace == ConditionTrace.model_validate({"condition": "sbp >= 180", "outcome": "true", "facts": [checked]})
+    assert list(trace.model_dump(mode="json")) == ["condition", "outcome", "facts"]
+    with pytest.raises(pydantic.ValidationError):
+        ConditionTrace("x", "true", ("not evidence",))

@@ -3,30 +3,117 @@ rationale, and the leaves whose missing data keep it undecided (the data gaps), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
-from cdss.engine.results import ConditionTrace, Evidence
-from cdss.engine.truth import Truth, all_of, any_of
+from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
+from cdss.engine.truth import Truth
 
 
-@dataclass(frozen=True)
-class LeafResult:
-    """A leaf test, decided: its outcome, the facts behind it, and why data are missing when unknown."""
+class LeafResult(NamedTuple):
+    """A leaf test, decided: its outcome, the facts behind it, and why data are missing when unknown.
+    (A named tuple: made hundreds of times per evaluation.)"""
 
     outcome: Truth
     facts: tuple[Evidence, ...] = ()
     missing: str | None = None  # absent | stale | unknown-unit | implausible | too-few-days | incomplete
 
 
-class Decided(NamedTuple):
-    """A condition node with its outcome and its items, decided."""
+class _Compiled:
+    """A condition node compiled once into a function of the leaves' outcomes, with its items compiled."""
 
-    outcome: Truth
-    node: Node
-    items: tuple[Decided, ...] = ()
+    __slots__ = ("node", "outcome", "items")
+
+    def __init__(self, node: Node, outcome: Callable[[Mapping[int, LeafResult]], Truth],
+                 items: tuple[_Compiled, ...]):
+        self.node = node
+        self.outcome = outcome
+        self.items = items
+
+
+class Decided:
+    """A condition node with its outcome and its items, decided. The items are decided when first asked
+    for: most rules are only asked for their outcome."""
+
+    __slots__ = ("outcome", "_compiled", "_leaves", "_items")
+
+    def __init__(self, outcome: Truth, compiled: _Compiled, leaves: Mapping[int, LeafResult]):
+        self.outcome = outcome
+        self._compiled = compiled
+        self._leaves = leaves
+        self._items: tuple[Decided, ...] | None = None
+
+    @property
+    def node(self) -> Node:
+        return self._compiled.node
+
+    @property
+    def items(self) -> tuple[Decided, ...]:
+        if self._items is None:
+            leaves = self._leaves
+            self._items = tuple(Decided(c.outcome(leaves), c, leaves) for c in self._compiled.items)
+        return self._items
+
+    def __repr__(self) -> str:
+        return f"Decided({self.outcome!r}, {self.node!r}, {self.items!r})"
+
+
+_T, _F, _U = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
+_NOT = {_T: _F, _F: _T, _U: _U}
+
+
+def _compile(node: Node) -> _Compiled:
+    """A node's outcome as a function: Kleene's logic (`cdss.engine.truth`), short-circuiting, flat over
+    the leaves of an `all` / `any` whose items are all leaves."""
+    if isinstance(node, LeafNode):
+        index = node.index
+        return _Compiled(node, lambda leaves: leaves[index].outcome, ())
+    if isinstance(node, NotNode):
+        inner = _compile(node.item)
+        inner_outcome = inner.outcome
+        return _Compiled(node, lambda leaves: _NOT[inner_outcome(leaves)], (inner,))
+    items = tuple(_compile(n) for n in node.items)
+    stop, other = (_F, _T) if isinstance(node, AllNode) else (_T, _F)  # all: false stops; any: true stops
+    if all(isinstance(n, LeafNode) for n in node.items):
+        indexes = tuple(n.index for n in node.items)  # type: ignore[union-attr]
+
+        def flat(leaves: Mapping[int, LeafResult]) -> Truth:
+            unknown = False
+            for i in indexes:
+                o = leaves[i].outcome
+                if o is stop:
+                    return stop
+                if o is _U:
+                    unknown = True
+            return _U if unknown else other
+        return _Compiled(node, flat, items)
+    outcomes = tuple(c.outcome for c in items)
+
+    def nested(leaves: Mapping[int, LeafResult]) -> Truth:
+        unknown = False
+        for f in outcomes:
+            o = f(leaves)
+            if o is stop:
+                return stop
+            if o is _U:
+                unknown = True
+        return _U if unknown else other
+    return _Compiled(node, nested, items)
+
+
+_compiled: dict[int, _Compiled] = {}
+_MAX_COMPILED = 100_000  # conditions of packs compiled in this process; more (tests building trees): start over
+
+
+def decide(node: Node, leaves: Mapping[int, LeafResult]) -> Decided:
+    """The outcome of a condition from its leaves' outcomes (three-valued); its items when asked for."""
+    found = _compiled.get(id(node))
+    if found is None or found.node is not node:
+        if len(_compiled) >= _MAX_COMPILED:
+            _compiled.clear()
+        found = _compiled[id(node)] = _compile(node)
+    return Decided(found.outcome(leaves), found, leaves)
 
 
 class GapRow(NamedTuple):
@@ -36,18 +123,6 @@ class GapRow(NamedTuple):
     reason: str
     rule: str
     urgency: str
-
-
-def decide(node: Node, leaves: Mapping[int, LeafResult]) -> Decided:
-    """The outcome of a condition from its leaves' outcomes (three-valued), each node once."""
-    if isinstance(node, LeafNode):
-        return Decided(leaves[node.index].outcome, node)
-    if isinstance(node, NotNode):
-        inner = decide(node.item, leaves)
-        return Decided(inner.outcome.not_(), node, (inner,))
-    items = tuple(decide(n, leaves) for n in node.items)
-    combine = all_of if isinstance(node, AllNode) else any_of
-    return Decided(combine(i.outcome for i in items), node, items)
 
 
 def unknown_leaves(decided: Decided) -> list[int]:
@@ -66,13 +141,15 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
     if isinstance(node, LeafNode):
         cl = cp.leaves[node.index]
         res = leaves[node.index]
-        return ConditionTrace(cl.text, res.outcome.value, res.facts,
-                              parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
-    items = [trace(i, cp, leaves, parts) for i in decided.items]
+        return trusted_trace(cl.text, res.outcome.value, res.facts,
+                             parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
+    outcome = decided.outcome
+    if isinstance(node, AnyNode) and outcome is Truth.TRUE:
+        shown = tuple(trace(i, cp, leaves, parts) for i in decided.items if i.outcome is Truth.TRUE)
+    else:
+        shown = tuple(trace(i, cp, leaves, parts) for i in decided.items)
     if isinstance(node, NotNode):
-        return ConditionTrace("not", decided.outcome.value, (), tuple(items))
-    if isinstance(node, AnyNode) and decided.outcome is Truth.TRUE:
-        items = [t for t in items if t.outcome == Truth.TRUE]
+        return trusted_trace("not", outcome.value, (), shown)
     if isinstance(node, AllNode) and node.name:
-        return ConditionTrace(node.name, decided.outcome.value, (), tuple(items))
-    return ConditionTrace("any" if isinstance(node, AnyNode) else "all", decided.outcome.value, (), tuple(items))
+        return trusted_trace(node.name, outcome.value, (), shown)
+    return trusted_trace("any" if isinstance(node, AnyNode) else "all", outcome.value, (), shown)

@@ -28,16 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import fmean
+from math import fsum
 from typing import Any
 
 from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, NotNode
 from cdss.engine.decide import Decided, LeafResult, decide
-from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest
+from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest, trusted_criterion
 from cdss.engine.truth import Truth
 from cdss.packs.registry import PackRule, Registry
 
 SCORE_DIGITS = 3
+_MAX_CACHED = 100_000  # entries of a per-process cache (packs' nodes); more (tests building packs): start over
 PARTLY_MET = 0.5  # a test on N days met on every day measured, but on fewer than N days
 
 
@@ -67,11 +68,22 @@ def _leaf_indexes(d: Decided) -> Iterable[int]:
         yield from _leaf_indexes(item)
 
 
+_gates: dict[tuple[int, int, int], tuple[object, CompiledPack, frozenset[str], bool]] = {}
+
+
 def _is_gate(item: Decided, cp: CompiledPack, demographic: frozenset[str]) -> bool:
-    """An exclusion (`not`) or a test of the patient's demographics only (age, sex): it closes, never scores."""
-    if isinstance(item.node, NotNode):
-        return True
-    return all((cp.leaves[i].leaf.concept or "") in demographic for i in _leaf_indexes(item))
+    """An exclusion (`not`) or a test of the patient's demographics only (age, sex): it closes, never scores.
+    It depends on the node alone: worked out once per node (and pack and demographic concepts)."""
+    node = item.node
+    key = (id(node), id(cp), id(demographic))
+    found = _gates.get(key)
+    if found is None or found[0] is not node or found[1] is not cp or found[2] is not demographic:
+        if len(_gates) >= _MAX_CACHED:
+            _gates.clear()
+        gate = isinstance(node, NotNode) or all((cp.leaves[i].leaf.concept or "") in demographic
+                                                for i in _leaf_indexes(item))
+        found = _gates[key] = (node, cp, demographic, gate)
+    return found[3]
 
 
 def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Mapping[int, LeafResult]) -> float:
@@ -93,7 +105,8 @@ def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Map
     criteria = [i for i in d.items if not _is_gate(i, cp, demographic)]
     if not criteria:
         return 0.0
-    return fmean(score(i, cp, demographic, leaves) for i in criteria)
+    scores = [score(i, cp, demographic, leaves) for i in criteria]
+    return fsum(scores) / len(scores)  # statistics.fmean, without its generator plumbing
 
 
 def rule_score(d: Decided, cp: CompiledPack, demographic: frozenset[str],
@@ -114,8 +127,8 @@ def _criteria(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[Crite
     if isinstance(node, LeafNode):
         cl = run.cp.leaves[node.index]
         res = run.leaves[node.index]
-        yield Criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive, res.facts,
-                        res.missing if res.outcome is Truth.UNKNOWN else None)
+        yield trusted_criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive,
+                                res.facts, res.missing if res.outcome is Truth.UNKNOWN else None)
         return
     if isinstance(node, NotNode):
         yield from _criteria(d.items[0], run, not positive)
@@ -208,23 +221,43 @@ def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
     marked `closed_world: true` keep their absence as "no"; conditions, drugs and allergies (problem and
     drug lists) too."""
     out = dict(leaves)
-    for cl in _has_leaves(cp):
-        res = leaves[cl.index]
-        concept = registry.concepts.by_id.get(cl.leaf.has or "")
-        if (concept is not None and res.outcome is Truth.FALSE and not res.facts
-                and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True):
-            out[cl.index] = LeafResult(Truth.UNKNOWN, missing="not-recorded")
+    for index in _askable_leaves(cp, registry.concepts):
+        res = leaves[index]
+        if res.outcome is Truth.FALSE and not res.facts:
+            out[index] = _NOT_RECORDED
     return out
 
 
-_has_leaves_of: dict[int, tuple[CompiledPack, tuple[CompiledLeaf, ...]]] = {}
+_NOT_RECORDED = LeafResult(Truth.UNKNOWN, missing="not-recorded")
+_askable_of: dict[tuple[int, int], tuple[CompiledPack, object, tuple[int, ...]]] = {}
 
 
-def _has_leaves(cp: CompiledPack) -> tuple[CompiledLeaf, ...]:
-    """The `has` leaves of a compiled pack (the only ones `not_asked_as_unknown` may change), once per pack."""
-    found = _has_leaves_of.get(id(cp))
-    if found is None or found[0] is not cp:
-        found = _has_leaves_of[id(cp)] = (cp, tuple(cl for cl in cp.leaves if cl.leaf.has is not None))
+def _askable_leaves(cp: CompiledPack, concepts: Any) -> tuple[int, ...]:
+    """The `has` leaves of a compiled pack on a symptom or finding not closed-world (the only ones
+    `not_asked_as_unknown` may change), once per pack and concept set."""
+    found = _askable_of.get((id(cp), id(concepts)))
+    if found is None or found[0] is not cp or found[1] is not concepts:
+        if len(_askable_of) >= _MAX_CACHED:
+            _askable_of.clear()
+        askable = []
+        for cl in cp.leaves:
+            concept = concepts.by_id.get(cl.leaf.has) if cl.leaf.has is not None else None
+            if concept is not None and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True:
+                askable.append(cl.index)
+        found = _askable_of[(id(cp), id(concepts))] = (cp, concepts, tuple(askable))
+    return found[2]
+
+
+_demographic_of: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+def _demographic(registry: Registry) -> frozenset[str]:
+    """The demographic concepts (age, sex ...), once per concept set."""
+    concepts = registry.concepts
+    found = _demographic_of.get(id(concepts))
+    if found is None or found[0] is not concepts:
+        found = _demographic_of[id(concepts)] = (
+            concepts, frozenset(c.id for c in concepts.by_id.values() if c.kind == "demographic"))
     return found[1]
 
 
@@ -250,7 +283,7 @@ def rule_scores_without_data(cp: CompiledPack, leaves: Mapping[int, LeafResult],
                              registry: Registry) -> tuple[float | None, ...]:
     """The differential score of each rule of a pack (None: not a diagnosis, or decided against) for the leaf
     outcomes of a patient without data."""
-    demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
+    demographic = _demographic(registry)
     asked = not_asked_as_unknown(cp, leaves, registry)
     return tuple(None if differential_group(prule, registry) is None else
                  rule_score(decide(node, asked), cp, demographic, asked)
@@ -269,7 +302,7 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
             population scope lands on the engine, evaluate passes `check_scope(...).outcome != FALSE` here.
     """
     catalogue = registry.catalogue
-    demographic = frozenset(c.id for c in registry.concepts.by_id.values() if c.kind == "demographic")
+    demographic = _demographic(registry)
     groups: dict[tuple[str, str], _Group] = {}
     asked: dict[int, Mapping[int, LeafResult]] = {}
     for run in rule_runs:

@@ -13,12 +13,18 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
    engine holds one process-wide lock; scale with processes, not threads.
 3. Each live session holds megabytes: the session state is deleted after every evaluation, in `finally`.
 4. A fact that matches no rule raises MessageNotHandledException, a repeated identical fact raises
-   MessageObservedException: neither is an error for us, both are swallowed per fact. Facts are asserted
-   one at a time because a batch aborts all its actions when one fact matches nothing.
+   MessageObservedException: neither is an error for us. Through `Host.assert_facts` a batch in which one
+   fact matches nothing raises before running any action (they stay queued in the session). So the adapter
+   asserts each session's facts in one batch through the engine's own calls (`assert_facts`, then the
+   loop of durable's `Ruleset.do_actions`: `start_action_for_state`, `update_state`,
+   `complete_and_start_action`) and runs every queued action whatever the batch's result code; identical
+   facts are asserted once. Two crossings per session (the sentinel, then the batch) instead of one per
+   fact, the same firings.
 5. A ruleset name cannot be registered twice: names carry the pack version and content hash, and a
    compiled ruleset is registered once per process and reused.
 6. It does not import on Python 3.13: pyproject declares requires-python ">=3.11,<3.13".
-7. An action gets no rule identity: each rule's action is a closure that records its own rule name.
+7. An action gets no rule identity: the adapter runs the queued actions itself (defect 4) and reads the
+   rule's name from each queued message (its key); the registered actions are never called.
 8. `Host()` starts two timer threads that dispatch queued work in the background, outside our lock:
    this host does not start them (we use no timers or queues).
 9. A catch-all rule matching every fact hangs the engine on assert: there is none here.
@@ -35,12 +41,14 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import durable_rules_engine as _engine
 from durable import engine as _durable
 
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
@@ -62,14 +70,8 @@ class _QuietHost(_durable.Host):
         return None
 
 
-@dataclass
-class _Collector:
-    firings: list[tuple[str, str, int]]
-
-
 _host: _QuietHost | None = None
 _registered: set[str] = set()
-_current: _Collector | None = None
 
 
 def _get_host() -> _QuietHost:
@@ -79,11 +81,9 @@ def _get_host() -> _QuietHost:
     return _host
 
 
-def _action(ruleset_name: str, rule_name: str):  # noqa: ANN202
-    def run(c: Any) -> None:  # defect 7: the closure knows which rule fired
-        if _current is not None and rule_name != SENTINEL_RULE:
-            _current.firings.append((ruleset_name, rule_name, int(c.m["id"])))
-    return run
+def _no_action(c: Any) -> None:
+    """Every rule's registered action (durable requires one); never called: `_assert_batch` runs the
+    queued actions itself and records which rule fired (defect 7)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Ruleset:
             if self.name in _registered:
                 return
             conditions = {**self.rules, SENTINEL_RULE: {"k": SENTINEL_KEY}}
-            definition = {name: {"all": [{"m": cond}], "run": _action(self.name, name)}
+            definition = {name: {"all": [{"m": cond}], "run": _no_action}
                           for name, cond in conditions.items()}
             try:
                 _get_host().register_rulesets({self.name: definition})
@@ -118,6 +118,27 @@ class Ruleset:
                 raise EngineError.one(f"durable-rules refused ruleset {self.name!r}: {exc}",
                                       "engine-failure") from exc
             _registered.add(self.name)
+
+
+def _assert_batch(ruleset_name: str, batch: list[dict[str, Any]], firings: list[tuple[str, str, int]]) -> None:
+    """Assert a session's facts in one call and run every action they queued (defect 4), as durable's own
+    `Ruleset.do_actions` / `_flush_actions` would, without their per-action Python plumbing: the state is
+    handed back unchanged (our actions do not touch it) and each message names its rule."""
+    handle = _get_host().get_ruleset(ruleset_name)._handle
+    code, state_handle = _engine.assert_facts(handle, json.dumps(batch, ensure_ascii=False))
+    if code == 3:  # durable's `_handle_result`: nothing queued
+        return
+    started = _engine.start_action_for_state(handle, state_handle)
+    if not started:
+        return
+    state, message = started[0], started[1]
+    while message:
+        for rule_name, fired in json.loads(message).items():
+            if rule_name != SENTINEL_RULE:
+                firings.append((ruleset_name, rule_name, int(fired["m"]["id"])))
+            break  # one action per message, as in durable's `_flush_actions`
+        _engine.update_state(handle, state)
+        message = _engine.complete_and_start_action(handle, state_handle)
 
 
 def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, str, int]]:
@@ -128,35 +149,37 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
     Raises:
         EngineError: durable-rules failed in a way the adapter does not know.
     """
-    collector = _Collector([])
-    global _current
+    firings: list[tuple[str, str, int]] = []
     with _LOCK:  # defect 2
         host = _get_host()
         sid = f"e{next(_session_ids)}"
         with_state: list[str] = []
-        _current = collector
         try:
             for ruleset, facts in rulesets:
-                facts = [f for f in facts if f["k"] in ruleset.keys]  # the others would match nothing
-                if not facts:
+                keys = ruleset.keys
+                batch: list[dict[str, Any]] = []
+                seen: set[tuple[tuple[str, str, Any], ...]] = set()
+                for fact in facts:
+                    if fact["k"] in keys:  # the others would match nothing
+                        same = tuple(sorted((name, type(v).__name__, v) for name, v in fact.items()))
+                        if same not in seen:  # defect 4: an identical fact is observed, not matched again
+                            seen.add(same)
+                            batch.append(dict(fact, sid=sid))
+                if not batch:
                     continue  # not even registered: a process registers only the rulesets it uses
                 ruleset.register()
-                host.assert_fact(ruleset.name, {"sid": sid, "id": 0, "k": SENTINEL_KEY})  # defect 11
+                # defect 11: the sentinel alone first, so the session holds state and a firing whatever follows
+                _assert_batch(ruleset.name, [{"sid": sid, "id": 0, "k": SENTINEL_KEY}], firings)
                 with_state.append(ruleset.name)
-                for fact in facts:
-                    try:
-                        host.assert_fact(ruleset.name, dict(fact, sid=sid))
-                    except (_durable.MessageNotHandledException, _durable.MessageObservedException):
-                        pass  # defect 4: not an error
+                _assert_batch(ruleset.name, batch, firings)
         except EngineError:
             raise
         except Exception as exc:
             raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
         finally:
-            _current = None
             for name in with_state:  # defect 11: exactly the sessions that hold state
                 host.delete_state(name, sid)
-    return collector.firings
+    return firings
 
 
 # --- the matcher port ---------------------------------------------------------------------------------

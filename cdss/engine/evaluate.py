@@ -322,8 +322,7 @@ class _Evaluation:
         fired_slugs: dict[str, str] = {}
         order = range(len(pack.rules)) if run.active is None else run.active.rules
         for prule, node in ((pack.rules[r], cp.rule_trees[r]) for r in order):
-            scope = population.check_scope(prule.rule.population or pack.meta.population, self.facts, self.now,
-                                           self.settings)
+            scope = self.scope(prule.rule.population or pack.meta.population)
             if scope.outcome is Truth.FALSE:
                 continue  # outside the rule's population: no advice and no data gap
             decided = decide(node, leaves)
@@ -529,8 +528,8 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         [RuleRun(prule, run.cp, node, run.leaves) for run in state.runs
          for r, (prule, node) in enumerate(zip(run.cp.pack.rules, run.cp.rule_trees, strict=True))
          if prule.kind == "diagnosis" and (groups is None or (run.index and run.index.groups[r]) in groups)
-         and population.check_scope(  # nothing outside the patient's population
-             prule.rule.population or run.cp.pack.meta.population, facts, now, state.settings).outcome
+         and state.scope(  # nothing outside the patient's population
+             prule.rule.population or run.cp.pack.meta.population).outcome
          is not Truth.FALSE], registry)
     return Evaluation(
         patient=facts.patient, now=now, packs=stamps,

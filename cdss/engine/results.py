@@ -38,6 +38,10 @@ class Evidence(Record):
     source: tuple[str, ...]
     note: str | None = omit_empty()
 
+    def __init__(self, /, *args: Any, **data: Any) -> None:
+        if not _evidence_fast(self, args, data):
+            super().__init__(*args, **data)
+
 
 class ConditionTrace(Record):
     """One condition of a rule, as evaluated: its text, its outcome and the facts behind it."""
@@ -46,6 +50,84 @@ class ConditionTrace(Record):
     outcome: str  # "true", "false", "unknown"
     facts: tuple[Evidence, ...] = ()
     parts: tuple[ConditionTrace, ...] = omit_empty(())  # derived facts: their parts; all/any/not: their items
+
+    def __init__(self, /, *args: Any, **data: Any) -> None:
+        if data or not 2 <= len(args) <= 4 or not _trace_fast(self, _TRACE_FIELDS[:len(args)], *args):
+            super().__init__(*args, **data)
+
+
+_new = object.__new__
+_put = object.__setattr__
+
+
+def _trusted(cls: type[Record], values: dict[str, Any]) -> Any:
+    """A record of `cls` from values the engine built itself, every field given in declaration order and
+    already of its type (str, bool, tuples of records, None): the very record validation would give (same
+    dump, equality, hash, frozen), without validating. Only for the engine's hot paths; a record read from
+    outside (`Evaluation.model_validate`) is always validated."""
+    obj = _new(cls)
+    _put(obj, "__dict__", values)
+    _put(obj, "__pydantic_fields_set__", set(values))
+    _put(obj, "__pydantic_extra__", None)
+    _put(obj, "__pydantic_private__", None)
+    return obj
+
+
+# The engine makes hundreds of evidence and trace records per evaluation, positionally and from values of
+# exactly the declared types: for those, validation would return the values unchanged, so they are set
+# directly (the same record: dump, equality, hash, frozen). Any other value (a list, a subclass of str, an
+# unknown key ...) takes the validating path, as does everything read from outside (`model_validate`).
+_VALUE_TYPES = frozenset({bool, int, float, str, type(None)})
+_EVIDENCE_FIELDS = ("concept", "value", "unit", "time", "source", "stat", "note")  # Evidence.positional
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _evidence_fast(obj: Evidence, args: tuple[Any, ...], data: dict[str, Any]) -> bool:
+    if len(args) > 7:
+        return False
+    given = dict(zip(_EVIDENCE_FIELDS, args, strict=False))
+    for name, value in data.items():
+        if name not in _EVIDENCE_FIELDS or name in given:
+            return False
+        given[name] = value
+    if "concept" not in given or "value" not in given or "source" not in given:
+        return False
+    concept, value, source = given["concept"], given["value"], given["source"]
+    unit, time, stat, note = given.get("unit"), given.get("time"), given.get("stat", "latest"), given.get("note")
+    if not (type(concept) is str and type(value) in _VALUE_TYPES and type(stat) is str and _optional_str(unit)
+            and _optional_str(time) and _optional_str(note) and type(source) is tuple
+            and all(type(x) is str for x in source)):
+        return False
+    _put(obj, "__dict__", {"concept": concept, "stat": stat, "value": value, "unit": unit, "time": time,
+                           "source": source, "note": note})
+    _put(obj, "__pydantic_fields_set__", set(given))
+    _put(obj, "__pydantic_extra__", None)
+    _put(obj, "__pydantic_private__", None)
+    return True
+
+
+_TRACE_FIELDS = ("text", "outcome", "facts", "parts")
+
+
+def _trace_fast(obj: ConditionTrace, given: tuple[str, ...], text: Any, outcome: Any, facts: Any = (),
+                parts: Any = ()) -> bool:
+    if not (type(text) is str and type(outcome) is str and type(facts) is tuple and type(parts) is tuple
+            and all(isinstance(f, Evidence) for f in facts) and all(isinstance(p, ConditionTrace) for p in parts)):
+        return False
+    _put(obj, "__dict__", {"text": text, "outcome": outcome, "facts": facts, "parts": parts})
+    _put(obj, "__pydantic_fields_set__", set(given))
+    _put(obj, "__pydantic_extra__", None)
+    _put(obj, "__pydantic_private__", None)
+    return True
+
+
+def trusted_trace(text: str, outcome: str, facts: tuple[Evidence, ...] = (),
+                  parts: tuple[ConditionTrace, ...] = ()) -> ConditionTrace:
+    """`ConditionTrace(text, outcome, facts, parts)` from the engine's own values, unvalidated (`_trusted`)."""
+    return _trusted(ConditionTrace, {"text": text, "outcome": outcome, "facts": facts, "parts": parts})
 
 
 def walk_facts(trace: ConditionTrace) -> Iterator[Evidence]:
@@ -158,6 +240,14 @@ class Criterion(Record):
     facts: tuple[Evidence, ...] = ()
     exclusion: bool = omit_empty(False)  # under a `not`: true means the exclusion holds (a finding against)
     reason: str | None = omit_empty()  # why unknown: absent | stale | too-few-days ...
+
+
+def trusted_criterion(text: str, concept: str, outcome: str, rule: str, exclusion: bool,
+                      facts: tuple[Evidence, ...], reason: str | None) -> Criterion:
+    """`Criterion(text, concept, outcome, rule, exclusion, facts, reason)` from the engine's own values,
+    unvalidated (`_trusted`)."""
+    return _trusted(Criterion, {"text": text, "concept": concept, "outcome": outcome, "rule": rule, "facts": facts,
+                                "exclusion": exclusion, "reason": reason})
 
 
 class NextTest(Record):

@@ -9,7 +9,16 @@ import pydantic
 import pytest
 
 from cdss.engine.evaluate import evaluate
-from cdss.engine.results import Candidate, ConditionTrace, Evaluation, Evidence, Suggestion
+from cdss.engine.results import (
+    Candidate,
+    ConditionTrace,
+    Criterion,
+    Evaluation,
+    Evidence,
+    Suggestion,
+    trusted_criterion,
+    trusted_trace,
+)
 from cdss.render.json import render_json
 from tests.conftest import load_bundle
 
@@ -57,3 +66,41 @@ def test_bad_values_are_refused():
     with pytest.raises(TypeError):
         Evidence("sbp", 1, None, None, (), "latest", None, "one too many")
     assert "for" in Candidate.model_fields["for_"].alias  # the JSON key of the findings for a condition
+
+
+def test_trusted_records_are_the_validated_records():
+    """The engine builds traces and criteria without validating (its hot path): the same records, bytes,
+    equality and hash as validation gives, and as frozen."""
+    fact = Evidence("sbp", 182, "mm[Hg]", None, ("Observation/1",), "latest")
+    leaf = ConditionTrace("sbp >= 180", "true", (fact,))
+    for trusted, checked in (
+            (trusted_trace("sbp >= 180", "true", (fact,)), leaf),
+            (trusted_trace("all", "unknown", (), (leaf,)), ConditionTrace("all", "unknown", (), (leaf,))),
+            (trusted_criterion("sbp >= 180", "sbp", "unknown", "p/diagnosis/x", True, (), "absent"),
+             Criterion("sbp >= 180", "sbp", "unknown", "p/diagnosis/x", True, (), "absent")),
+            (trusted_criterion("sbp >= 180", "sbp", "true", "p/diagnosis/x", False, (fact,), None),
+             Criterion("sbp >= 180", "sbp", "true", "p/diagnosis/x", False, (fact,), None))):
+        assert json.dumps(trusted.model_dump(mode="json")) == json.dumps(checked.model_dump(mode="json"))
+        assert trusted == checked and hash(trusted) == hash(checked)
+        with pytest.raises(pydantic.ValidationError):
+            trusted.outcome = "false"  # type: ignore[misc]
+
+
+def test_evidence_and_traces_made_positionally_are_the_validated_records():
+    """Evidence and traces of exactly the declared types skip validation; anything else is still validated."""
+    fact = Evidence("sbp", 182, "mm[Hg]", None, ("Observation/1",), "latest", note="n")
+    checked = Evidence.model_validate({"concept": "sbp", "value": 182, "unit": "mm[Hg]", "time": None,
+                                       "source": ["Observation/1"],
+                                       "stat": "latest", "note": "n"})
+    assert fact == checked and fact.model_fields_set == checked.model_fields_set
+    assert json.dumps(fact.model_dump(mode="json")) == json.dumps(checked.model_dump(mode="json"))
+    assert Evidence("sbp", 1, None, None, ["Observation/1"]).source == ("Observation/1",)  # a list: validated
+    with pytest.raises(pydantic.ValidationError):
+        Evidence("sbp", 1, None, None, ("Observation/1",), bogus=1)
+    with pytest.raises(pydantic.ValidationError):
+        Evidence("sbp", object(), None, None, ("Observation/1",))
+    trace = ConditionTrace("sbp >= 180", "true", (fact,))
+    assert trace == ConditionTrace.model_validate({"condition": "sbp >= 180", "outcome": "true", "facts": [checked]})
+    assert list(trace.model_dump(mode="json")) == ["condition", "outcome", "facts"]
+    with pytest.raises(pydantic.ValidationError):
+        ConditionTrace("x", "true", ("not evidence",))

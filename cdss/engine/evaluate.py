@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine import plan, population, supersede, tables
+from cdss.engine import plan, population, shared, supersede, tables
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
@@ -30,6 +30,7 @@ from cdss.engine.differential import RuleRun, build_differential, differential_g
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, PlainMatcher, StageTests
 from cdss.engine.results import (
+    Candidate,
     Citation,
     ConditionTrace,
     DataGap,
@@ -92,6 +93,7 @@ class _Evaluation:
         self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
         self.seen = plan.touched(facts) if index else None  # None: every test and rule is worked out
         self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
+        self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
 
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
@@ -266,6 +268,8 @@ class _Evaluation:
                 if self.seen is not None else None
             merged_keys: set[str] = set()
             merged_facts: list[Fact] = []
+            claimed: set[str] = set()  # the leaf keys of this stage that a pack already works out
+            twins: list[tuple[_PackRun, int, str]] = []  # (pack, leaf, key) taking the outcome of that pack's leaf
             for run in runs:
                 cp = run.cp
                 if stage not in cp.groups:
@@ -273,11 +277,13 @@ class _Evaluation:
                 for d in cp.derived_order:
                     if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
                             run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
-                        run.derived_facts[d.id] = self.derive(d, cp, run.leaves, run.parts_trace)
+                        run.derived_facts[d.id] = self.derive_once(d, cp, run)
                 if run.active is None:
                     stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
                 else:
                     stage_leaves = run.active.stage_leaves(cp, stage)
+                    if self.shared is not None:
+                        stage_leaves = _own(run, stage_leaves, claimed, twins)
                     if not stage_leaves:
                         continue  # every test of this stage keeps its baseline outcome
                 measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
@@ -303,7 +309,12 @@ class _Evaluation:
             for run, stage_leaves, measures in staged:
                 by_test = fired.get(run.cp.groups[stage].name, {})
                 for cl in stage_leaves:
-                    run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
+                    result = run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
+                    if self.shared is not None:
+                        self.shared.leaves[run.cp.leaf_keys[cl.index]] = result
+            if self.shared is not None:
+                for run, index, key in twins:
+                    run.leaves[index] = self.shared.leaves[key]
         suggestions: list[Suggestion] = []
         gaps: list[GapRow] = []
         notes: list[str] = []
@@ -321,28 +332,62 @@ class _Evaluation:
         gaps: list[GapRow] = []
         fired_slugs: dict[str, str] = {}
         order = range(len(pack.rules)) if run.active is None else run.active.rules
-        for prule, node in ((pack.rules[r], cp.rule_trees[r]) for r in order):
-            scope = population.check_scope(prule.rule.population or pack.meta.population, self.facts, self.now,
-                                           self.settings)
+        for r in order:
+            prule, node = pack.rules[r], cp.rule_trees[r]
+            scope = self.scope(prule.rule.population or pack.meta.population)
             if scope.outcome is Truth.FALSE:
                 continue  # outside the rule's population: no advice and no data gap
-            decided = decide(node, leaves)
+            cond = None if self.shared is None else \
+                self.shared.condition(cp.rule_keys[r], node, cp, leaves, run.parts_trace)
+            decided = decide(node, leaves) if cond is None else cond.decided
             if decided.outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
-                suggestion = self.suggest(pack, prule, decided, cp, leaves, run.parts_trace)
+                root = trace(decided, cp, leaves, run.parts_trace) if cond is None else cond.trace()
+                suggestion = self.suggest(pack, prule, root)
                 if scope.cautions:
                     suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
             elif decided.outcome is not Truth.FALSE and prule.rule.gaps == "report":
                 gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
-                for index in unknown_leaves(decided):
-                    gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
+                if cond is None:
+                    for index in unknown_leaves(decided):
+                        gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
+                else:
+                    gaps.extend(GapRow(c, reason, prule.full_id, prule.urgency)
+                                for c, reason in self.condition_gaps(cond))
         if run.active is not None and run.index is not None:
             gaps.extend(self.quiet_gaps(run.index, run.active))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
                  for prule in pack.rules if (a := prule.rule.id) in fired_slugs
                  for b in prule.rule.excludes if b in fired_slugs]
         return suggestions, gaps, notes
+
+    def condition_gaps(self, cond: shared.Condition) -> tuple[tuple[str, str], ...]:
+        """The (concept, reason) data gaps of a shared unknown condition, from the pack that decided it."""
+        def rows(decided: Decided) -> list[tuple[str, str]]:
+            return [(g.concept, g.reason) for i in unknown_leaves(decided)
+                    for g in self.gap_entries(cond.cp.leaves[i], cond.cp, cond.leaves, "", "")]
+        assert self.shared is not None
+        return self.shared.gaps(cond, rows)
+
+    def derive_once(self, d: Derived, cp: CompiledPack, run: _PackRun) -> Measure:
+        """A derived fact of a pack, summed once per evaluation per definition (`cdss.engine.shared`): a pack
+        with the same definition takes its parts' traces and a copy of its fact under a new id."""
+        if self.shared is None:
+            return self.derive(d, cp, run.leaves, run.parts_trace)
+        key = cp.derived_keys[d.id]
+        found = self.shared.derived.get(key)
+        if found is None:
+            m = self.derive(d, cp, run.leaves, run.parts_trace)
+            self.shared.derived[key] = (m, run.parts_trace.get(d.id))
+            return m
+        m, parts = found
+        if parts is not None:
+            run.parts_trace[d.id] = parts
+        copy = Measure(missing=m.missing, complete=m.complete)
+        for f in m.facts:
+            self.fact(copy, f.key, f.value, m.evidence[f.id], f.upper)
+        return copy
 
     def quiet_gaps(self, ix: plan.PackIndex, act: plan.Active) -> list[GapRow]:
         """The data gaps of the rules not worked out whose baseline is unknown: the baseline's, once the
@@ -396,6 +441,29 @@ class _Evaluation:
                 out.update(run.index.scoring_groups)
         return out
 
+    def differential(self) -> tuple[Candidate, ...]:
+        """The differential of the diagnosis rules in the patient's population (`cdss.engine.differential`);
+        with the index, of the groups that may give a candidate, each condition scored once per group
+        (`cdss.engine.shared.differential`)."""
+        groups = self.differential_groups()
+        if groups is None:
+            return build_differential(
+                [RuleRun(prule, run.cp, node, run.leaves) for run in self.runs
+                 for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
+                 if prule.kind == "diagnosis" and self.scope(  # nothing outside the patient's population
+                     prule.rule.population or run.cp.pack.meta.population).outcome is not Truth.FALSE],
+                self.registry)
+        runs = []
+        for run in self.runs:
+            cp, ix = run.cp, run.index
+            assert ix is not None
+            for r in ix.diagnosis:
+                prule = cp.pack.rules[r]
+                if (g := ix.groups[r]) in groups and \
+                        self.scope(prule.rule.population or cp.pack.meta.population).outcome is not Truth.FALSE:
+                    runs.append((RuleRun(prule, cp, cp.rule_trees[r], run.leaves), cp.rule_keys[r], g))
+        return shared.differential(runs, self.registry)
+
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                     rule: str, urgency: str) -> list[GapRow]:
         if cl.derived:  # a score is unknown because some of its parts are
@@ -448,10 +516,9 @@ class _Evaluation:
         self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
 
-    def suggest(self, pack: Pack, prule: PackRule, decided: Decided, cp: CompiledPack,
-                leaves: Mapping[int, LeafResult], parts_trace: Mapping[str, tuple[ConditionTrace, ...]]) -> Suggestion:
+    def suggest(self, pack: Pack, prule: PackRule, root: ConditionTrace) -> Suggestion:
+        """A rule's suggestion, from its condition's trace (`root`)."""
         rule = prule.rule
-        root = trace(decided, cp, leaves, parts_trace)
         rationale = root.parts if root.text in ("all", "any") else (root,)
         disease = None
         catalogue = self.registry.catalogue
@@ -468,6 +535,22 @@ class _Evaluation:
             detail={"zh": rule.then.detail.zh, "en": rule.then.detail.en},
             rule_id=prule.full_id, pack_id=pack.id, pack_version=pack.version, rationale=rationale,
             citations=citations, evidence=rule.evidence, issue=rule.then.issue)
+
+
+def _own(run: _PackRun, stage_leaves: list[CompiledLeaf], claimed: set[str],
+         twins: list[tuple[_PackRun, int, str]]) -> list[CompiledLeaf]:
+    """The leaves of a stage that this pack works out: those whose key no earlier pack of the stage has (the
+    others are listed in `twins`, to take that pack's outcome)."""
+    own = []
+    keys = run.cp.leaf_keys
+    for cl in stage_leaves:
+        key = keys[cl.index]
+        if key in claimed:
+            twins.append((run, cl.index, key))
+        else:
+            claimed.add(key)
+            own.append(cl)
+    return own
 
 
 def _same_time(readings: Sequence[Reading]) -> list[Reading]:
@@ -524,14 +607,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     gap_rows.extend(g)
     notes.extend(n)
     suggestions, superseded = supersede.apply(suggestions, packs)
-    groups = state.differential_groups()
-    differential = build_differential(
-        [RuleRun(prule, run.cp, node, run.leaves) for run in state.runs
-         for r, (prule, node) in enumerate(zip(run.cp.pack.rules, run.cp.rule_trees, strict=True))
-         if prule.kind == "diagnosis" and (groups is None or (run.index and run.index.groups[r]) in groups)
-         and population.check_scope(  # nothing outside the patient's population
-             prule.rule.population or run.cp.pack.meta.population, facts, now, state.settings).outcome
-         is not Truth.FALSE], registry)
+    differential = state.differential()
     return Evaluation(
         patient=facts.patient, now=now, packs=stamps,
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),

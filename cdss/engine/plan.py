@@ -68,6 +68,8 @@ class PackIndex:
     derived_concepts: Mapping[str, frozenset[str]]  # derived id -> concepts its parts depend on
     groups: tuple[tuple[str, str] | None, ...]  # aligned with pack.rules: differential group of diagnosis rules
     scoring_groups: frozenset[tuple[str, str]]  # groups of the rules that score above 0 without data
+    diagnosis: tuple[int, ...] = ()  # the rules with a differential group, in pack order
+    unknown_rules: tuple[int, ...] = ()  # the rules whose baseline is unknown, in pack order
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ def build_index(cp: CompiledPack, baseline: Baseline,
     scoring = frozenset(g for g, s in zip(groups, baseline.rule_scores, strict=True)
                         if g is not None and s is not None and s > 0)
     return PackIndex(cp, baseline, {c: tuple(v) for c, v in leaves_by.items()}, frozenset(always_leaves),
-                     {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring)
+                     {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring,
+                     tuple(r for r, g in enumerate(groups) if g is not None),
+                     tuple(r for r, o in enumerate(baseline.rule_outcomes) if o is Truth.UNKNOWN))
 
 
 def active(ix: PackIndex, seen: Set[str]) -> Active:
@@ -154,8 +158,7 @@ def active(ix: PackIndex, seen: Set[str]) -> Active:
     for concept in seen:
         leaves.update(ix.leaves_by_concept.get(concept, ()))
         rules.update(ix.rules_by_concept.get(concept, ()))
-    outcomes = ix.baseline.rule_outcomes
-    quiet = tuple(r for r in range(len(outcomes)) if outcomes[r] is Truth.UNKNOWN and r not in rules)
+    quiet = tuple(r for r in ix.unknown_rules if r not in rules)
     return Active(frozenset(leaves), tuple(sorted(rules)), quiet)
 
 

@@ -1,0 +1,108 @@
+"""Engine: identical conditions, in any packs, worked out once per evaluation.
+
+Packs share many tests (`sbp latest >= 140`), derived facts and whole conditions. `cdss.engine.compile`
+gives each leaf, derived fact and rule condition a canonical key (`CompiledPack.leaf_keys`, `derived_keys`,
+`rule_keys`): its content and the keys of what it depends on, never a pack or rule id. Two equal keys have
+equal inputs, so within one evaluation they have equal outcomes, traces and data gaps; the first pack that
+needs a key works it out and every other pack takes the result:
+
+- a leaf's outcome (`LeafResult`): matched and worked out for the first pack whose test it is at that stage;
+- a derived fact (a score): summed once, its parts' traces shared, its fact renumbered for each further pack
+  that tests it (a matcher run needs each fact's id once);
+- a rule's condition: decided once; its trace (the rationale) and the (concept, reason) of its data gaps
+  are worked out once, the first time a rule with that key needs them, and given to every rule with the key
+  under that rule's own id and urgency.
+
+- the differential: a diagnosis rule with the condition and group (disease, syndrome) of an earlier one is
+  scored as that one (`differential`).
+
+The population scope, the rule's kind and its `gaps` setting stay per rule (`cdss.engine.evaluate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdss.engine.compile import CompiledPack, Node
+from cdss.engine.decide import Decided, LeafResult, decide, trace
+from cdss.engine.differential import RuleRun, build_differential
+from cdss.engine.results import Candidate, ConditionTrace, Criterion
+from cdss.packs.registry import Registry
+
+
+@dataclass
+class Condition:
+    """One decided condition key: the first rule's decision, with what its trace and gaps are made of."""
+
+    decided: Decided
+    cp: CompiledPack
+    leaves: Mapping[int, LeafResult]
+    parts: Mapping[str, tuple[ConditionTrace, ...]]
+    traced: ConditionTrace | None = None
+    gaps: tuple[tuple[str, str], ...] | None = None
+
+    def trace(self) -> ConditionTrace:
+        """The condition as shown in a rationale (`cdss.engine.decide.trace`), once."""
+        if self.traced is None:
+            self.traced = trace(self.decided, self.cp, self.leaves, self.parts)
+        return self.traced
+
+
+@dataclass
+class Shared:
+    """What one evaluation has worked out, by canonical key."""
+
+    leaves: dict[str, LeafResult] = field(default_factory=dict)
+    derived: dict[str, tuple[Any, tuple[ConditionTrace, ...] | None]] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
+
+    def condition(self, key: str, node: Node, cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                  parts: Mapping[str, tuple[ConditionTrace, ...]]) -> Condition:
+        """The decided condition of this key, decided now with these leaves if no rule had it yet."""
+        found = self.conditions.get(key)
+        if found is None:
+            found = self.conditions[key] = Condition(decide(node, leaves), cp, leaves, parts)
+        return found
+
+    def gaps(self, c: Condition, rows: Callable[[Decided], list[tuple[str, str]]]) -> tuple[tuple[str, str], ...]:
+        """The (concept, reason) data gaps of an unknown condition, once per key."""
+        if c.gaps is None:
+            c.gaps = tuple(rows(c.decided))
+        return c.gaps
+
+
+def differential(runs: Sequence[tuple[RuleRun, str, tuple[str, str]]], registry: Registry) -> tuple[Candidate, ...]:
+    """`cdss.engine.differential.build_differential` of (rule run, condition key, differential group), with
+    each rule whose condition and group an earlier rule has (a *twin*) scored once: its twin's score,
+    criteria and next test are its own, under its own rule id. So only the first of each is built, then every
+    candidate takes its twins' rule ids and criteria. (The next test stays the first's: on a tie the
+    differential keeps the earlier rule.)"""
+    firsts: list[RuleRun] = []
+    twins: dict[str, list[str]] = {}  # a first's rule id -> its twins' rule ids
+    seen: dict[tuple[tuple[str, str], str], str] = {}
+    for run, key, group in runs:
+        first = seen.get((group, key))
+        if first is None:
+            seen[(group, key)] = run.prule.full_id
+            firsts.append(run)
+        else:
+            twins.setdefault(first, []).append(run.prule.full_id)
+    out = build_differential(firsts, registry)
+    return tuple(_with_twins(c, twins) for c in out) if twins else out
+
+
+def _with_twins(c: Candidate, twins: Mapping[str, list[str]]) -> Candidate:
+    def criteria(items: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
+        copies = [x.model_copy(update={"rule": t}) for x in items for t in twins.get(x.rule, ())]
+        if not copies:
+            return items
+        kept: dict[tuple[str, str, str, bool], Criterion] = {}
+        for x in (*items, *copies):
+            kept.setdefault((x.rule, x.concept, x.text, x.exclusion), x)
+        return tuple(sorted(kept.values(), key=lambda x: (x.rule, x.concept, x.text, x.exclusion)))
+
+    rules = tuple(sorted((*c.rules, *(t for r in c.rules for t in twins.get(r, ())))))
+    return c.model_copy(update={"rules": rules, "for_": criteria(c.for_), "against": criteria(c.against),
+                                "unknown": criteria(c.unknown)})

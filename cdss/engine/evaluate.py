@@ -72,6 +72,7 @@ class _PackRun:
     derived_facts: dict[str, Measure] = field(default_factory=dict)
     index: plan.PackIndex | None = None  # with the index (`cdss.engine.plan`): what this patient needs worked out
     active: plan.Active | None = None
+    borrowed: set[str] = field(default_factory=set)  # derived facts another pack summed (cdss.engine.shared)
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -274,10 +275,14 @@ class _Evaluation:
                 cp = run.cp
                 if stage not in cp.groups:
                     continue
-                for d in cp.derived_order:
-                    if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
-                            run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
+                if run.active is not None and run.active.derived is not None:  # the active ones, in order
+                    for d in run.active.derived.get(stage, ()):
                         run.derived_facts[d.id] = self.derive_once(d, cp, run)
+                else:
+                    for d in cp.derived_order:
+                        if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
+                                run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
+                            run.derived_facts[d.id] = self.derive_once(d, cp, run)
                 if run.active is None:
                     stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
                 else:
@@ -286,8 +291,8 @@ class _Evaluation:
                         stage_leaves = _own(run, stage_leaves, claimed, twins)
                     if not stage_leaves:
                         continue  # every test of this stage keeps its baseline outcome
-                measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
-                            for cl in stage_leaves}
+                measures = {cl.key: self.derived_measure(run, cl.leaf.concept or "") if cl.derived else
+                            self.measure(cl.leaf, cl.key) for cl in stage_leaves}
                 group = cp.groups[stage]
                 facts = [f for k in sorted(group.keys) if k in measures for f in measures[k].facts] \
                     if merged is None or stage > 0 else []
@@ -327,6 +332,8 @@ class _Evaluation:
 
     def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """One pack's rules from its tests' outcomes: suggestions, data gaps, contradiction notes."""
+        if self.shared is not None and run.index is not None and run.active is not None:
+            return self.decide_shared(run, run.index, run.active, self.shared)
         cp, pack, leaves = run.cp, run.cp.pack, run.leaves
         suggestions: list[Suggestion] = []
         gaps: list[GapRow] = []
@@ -362,6 +369,41 @@ class _Evaluation:
                  for b in prule.rule.excludes if b in fired_slugs]
         return suggestions, gaps, notes
 
+    def decide_shared(self, run: _PackRun, ix: plan.PackIndex, act: plan.Active,
+                      memo: shared.Shared) -> tuple[list[Suggestion], list[GapRow], list[str]]:
+        """`decide` with the index: the active rules, each condition decided once per evaluation for all the
+        rules that have it (`cdss.engine.shared`); a rule whose condition is false gives nothing, in its
+        population or not."""
+        cp, pack, leaves = run.cp, run.cp.pack, run.leaves
+        suggestions: list[Suggestion] = []
+        gaps: list[GapRow] = []
+        fired_slugs: dict[str, str] = {}
+        rows, conditions = ix.rows, memo.conditions
+        for r in act.rules:
+            row = rows[r]
+            cond = conditions.get(row.key) or memo.condition(row.key, cp.rule_trees[r], cp, leaves, run.parts_trace)
+            outcome = cond.decided.outcome
+            if outcome is Truth.FALSE:
+                continue
+            scope = self.scope(row.population)
+            if scope.outcome is Truth.FALSE:
+                continue  # outside the rule's population: no advice and no data gap
+            if outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
+                prule = pack.rules[r]
+                suggestion = self.suggest(pack, prule, cond.trace())
+                if scope.cautions:
+                    suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
+                suggestions.append(suggestion)
+                fired_slugs[prule.rule.id] = suggestion.id
+            elif row.report:
+                gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+                gaps.extend(GapRow(c, reason, row.full_id, row.urgency) for c, reason in self.condition_gaps(cond))
+        gaps.extend(self.quiet_gaps(ix, act))
+        notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
+                 for a, excluded in ix.excludes if a in fired_slugs for b in excluded if b in fired_slugs] \
+            if fired_slugs else []
+        return suggestions, gaps, notes
+
     def condition_gaps(self, cond: shared.Condition) -> tuple[tuple[str, str], ...]:
         """The (concept, reason) data gaps of a shared unknown condition, from the pack that decided it."""
         def rows(decided: Decided) -> list[tuple[str, str]]:
@@ -384,25 +426,35 @@ class _Evaluation:
         m, parts = found
         if parts is not None:
             run.parts_trace[d.id] = parts
-        copy = Measure(missing=m.missing, complete=m.complete)
-        for f in m.facts:
-            self.fact(copy, f.key, f.value, m.evidence[f.id], f.upper)
-        return copy
+        run.borrowed.add(d.id)
+        return m
+
+    def derived_measure(self, run: _PackRun, did: str) -> Measure:
+        """A derived fact of a pack as its tests are matched: one another pack summed is copied under new fact
+        ids first (a matcher run needs each fact's id once)."""
+        m = run.derived_facts[did]
+        if did in run.borrowed:
+            run.borrowed.discard(did)
+            copy = run.derived_facts[did] = Measure(missing=m.missing, complete=m.complete)
+            for f in m.facts:
+                self.fact(copy, f.key, f.value, m.evidence[f.id], f.upper)
+            return copy
+        return m
 
     def quiet_gaps(self, ix: plan.PackIndex, act: plan.Active) -> list[GapRow]:
         """The data gaps of the rules not worked out whose baseline is unknown: the baseline's, once the
         patient is in the rule's population (as the full walk in `decide` gives them)."""
-        pack = ix.cp.pack
         gaps: list[GapRow] = []
+        rows = ix.rows
         for r in act.quiet_rules:
-            prule = pack.rules[r]
-            if prule.rule.gaps != "report":
+            row = rows[r]
+            if not row.report:
                 continue
-            scope = self.scope(prule.rule.population or pack.meta.population)
+            scope = self.scope(row.population)
             if scope.outcome is Truth.FALSE:
                 continue
-            gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
-            gaps.extend(GapRow(c, reason, prule.full_id, prule.urgency) for c, reason in ix.baseline.rule_gaps[r])
+            gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+            gaps.extend(GapRow(c, reason, row.full_id, row.urgency) for c, reason in ix.baseline.rule_gaps[r])
         return gaps
 
     def scope(self, pop: Any) -> population.ScopeResult:
@@ -462,7 +514,7 @@ class _Evaluation:
                 if (g := ix.groups[r]) in groups and \
                         self.scope(prule.rule.population or cp.pack.meta.population).outcome is not Truth.FALSE:
                     runs.append((RuleRun(prule, cp, cp.rule_trees[r], run.leaves), cp.rule_keys[r], g))
-        return shared.differential(runs, self.registry)
+        return shared.differential(runs, self.registry, build_differential)
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                     rule: str, urgency: str) -> list[GapRow]:

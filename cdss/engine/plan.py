@@ -29,6 +29,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from cdss.engine.compile import CompiledLeaf, CompiledPack, leaves_of
 from cdss.engine.decide import LeafResult, decide, unknown_leaves
@@ -36,6 +37,7 @@ from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.engine.results import ConditionTrace
 from cdss.engine.truth import Truth
 from cdss.intake.facts import PatientFacts
+from cdss.packs.schema import Derived
 from cdss.vocab.concepts import ConceptSet
 
 # Concepts read from the Patient resource itself, not from readings or presences (see evaluate.measure):
@@ -70,6 +72,20 @@ class PackIndex:
     scoring_groups: frozenset[tuple[str, str]]  # groups of the rules that score above 0 without data
     diagnosis: tuple[int, ...] = ()  # the rules with a differential group, in pack order
     unknown_rules: tuple[int, ...] = ()  # the rules whose baseline is unknown, in pack order
+    concepts: frozenset[str] = frozenset()  # every concept of leaves_by_concept and rules_by_concept
+    rows: tuple[RuleRow, ...] = ()  # aligned with pack.rules
+    excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (rule id, the rule ids it excludes), in pack order
+
+
+class RuleRow(NamedTuple):
+    """What deciding one rule reads, looked up once per process: its population scope (its own or the pack's),
+    condition key (`CompiledPack.rule_keys`), whether it reports data gaps, full id and urgency."""
+
+    population: Any
+    key: str
+    report: bool
+    full_id: str
+    urgency: str
 
 
 @dataclass(frozen=True)
@@ -79,8 +95,12 @@ class Active:
     leaves: frozenset[int]
     rules: tuple[int, ...]  # in pack order
     quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown (data gaps only), in pack order
+    by_stage: Mapping[int, list[CompiledLeaf]] | None = None  # the active leaves of each stage, in pack order
+    derived: Mapping[int, list[Derived]] | None = None  # the derived facts to compute at each stage, in order
 
     def stage_leaves(self, cp: CompiledPack, stage: int) -> list[CompiledLeaf]:
+        if self.by_stage is not None:
+            return self.by_stage.get(stage, [])
         return [cp.leaves[i] for i in sorted(self.leaves) if cp.leaves[i].stage == stage]
 
 
@@ -148,18 +168,30 @@ def build_index(cp: CompiledPack, baseline: Baseline,
     return PackIndex(cp, baseline, {c: tuple(v) for c, v in leaves_by.items()}, frozenset(always_leaves),
                      {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring,
                      tuple(r for r, g in enumerate(groups) if g is not None),
-                     tuple(r for r, o in enumerate(baseline.rule_outcomes) if o is Truth.UNKNOWN))
+                     tuple(r for r, o in enumerate(baseline.rule_outcomes) if o is Truth.UNKNOWN),
+                     frozenset((*leaves_by, *rules_by)),
+                     tuple(RuleRow(p.rule.population or cp.pack.meta.population, key, p.rule.gaps == "report",
+                                   p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
+                     tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes))
 
 
 def active(ix: PackIndex, seen: Set[str]) -> Active:
     """The leaves and rules of a pack that an evaluation of a patient whose record touches `seen` works out."""
     leaves = set(ix.always_leaves)
     rules = set(ix.always_rules)
-    for concept in seen:
+    for concept in ix.concepts.intersection(seen):
         leaves.update(ix.leaves_by_concept.get(concept, ()))
         rules.update(ix.rules_by_concept.get(concept, ()))
     quiet = tuple(r for r in ix.unknown_rules if r not in rules)
-    return Active(frozenset(leaves), tuple(sorted(rules)), quiet)
+    by_stage: dict[int, list[CompiledLeaf]] = {}
+    for i in sorted(leaves):
+        cl = ix.cp.leaves[i]
+        by_stage.setdefault(cl.stage, []).append(cl)
+    derived: dict[int, list[Derived]] = {}
+    for d in ix.cp.derived_order:
+        if not ix.derived_concepts[d.id].isdisjoint(seen):
+            derived.setdefault(ix.cp.derived_stage[d.id], []).append(d)
+    return Active(frozenset(leaves), tuple(sorted(rules)), quiet, by_stage, derived)
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

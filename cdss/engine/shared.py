@@ -73,8 +73,10 @@ class Shared:
         return c.gaps
 
 
-def differential(runs: Sequence[tuple[RuleRun, str, tuple[str, str]]], registry: Registry) -> tuple[Candidate, ...]:
-    """`cdss.engine.differential.build_differential` of (rule run, condition key, differential group), with
+def differential(runs: Sequence[tuple[RuleRun, str, tuple[str, str]]], registry: Registry,
+                 build: Callable[[list[RuleRun], Registry], tuple[Candidate, ...]] = build_differential,
+                 ) -> tuple[Candidate, ...]:
+    """`build` (`cdss.engine.differential.build_differential`) of (rule run, condition key, differential group), with
     each rule whose condition and group an earlier rule has (a *twin*) scored once: its twin's score,
     criteria and next test are its own, under its own rule id. So only the first of each is built, then every
     candidate takes its twins' rule ids and criteria. (The next test stays the first's: on a tie the
@@ -89,7 +91,7 @@ def differential(runs: Sequence[tuple[RuleRun, str, tuple[str, str]]], registry:
             firsts.append(run)
         else:
             twins.setdefault(first, []).append(run.prule.full_id)
-    out = build_differential(firsts, registry)
+    out = build(firsts, registry)
     return tuple(_with_twins(c, twins) for c in out) if twins else out
 
 

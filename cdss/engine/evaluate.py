@@ -264,7 +264,7 @@ class _Evaluation:
                 run.leaves, run.parts_trace = dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
-            staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
+            staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []
             merged = plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0) \
                 if self.seen is not None else None
             merged_keys: set[str] = set()
@@ -283,6 +283,7 @@ class _Evaluation:
                         if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
                                 run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
                             run.derived_facts[d.id] = self.derive_once(d, cp, run)
+                stage_leaves: Sequence[CompiledLeaf]
                 if run.active is None:
                     stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
                 else:
@@ -390,7 +391,7 @@ class _Evaluation:
                 continue  # outside the rule's population: no advice and no data gap
             if outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
                 prule = pack.rules[r]
-                suggestion = self.suggest(pack, prule, cond.trace())
+                suggestion = self.suggest(pack, prule, cond.trace(), cond.rationale())
                 if scope.cautions:
                     suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
@@ -568,28 +569,39 @@ class _Evaluation:
         self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
 
-    def suggest(self, pack: Pack, prule: PackRule, root: ConditionTrace) -> Suggestion:
-        """A rule's suggestion, from its condition's trace (`root`)."""
-        rule = prule.rule
-        rationale = root.parts if root.text in ("all", "any") else (root,)
-        disease = None
+    def suggest(self, pack: Pack, prule: PackRule, root: ConditionTrace,
+                shown: tuple[tuple[ConditionTrace, ...], list[tuple[str, str, str]]] | None = None) -> Suggestion:
+        """A rule's suggestion, from its condition's trace (`root`), or its rationale and evidence key
+        (`shown`, `cdss.engine.shared.Condition.rationale`)."""
+        rationale, evidence_key = shown or (r := shared.rationale_of(root), shared.evidence_key(r))
+        sid = content_id(pack.key, prule.full_id, self.facts.patient, evidence_key)
+        return Suggestion(id=sid, rationale=rationale, **self.advice(pack, prule))
+
+    def advice(self, pack: Pack, prule: PackRule) -> dict[str, Any]:
+        """The fields of a rule's suggestion that do not depend on the patient, once per process per rule."""
         catalogue = self.registry.catalogue
+        found = _advice.get(id(prule))
+        if found is not None and found[0] is prule and found[1] is pack and found[2] is catalogue:
+            return found[3]
+        rule = prule.rule
+        disease = None
         if rule.then.disease and catalogue is not None and (entry := catalogue.get(rule.then.disease)):
             disease = DiseaseRef(entry.id, entry.code_system, entry.code, entry.name.zh, entry.name.en)
         citations = tuple(
             Citation(c.source, (s := pack.source(c.source)).title, s.year, c.section, s.publisher, s.url, c.note)
             for c in rule.citation)
-        evidence_key = sorted({(e.concept, str(e.value), e.source) for t in rationale for e in walk_facts(t)})
-        sid = content_id(pack.key, prule.full_id, self.facts.patient, evidence_key)
-        return Suggestion(
-            id=sid, kind=rule.then.kind, urgency=rule.then.urgency, disease=disease,
-            title={"zh": rule.then.title.zh, "en": rule.then.title.en},
-            detail={"zh": rule.then.detail.zh, "en": rule.then.detail.en},
-            rule_id=prule.full_id, pack_id=pack.id, pack_version=pack.version, rationale=rationale,
-            citations=citations, evidence=rule.evidence, issue=rule.then.issue)
+        fields = {"kind": rule.then.kind, "urgency": rule.then.urgency, "disease": disease,
+                  "title": {"zh": rule.then.title.zh, "en": rule.then.title.en},
+                  "detail": {"zh": rule.then.detail.zh, "en": rule.then.detail.en},
+                  "rule": f"{pack.id}@{pack.version}#{prule.full_id}", "citations": citations,
+                  "evidence": rule.evidence, "issue": rule.then.issue}
+        if len(_advice) >= STAMPS_KEPT:
+            _advice.clear()
+        _advice[id(prule)] = (prule, pack, catalogue, fields)
+        return fields
 
 
-def _own(run: _PackRun, stage_leaves: list[CompiledLeaf], claimed: set[str],
+def _own(run: _PackRun, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
          twins: list[tuple[_PackRun, int, str]]) -> list[CompiledLeaf]:
     """The leaves of a stage that this pack works out: those whose key no earlier pack of the stage has (the
     others are listed in `twins`, to take that pack's outcome)."""
@@ -644,7 +656,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
-    stamps = tuple(PackStamp(p.id, p.version, p.sha256) for p in packs)
+    stamps = tuple(_stamp(p) for p in packs)
     settings = load_safety_settings()
     if population.is_deceased(facts, now):  # no advice for the dead, only why
         return Evaluation(patient=facts.patient, now=now, packs=stamps, suggestions=(), data_gaps=(),
@@ -667,6 +679,21 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         superseded=tuple(sorted(superseded, key=Suggestion.sort_key)),
         unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps,
         differential=differential)
+
+
+_stamps: dict[int, tuple[Pack, PackStamp]] = {}
+_advice: dict[int, tuple[PackRule, Pack, Any, dict[str, Any]]] = {}  # id(rule) -> the rule's advice fields
+STAMPS_KEPT = 4096
+
+
+def _stamp(pack: Pack) -> PackStamp:
+    """The stamp of a pack in an evaluation, made once per pack object (a record is immutable)."""
+    found = _stamps.get(id(pack))
+    if found is None or found[0] is not pack:
+        if len(_stamps) >= STAMPS_KEPT:
+            _stamps.clear()
+        found = _stamps[id(pack)] = (pack, PackStamp(pack.id, pack.version, pack.sha256))
+    return found[1]
 
 
 def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],

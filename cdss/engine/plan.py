@@ -95,12 +95,12 @@ class Active:
     leaves: frozenset[int]
     rules: tuple[int, ...]  # in pack order
     quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown (data gaps only), in pack order
-    by_stage: Mapping[int, list[CompiledLeaf]] | None = None  # the active leaves of each stage, in pack order
-    derived: Mapping[int, list[Derived]] | None = None  # the derived facts to compute at each stage, in order
+    by_stage: Mapping[int, tuple[CompiledLeaf, ...]] | None = None  # the active leaves of each stage, in pack order
+    derived: Mapping[int, tuple[Derived, ...]] | None = None  # the derived facts to compute at each stage, in order
 
-    def stage_leaves(self, cp: CompiledPack, stage: int) -> list[CompiledLeaf]:
+    def stage_leaves(self, cp: CompiledPack, stage: int) -> Sequence[CompiledLeaf]:
         if self.by_stage is not None:
-            return self.by_stage.get(stage, [])
+            return self.by_stage.get(stage, ())
         return [cp.leaves[i] for i in sorted(self.leaves) if cp.leaves[i].stage == stage]
 
 
@@ -175,11 +175,36 @@ def build_index(cp: CompiledPack, baseline: Baseline,
                      tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes))
 
 
+ACTIVE_KEPT = 64  # per pack index: the Active of this many sets of touched concepts are kept
+
+
 def active(ix: PackIndex, seen: Set[str]) -> Active:
-    """The leaves and rules of a pack that an evaluation of a patient whose record touches `seen` works out."""
+    """The leaves and rules of a pack that an evaluation of a patient whose record touches `seen` works out.
+
+    It depends only on which of the pack's own concepts are touched, so it is kept per pack index for the
+    last ACTIVE_KEPT such sets (most packs see none of their concepts in a record, or the same few)."""
+    hits = ix.concepts.intersection(seen)
+    memo = _active_memo.get(id(ix))
+    if memo is None or memo[0] is not ix:
+        with _lock:
+            memo = _active_memo[id(ix)] = (ix, {})
+    found = memo[1].get(hits)
+    if found is None:
+        found = _active(ix, hits)
+        with _lock:
+            if len(memo[1]) >= ACTIVE_KEPT:
+                memo[1].pop(next(iter(memo[1])), None)
+            memo[1][hits] = found
+    return found
+
+
+_active_memo: dict[int, tuple[PackIndex, dict[frozenset[str], Active]]] = {}
+
+
+def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
     leaves = set(ix.always_leaves)
     rules = set(ix.always_rules)
-    for concept in ix.concepts.intersection(seen):
+    for concept in hits:
         leaves.update(ix.leaves_by_concept.get(concept, ()))
         rules.update(ix.rules_by_concept.get(concept, ()))
     quiet = tuple(r for r in ix.unknown_rules if r not in rules)
@@ -189,9 +214,10 @@ def active(ix: PackIndex, seen: Set[str]) -> Active:
         by_stage.setdefault(cl.stage, []).append(cl)
     derived: dict[int, list[Derived]] = {}
     for d in ix.cp.derived_order:
-        if not ix.derived_concepts[d.id].isdisjoint(seen):
+        if not ix.derived_concepts[d.id].isdisjoint(hits):
             derived.setdefault(ix.cp.derived_stage[d.id], []).append(d)
-    return Active(frozenset(leaves), tuple(sorted(rules)), quiet, by_stage, derived)
+    return Active(frozenset(leaves), tuple(sorted(rules)), quiet, {s: tuple(v) for s, v in by_stage.items()},
+                  {s: tuple(v) for s, v in derived.items()})
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 from cdss.engine.compile import CompiledPack, Node
 from cdss.engine.decide import Decided, LeafResult, decide, trace
 from cdss.engine.differential import RuleRun, build_differential
-from cdss.engine.results import Candidate, ConditionTrace, Criterion
+from cdss.engine.results import Candidate, ConditionTrace, Criterion, walk_facts
 from cdss.packs.registry import Registry
 
 
@@ -42,12 +42,30 @@ class Condition:
     parts: Mapping[str, tuple[ConditionTrace, ...]]
     traced: ConditionTrace | None = None
     gaps: tuple[tuple[str, str], ...] | None = None
+    shown: tuple[tuple[ConditionTrace, ...], list[tuple[str, str, str]]] | None = None
 
     def trace(self) -> ConditionTrace:
         """The condition as shown in a rationale (`cdss.engine.decide.trace`), once."""
         if self.traced is None:
             self.traced = trace(self.decided, self.cp, self.leaves, self.parts)
         return self.traced
+
+    def rationale(self) -> tuple[tuple[ConditionTrace, ...], list[tuple[str, str, str]]]:
+        """The rationale of a suggestion with this condition, and its evidence key (`evidence_key`), once."""
+        if self.shown is None:
+            rationale = rationale_of(self.trace())
+            self.shown = rationale, evidence_key(rationale)
+        return self.shown
+
+
+def rationale_of(root: ConditionTrace) -> tuple[ConditionTrace, ...]:
+    """A suggestion's rationale: the items of its condition's top `all` or `any`, else the condition."""
+    return root.parts if root.text in ("all", "any") else (root,)
+
+
+def evidence_key(rationale: tuple[ConditionTrace, ...]) -> list[tuple[str, str, str]]:
+    """The facts behind a rationale, as a suggestion's id counts them: (concept, value, source), sorted."""
+    return sorted({(e.concept, str(e.value), e.source) for t in rationale for e in walk_facts(t)})
 
 
 @dataclass

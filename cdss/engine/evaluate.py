@@ -256,12 +256,22 @@ class _Evaluation:
     # --- all packs, stage by stage ------------------------------------------------------------------
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
-        runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
-        if self.seen is not None:
-            for run in runs:
-                run.index = ix = self.pack_index(run.cp)
+        if self.seen is None:
+            runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
+        else:
+            runs = self.runs = []
+            concepts = self.registry.concepts
+            for p in packs:
+                found = _prepared.get(id(p))
+                if found is None or found[0] is not p or found[1] is not concepts:
+                    cp = compile_pack(p)
+                    if len(_prepared) >= STAMPS_KEPT:
+                        _prepared.clear()
+                    found = _prepared[id(p)] = (p, concepts, cp, self.pack_index(cp))
+                ix = found[3]
+                runs.append(run := _PackRun(found[2], dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)))
+                run.index = ix
                 run.active = plan.active(ix, self.seen)
-                run.leaves, run.parts_trace = dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []
@@ -446,16 +456,15 @@ class _Evaluation:
         """The data gaps of the rules not worked out whose baseline is unknown: the baseline's, once the
         patient is in the rule's population (as the full walk in `decide` gives them)."""
         gaps: list[GapRow] = []
-        rows = ix.rows
-        for r in act.quiet_rules:
+        rows, baseline_rows = ix.rows, ix.gap_rows
+        for r in act.quiet_rules:  # (those that report gaps)
             row = rows[r]
-            if not row.report:
-                continue
             scope = self.scope(row.population)
             if scope.outcome is Truth.FALSE:
                 continue
-            gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
-            gaps.extend(GapRow(c, reason, row.full_id, row.urgency) for c, reason in ix.baseline.rule_gaps[r])
+            if scope.gaps:
+                gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+            gaps.extend(baseline_rows[r])
         return gaps
 
     def scope(self, pop: Any) -> population.ScopeResult:
@@ -682,6 +691,8 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
 
 
 _stamps: dict[int, tuple[Pack, PackStamp]] = {}
+# id(pack) -> (pack, concept set, compiled pack, index): what `compile_pack` and `pack_index` give, looked up once
+_prepared: dict[int, tuple[Pack, Any, CompiledPack, plan.PackIndex]] = {}
 _advice: dict[int, tuple[PackRule, Pack, Any, dict[str, Any]]] = {}  # id(rule) -> the rule's advice fields
 STAMPS_KEPT = 4096
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cdss.engine.compile import CompiledLeaf, CompiledPack, leaves_of
-from cdss.engine.decide import LeafResult, decide, unknown_leaves
+from cdss.engine.decide import GapRow, LeafResult, decide, unknown_leaves
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.engine.results import ConditionTrace
 from cdss.engine.truth import Truth
@@ -75,6 +75,7 @@ class PackIndex:
     concepts: frozenset[str] = frozenset()  # every concept of leaves_by_concept and rules_by_concept
     rows: tuple[RuleRow, ...] = ()  # aligned with pack.rules
     excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (rule id, the rule ids it excludes), in pack order
+    gap_rows: tuple[tuple[GapRow, ...], ...] = ()  # aligned with pack.rules: the baseline's gaps as rows
 
 
 class RuleRow(NamedTuple):
@@ -94,7 +95,7 @@ class Active:
 
     leaves: frozenset[int]
     rules: tuple[int, ...]  # in pack order
-    quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown (data gaps only), in pack order
+    quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown that report gaps, in pack order
     by_stage: Mapping[int, tuple[CompiledLeaf, ...]] | None = None  # the active leaves of each stage, in pack order
     derived: Mapping[int, tuple[Derived, ...]] | None = None  # the derived facts to compute at each stage, in order
 
@@ -172,7 +173,9 @@ def build_index(cp: CompiledPack, baseline: Baseline,
                      frozenset((*leaves_by, *rules_by)),
                      tuple(RuleRow(p.rule.population or cp.pack.meta.population, key, p.rule.gaps == "report",
                                    p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
-                     tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes))
+                     tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes),
+                     tuple(tuple(GapRow(c, reason, p.full_id, p.urgency) for c, reason in gaps)
+                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)))
 
 
 ACTIVE_KEPT = 64  # per pack index: the Active of this many sets of touched concepts are kept
@@ -207,7 +210,7 @@ def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
     for concept in hits:
         leaves.update(ix.leaves_by_concept.get(concept, ()))
         rules.update(ix.rules_by_concept.get(concept, ()))
-    quiet = tuple(r for r in ix.unknown_rules if r not in rules)
+    quiet = tuple(r for r in ix.unknown_rules if r not in rules and ix.rows[r].report)  # (only they give gaps)
     by_stage: dict[int, list[CompiledLeaf]] = {}
     for i in sorted(leaves):
         cl = ix.cp.leaves[i]

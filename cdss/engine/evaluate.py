@@ -498,9 +498,8 @@ class _Evaluation:
             return None
         out: set[tuple[str, str]] = set()
         for run in self.runs:
-            if run.index is not None and run.active is not None:
-                out.update(g for r in run.active.rules if (g := run.index.groups[r]) is not None)
-                out.update(run.index.scoring_groups)
+            if run.active is not None:
+                out.update(run.active.groups)
         return out
 
     def differential(self) -> tuple[Candidate, ...]:
@@ -515,16 +514,25 @@ class _Evaluation:
                  if prule.kind == "diagnosis" and self.scope(  # nothing outside the patient's population
                      prule.rule.population or run.cp.pack.meta.population).outcome is not Truth.FALSE],
                 self.registry)
-        runs = []
+        firsts: list[RuleRun] = []
+        twins: dict[str, list[str]] = {}  # a first rule's id -> the ids of the rules with its condition and group
+        seen: dict[tuple[tuple[str, str], str], str] = {}
         for run in self.runs:
             cp, ix = run.cp, run.index
             assert ix is not None
+            if groups.isdisjoint(ix.group_set):
+                continue
             for r in ix.diagnosis:
-                prule = cp.pack.rules[r]
-                if (g := ix.groups[r]) in groups and \
-                        self.scope(prule.rule.population or cp.pack.meta.population).outcome is not Truth.FALSE:
-                    runs.append((RuleRun(prule, cp, cp.rule_trees[r], run.leaves), cp.rule_keys[r], g))
-        return shared.differential(runs, self.registry, build_differential)
+                g, row = ix.groups[r], ix.rows[r]
+                if g not in groups or self.scope(row.population).outcome is Truth.FALSE:
+                    continue  # (nothing outside the patient's population)
+                first = seen.get((g, row.key))
+                if first is None:
+                    seen[(g, row.key)] = row.full_id
+                    firsts.append(RuleRun(cp.pack.rules[r], cp, cp.rule_trees[r], run.leaves))
+                else:
+                    twins.setdefault(first, []).append(row.full_id)
+        return shared.differential(firsts, twins, self.registry, build_differential)
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                     rule: str, urgency: str) -> list[GapRow]:

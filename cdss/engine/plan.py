@@ -76,6 +76,7 @@ class PackIndex:
     rows: tuple[RuleRow, ...] = ()  # aligned with pack.rules
     excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (rule id, the rule ids it excludes), in pack order
     gap_rows: tuple[tuple[GapRow, ...], ...] = ()  # aligned with pack.rules: the baseline's gaps as rows
+    group_set: frozenset[tuple[str, str]] = frozenset()  # every differential group of the pack
 
 
 class RuleRow(NamedTuple):
@@ -98,6 +99,7 @@ class Active:
     quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown that report gaps, in pack order
     by_stage: Mapping[int, tuple[CompiledLeaf, ...]] | None = None  # the active leaves of each stage, in pack order
     derived: Mapping[int, tuple[Derived, ...]] | None = None  # the derived facts to compute at each stage, in order
+    groups: frozenset[tuple[str, str]] = frozenset()  # differential groups of the active rules, and scoring ones
 
     def stage_leaves(self, cp: CompiledPack, stage: int) -> Sequence[CompiledLeaf]:
         if self.by_stage is not None:
@@ -175,7 +177,8 @@ def build_index(cp: CompiledPack, baseline: Baseline,
                                    p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
                      tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes),
                      tuple(tuple(GapRow(c, reason, p.full_id, p.urgency) for c, reason in gaps)
-                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)))
+                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)),
+                     frozenset(g for g in groups if g is not None))
 
 
 ACTIVE_KEPT = 64  # per pack index: the Active of this many sets of touched concepts are kept
@@ -219,8 +222,9 @@ def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
     for d in ix.cp.derived_order:
         if not ix.derived_concepts[d.id].isdisjoint(hits):
             derived.setdefault(ix.cp.derived_stage[d.id], []).append(d)
+    groups = frozenset(g for r in rules if (g := ix.groups[r]) is not None) | ix.scoring_groups
     return Active(frozenset(leaves), tuple(sorted(rules)), quiet, {s: tuple(v) for s, v in by_stage.items()},
-                  {s: tuple(v) for s, v in derived.items()})
+                  {s: tuple(v) for s, v in derived.items()}, groups)
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

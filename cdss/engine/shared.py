@@ -21,7 +21,7 @@ The population scope, the rule's kind and its `gaps` setting stay per rule (`cds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,24 +91,14 @@ class Shared:
         return c.gaps
 
 
-def differential(runs: Sequence[tuple[RuleRun, str, tuple[str, str]]], registry: Registry,
+def differential(firsts: list[RuleRun], twins: Mapping[str, list[str]], registry: Registry,
                  build: Callable[[list[RuleRun], Registry], tuple[Candidate, ...]] = build_differential,
                  ) -> tuple[Candidate, ...]:
-    """`build` (`cdss.engine.differential.build_differential`) of (rule run, condition key, differential group), with
-    each rule whose condition and group an earlier rule has (a *twin*) scored once: its twin's score,
-    criteria and next test are its own, under its own rule id. So only the first of each is built, then every
-    candidate takes its twins' rule ids and criteria. (The next test stays the first's: on a tie the
-    differential keeps the earlier rule.)"""
-    firsts: list[RuleRun] = []
-    twins: dict[str, list[str]] = {}  # a first's rule id -> its twins' rule ids
-    seen: dict[tuple[tuple[str, str], str], str] = {}
-    for run, key, group in runs:
-        first = seen.get((group, key))
-        if first is None:
-            seen[(group, key)] = run.prule.full_id
-            firsts.append(run)
-        else:
-            twins.setdefault(first, []).append(run.prule.full_id)
+    """`build` (`cdss.engine.differential.build_differential`) of the diagnosis rules `firsts`, each standing
+    for itself and for its *twins*: the later rules with its condition key and differential group (disease,
+    syndrome), by rule id. A twin's score, criteria and next test are its first's, under its own rule id, so
+    only the firsts are scored; then every candidate takes its twins' rule ids and criteria. (The next test
+    stays the first's: on a tie the differential keeps the earlier rule.)"""
     out = build(firsts, registry)
     return tuple(_with_twins(c, twins) for c in out) if twins else out
 

@@ -12,6 +12,8 @@ One evaluation:
 
 Tests and rules on concepts absent from the record are not worked out: they take their outcome for a
 patient without data, data gaps included (`cdss.engine.plan`; `index=False` walks them all, same result).
+With the index, a test, derived fact or condition that several packs have is worked out once per evaluation
+(`cdss.engine.shared`).
 """
 
 from __future__ import annotations

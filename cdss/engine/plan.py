@@ -20,7 +20,9 @@ evaluation:
 So skipping never drops a data gap nor changes a result: `evaluate_facts(..., index=False)` walks every test
 and rule, and tests compare the two (tests/regressions/test_rule_index.py) on every pack case and on
 generated patients. The index of a pack is built once per process per pack version, content hash and
-concept set.
+concept set; what one patient activates (`active`) depends only on which of the pack's concepts the record
+touches, and is kept per index for the last ACTIVE_KEPT such sets. Within an evaluation, identical leaves,
+derived facts and conditions of different packs are worked out once (`cdss.engine.shared`).
 """
 
 from __future__ import annotations

@@ -262,16 +262,8 @@ class _Evaluation:
             runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
         else:
             runs = self.runs = []
-            concepts = self.registry.concepts
-            for p in packs:
-                found = _prepared.get(id(p))
-                if found is None or found[0] is not p or found[1] is not concepts:
-                    cp = compile_pack(p)
-                    if len(_prepared) >= STAMPS_KEPT:
-                        _prepared.clear()
-                    found = _prepared[id(p)] = (p, concepts, cp, self.pack_index(cp))
-                ix = found[3]
-                runs.append(run := _PackRun(found[2], dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)))
+            for cp, ix in self.prepared(packs):
+                runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)))
                 run.index = ix
                 run.active = plan.active(ix, self.seen)
         for stage in sorted({s for run in runs for s in run.cp.stages}):
@@ -476,6 +468,28 @@ class _Evaluation:
             found = self.scopes[id(pop)] = (pop, population.check_scope(pop, self.facts, self.now, self.settings))
         return found[1]
 
+    def prepared(self, packs: Sequence[Pack]) -> list[tuple[CompiledPack, plan.PackIndex]]:
+        """Each pack compiled and indexed (`compile_pack`, `pack_index`), looked up once per pack object, and
+        the whole list once per selection (the same tuple of packs, as `Registry.select` keeps it)."""
+        concepts = self.registry.concepts
+        last = _last_prepared.get(id(packs))
+        if last is not None and last[0] is packs and last[1] is concepts:
+            return last[2]
+        out = []
+        for p in packs:
+            found = _prepared.get(id(p))
+            if found is None or found[0] is not p or found[1] is not concepts:
+                cp = compile_pack(p)
+                if len(_prepared) >= STAMPS_KEPT:
+                    _prepared.clear()
+                found = _prepared[id(p)] = (p, concepts, cp, self.pack_index(cp))
+            out.append((found[2], found[3]))
+        if isinstance(packs, tuple):  # (a list may change in place)
+            if len(_last_prepared) >= SELECTIONS_KEPT:
+                _last_prepared.clear()
+            _last_prepared[id(packs)] = (packs, concepts, out)
+        return out
+
     def pack_index(self, cp: CompiledPack) -> plan.PackIndex:
         """The pack's index and baseline (`cdss.engine.plan`): the pack run unindexed on a patient without data."""
         def build() -> plan.PackIndex:
@@ -675,7 +689,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
-    stamps = tuple(_stamp(p) for p in packs)
+    stamps = _stamps_of(packs)
     settings = load_safety_settings()
     if population.is_deceased(facts, now):  # no advice for the dead, only why
         return Evaluation(patient=facts.patient, now=now, packs=stamps, suggestions=(), data_gaps=(),
@@ -703,8 +717,26 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
 _stamps: dict[int, tuple[Pack, PackStamp]] = {}
 # id(pack) -> (pack, concept set, compiled pack, index): what `compile_pack` and `pack_index` give, looked up once
 _prepared: dict[int, tuple[Pack, Any, CompiledPack, plan.PackIndex]] = {}
+_last_prepared: dict[int, tuple[Sequence[Pack], Any, list[tuple[CompiledPack, plan.PackIndex]]]] = {}  # per selection
+SELECTIONS_KEPT = 16
 _advice: dict[int, tuple[PackRule, Pack, Any, dict[str, Any]]] = {}  # id(rule) -> the rule's advice fields
 STAMPS_KEPT = 4096
+
+
+def _stamps_of(packs: Sequence[Pack]) -> tuple[PackStamp, ...]:
+    """The stamps of the selected packs, once per selection (the same tuple of packs)."""
+    last = _selection_stamps.get(id(packs))
+    if last is not None and last[0] is packs:
+        return last[1]
+    stamps = tuple(_stamp(p) for p in packs)
+    if isinstance(packs, tuple):
+        if len(_selection_stamps) >= SELECTIONS_KEPT:
+            _selection_stamps.clear()
+        _selection_stamps[id(packs)] = (packs, stamps)
+    return stamps
+
+
+_selection_stamps: dict[int, tuple[Sequence[Pack], tuple[PackStamp, ...]]] = {}
 
 
 def _stamp(pack: Pack) -> PackStamp:

@@ -313,9 +313,16 @@ class _Evaluation:
                 if merged_facts:
                     work.append((merged.group, merged_facts))
             fired: dict[str, dict[LeafTestId, set[int]]] = {}
-            for firing in self.matcher.match(work):
-                for f in merged.expand(firing) if merged is not None else (firing,):
-                    fired.setdefault(f.group, {}).setdefault(f.test, set()).add(f.fact)
+            if merged is not None:  # a merged test's firing goes to each pack that has it and works it out
+                wanted = {run.cp.groups[stage].name: {} for run, _, _ in staged}
+                for firing in self.matcher.match(work):
+                    for name, test in merged.owners[firing.test.leaf]:
+                        if (by_name := wanted.get(name)) is not None:
+                            by_name.setdefault(test, set()).add(firing.fact)
+                fired = wanted
+            else:
+                for firing in self.matcher.match(work):
+                    fired.setdefault(firing.group, {}).setdefault(firing.test, set()).add(firing.fact)
             for run, stage_leaves, measures in staged:
                 by_test = fired.get(run.cp.groups[stage].name, {})
                 for cl in stage_leaves:

@@ -274,7 +274,8 @@ class _Evaluation:
             merged_keys: set[str] = set()
             merged_facts: list[Fact] = []
             claimed: set[str] = set()  # the leaf keys of this stage that a pack already works out
-            twins: list[tuple[_PackRun, int, str]] = []  # (pack, leaf, key) taking the outcome of that pack's leaf
+            twins: list[tuple[_PackRun, tuple[int, ...], tuple[str, ...]]] = []  # (pack, leaves, their keys): each
+            # takes the outcome of the leaf with its key that an earlier pack works out
             for run in runs:
                 cp = run.cp
                 if stage not in cp.groups:
@@ -293,7 +294,7 @@ class _Evaluation:
                 else:
                     stage_leaves = run.active.stage_leaves(cp, stage)
                     if self.shared is not None:
-                        stage_leaves = _own(run, stage_leaves, claimed, twins)
+                        stage_leaves = _own(run, stage, stage_leaves, claimed, twins)
                     if not stage_leaves:
                         continue  # every test of this stage keeps its baseline outcome
                 measures = {cl.key: self.derived_measure(run, cl.leaf.concept or "") if cl.derived else
@@ -330,8 +331,9 @@ class _Evaluation:
                     if self.shared is not None:
                         self.shared.leaves[run.cp.leaf_keys[cl.index]] = result
             if self.shared is not None:
-                for run, index, key in twins:
-                    run.leaves[index] = self.shared.leaves[key]
+                resolved = self.shared.leaves
+                for run, indexes, keys in twins:
+                    run.leaves.update(zip(indexes, map(resolved.__getitem__, keys), strict=True))
         suggestions: list[Suggestion] = []
         gaps: list[GapRow] = []
         notes: list[str] = []
@@ -641,19 +643,27 @@ class _Evaluation:
         return fields
 
 
-def _own(run: _PackRun, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
-         twins: list[tuple[_PackRun, int, str]]) -> list[CompiledLeaf]:
+def _own(run: _PackRun, stage: int, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
+         twins: list[tuple[_PackRun, tuple[int, ...], tuple[str, ...]]]) -> Sequence[CompiledLeaf]:
     """The leaves of a stage that this pack works out: those whose key no earlier pack of the stage has (the
     others are listed in `twins`, to take that pack's outcome)."""
+    assert run.active is not None and run.active.stage_keys is not None
+    indexes, keys = run.active.stage_keys.get(stage, ((), ()))
+    if claimed.issuperset(keys):  # (every one: e.g. a pack whose tests all are in an earlier pack)
+        if keys:
+            twins.append((run, indexes, keys))
+        return ()
     own = []
-    keys = run.cp.leaf_keys
-    for cl in stage_leaves:
-        key = keys[cl.index]
+    twin_indexes, twin_keys = [], []
+    for cl, key in zip(stage_leaves, keys, strict=True):
         if key in claimed:
-            twins.append((run, cl.index, key))
+            twin_indexes.append(cl.index)
+            twin_keys.append(key)
         else:
             claimed.add(key)
             own.append(cl)
+    if twin_keys:
+        twins.append((run, tuple(twin_indexes), tuple(twin_keys)))
     return own
 
 

@@ -102,6 +102,7 @@ class Active:
     by_stage: Mapping[int, tuple[CompiledLeaf, ...]] | None = None  # the active leaves of each stage, in pack order
     derived: Mapping[int, tuple[Derived, ...]] | None = None  # the derived facts to compute at each stage, in order
     groups: frozenset[tuple[str, str]] = frozenset()  # differential groups of the active rules, and scoring ones
+    stage_keys: Mapping[int, tuple[tuple[int, ...], tuple[str, ...]]] | None = None  # by_stage's indexes and keys
 
     def stage_leaves(self, cp: CompiledPack, stage: int) -> Sequence[CompiledLeaf]:
         if self.by_stage is not None:
@@ -226,7 +227,9 @@ def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
             derived.setdefault(ix.cp.derived_stage[d.id], []).append(d)
     groups = frozenset(g for r in rules if (g := ix.groups[r]) is not None) | ix.scoring_groups
     return Active(frozenset(leaves), tuple(sorted(rules)), quiet, {s: tuple(v) for s, v in by_stage.items()},
-                  {s: tuple(v) for s, v in derived.items()}, groups)
+                  {s: tuple(v) for s, v in derived.items()}, groups,
+                  {s: (tuple(cl.index for cl in v), tuple(ix.cp.leaf_keys[cl.index] for cl in v))
+                   for s, v in by_stage.items()})
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

@@ -278,8 +278,9 @@ class _Evaluation:
             # takes the outcome of the leaf with its key that an earlier pack works out
             for run in runs:
                 cp = run.cp
-                if stage not in cp.groups:
-                    continue
+                if stage not in cp.groups or (run.active is not None and run.active.busy is not None
+                                              and stage not in run.active.busy):
+                    continue  # (nothing of this pack is worked out at this stage: every test keeps its baseline)
                 if run.active is not None and run.active.derived is not None:  # the active ones, in order
                     for d in run.active.derived.get(stage, ()):
                         run.derived_facts[d.id] = self.derive_once(d, cp, run)

@@ -103,6 +103,7 @@ class Active:
     derived: Mapping[int, tuple[Derived, ...]] | None = None  # the derived facts to compute at each stage, in order
     groups: frozenset[tuple[str, str]] = frozenset()  # differential groups of the active rules, and scoring ones
     stage_keys: Mapping[int, tuple[tuple[int, ...], tuple[str, ...]]] | None = None  # by_stage's indexes and keys
+    busy: frozenset[int] | None = None  # the stages with an active leaf or derived fact (None: every stage)
 
     def stage_leaves(self, cp: CompiledPack, stage: int) -> Sequence[CompiledLeaf]:
         if self.by_stage is not None:
@@ -229,7 +230,7 @@ def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
     return Active(frozenset(leaves), tuple(sorted(rules)), quiet, {s: tuple(v) for s, v in by_stage.items()},
                   {s: tuple(v) for s, v in derived.items()}, groups,
                   {s: (tuple(cl.index for cl in v), tuple(ix.cp.leaf_keys[cl.index] for cl in v))
-                   for s, v in by_stage.items()})
+                   for s, v in by_stage.items()}, frozenset((*by_stage, *derived)))
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

@@ -66,10 +66,14 @@ def test_generated_patients_give_the_same_evaluation_with_and_without_the_index(
 
 def test_copied_packs_give_the_same_evaluation_with_and_without_the_index():
     registry = scaled_registry(default_registry(), 2)
-    for n in (0, 50):
+    for n in (0, 50, 500):
         facts = read_bundle(synthetic_bundle(n, concepts=registry.concepts, now=NOW), registry.concepts)
         indexed, full = both(facts, registry, registry.select())
         assert indexed == full
+    # the copies' diagnosis rules are twins in the differential (`cdss.engine.shared.differential`): scored once,
+    # listed under both rule ids
+    rules = {r for c in json.loads(indexed)["differential"] for r in c["rules"]}
+    assert any("-x2/" in r for r in rules) and any("-x2/" not in r for r in rules)
 
 
 def test_rules_skipped_for_absent_data_keep_their_data_gaps():

@@ -12,6 +12,7 @@ stage: stage 0 holds the tests on patient data, stage n the tests on derived fac
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class CompiledPack:
     groups: dict[int, StageTests] = field(default_factory=dict)  # stage -> the tests of that stage
     rule_trees: list[Node] = field(default_factory=list)  # aligned with pack.rules
     part_trees: dict[str, list[Node]] = field(default_factory=dict)  # derived id -> one per part
+    # Canonical keys (`cdss.engine.shared`): equal keys, in any packs, give equal outcomes, traces and gaps.
+    leaf_keys: list[str] = field(default_factory=list)  # aligned with leaves
+    derived_keys: dict[str, str] = field(default_factory=dict)  # derived id -> its definition's key
+    rule_keys: list[str] = field(default_factory=list)  # aligned with rule_trees
 
     @property
     def stages(self) -> list[int]:
@@ -100,6 +105,36 @@ def to_node(cond: Condition, index: dict[Leaf, int]) -> Node:
     if isinstance(cond, NotOf):
         return NotNode(to_node(cond.not_, index))
     return LeafNode(index[cond])
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def node_key(node: Node, leaf_keys: list[str]) -> str:
+    """A condition tree's canonical text: its structure (and definition names) over its leaves' keys."""
+    if isinstance(node, LeafNode):
+        return leaf_keys[node.index]
+    if isinstance(node, NotNode):
+        return f"not({node_key(node.item, leaf_keys)})"
+    items = ",".join(node_key(n, leaf_keys) for n in node.items)
+    return f"any({items})" if isinstance(node, AnyNode) else f"all{node.name!r}({items})"
+
+
+def _keys(out: CompiledPack) -> None:
+    """The canonical keys of a compiled pack's derived facts, leaves and rules (see `CompiledPack`).
+
+    A derived fact's key is its whole definition (id, parts, title ...) and the keys of the derived facts its
+    parts test; a leaf's key is the leaf itself, and for a test on a derived fact that fact's key too; a
+    rule's key is its condition's structure over its leaves' keys. So two keys are equal only when every input
+    of the outcome, the trace and the data gaps is: nothing of the pack's own (id, rule ids) is in them."""
+    by_id = {d.id: d for d in out.pack.derived}
+    for d in out.derived_order:  # dependencies first (by stage)
+        deps = sorted({leaf.concept for part in d.parts for leaf in leaves_of(part.when) if leaf.concept in by_id})
+        out.derived_keys[d.id] = _digest("|".join((repr(d), *(out.derived_keys[x] for x in deps))))
+    out.leaf_keys = [_digest(f"d:{out.derived_keys[cl.leaf.concept]}|{cl.leaf!r}" if cl.derived else  # type: ignore[index]
+                             f"l:{cl.leaf!r}") for cl in out.leaves]
+    out.rule_keys = [_digest(node_key(node, out.leaf_keys)) for node in out.rule_trees]
 
 
 def describe(leaf: Leaf) -> str:
@@ -189,6 +224,7 @@ def _compile(pack: Pack) -> CompiledPack:
 
     out.rule_trees = [to_node(r.rule.when, out.leaf_index) for r in pack.rules]
     out.part_trees = {d.id: [to_node(p.when, out.leaf_index) for p in d.parts] for d in pack.derived}
+    _keys(out)
 
     by_stage: dict[int, list[LeafTest]] = {}
     for cl in out.leaves:

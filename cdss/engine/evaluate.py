@@ -12,6 +12,8 @@ One evaluation:
 
 Tests and rules on concepts absent from the record are not worked out: they take their outcome for a
 patient without data, data gaps included (`cdss.engine.plan`; `index=False` walks them all, same result).
+With the index, a test, derived fact or condition that several packs have is worked out once per evaluation
+(`cdss.engine.shared`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from cdss.engine import plan, population, supersede, tables
+from cdss.engine import plan, population, shared, supersede, tables
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
 from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
@@ -30,6 +32,7 @@ from cdss.engine.differential import RuleRun, build_differential, differential_g
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, PlainMatcher, StageTests
 from cdss.engine.results import (
+    Candidate,
     Citation,
     ConditionTrace,
     DataGap,
@@ -71,6 +74,7 @@ class _PackRun:
     derived_facts: dict[str, Measure] = field(default_factory=dict)
     index: plan.PackIndex | None = None  # with the index (`cdss.engine.plan`): what this patient needs worked out
     active: plan.Active | None = None
+    borrowed: set[str] = field(default_factory=set)  # derived facts another pack summed (cdss.engine.shared)
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -92,6 +96,7 @@ class _Evaluation:
         self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
         self.seen = plan.touched(facts) if index else None  # None: every test and rule is worked out
         self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
+        self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
 
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
@@ -253,35 +258,48 @@ class _Evaluation:
     # --- all packs, stage by stage ------------------------------------------------------------------
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
-        runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
-        if self.seen is not None:
-            for run in runs:
-                run.index = ix = self.pack_index(run.cp)
+        if self.seen is None:
+            runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
+        else:
+            runs = self.runs = []
+            for cp, ix in self.prepared(packs):
+                runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)))
+                run.index = ix
                 run.active = plan.active(ix, self.seen)
-                run.leaves, run.parts_trace = dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)
         for stage in sorted({s for run in runs for s in run.cp.stages}):
             work: list[tuple[StageTests, list[Fact]]] = []
-            staged: list[tuple[_PackRun, list[CompiledLeaf], dict[str, Measure]]] = []
+            staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []
             merged = plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0) \
                 if self.seen is not None else None
             merged_keys: set[str] = set()
             merged_facts: list[Fact] = []
+            claimed: set[str] = set()  # the leaf keys of this stage that a pack already works out
+            twins: list[tuple[_PackRun, tuple[int, ...], tuple[str, ...]]] = []  # (pack, leaves, their keys): each
+            # takes the outcome of the leaf with its key that an earlier pack works out
             for run in runs:
                 cp = run.cp
-                if stage not in cp.groups:
-                    continue
-                for d in cp.derived_order:
-                    if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
-                            run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
-                        run.derived_facts[d.id] = self.derive(d, cp, run.leaves, run.parts_trace)
+                if stage not in cp.groups or (run.active is not None and run.active.busy is not None
+                                              and stage not in run.active.busy):
+                    continue  # (nothing of this pack is worked out at this stage: every test keeps its baseline)
+                if run.active is not None and run.active.derived is not None:  # the active ones, in order
+                    for d in run.active.derived.get(stage, ()):
+                        run.derived_facts[d.id] = self.derive_once(d, cp, run)
+                else:
+                    for d in cp.derived_order:
+                        if cp.derived_stage[d.id] == stage and d.id not in run.derived_facts and (
+                                run.index is None or plan.derived_active(run.index, d.id, self.seen or ())):
+                            run.derived_facts[d.id] = self.derive_once(d, cp, run)
+                stage_leaves: Sequence[CompiledLeaf]
                 if run.active is None:
                     stage_leaves = [cl for cl in cp.leaves if cl.stage == stage]
                 else:
                     stage_leaves = run.active.stage_leaves(cp, stage)
+                    if self.shared is not None:
+                        stage_leaves = _own(run, stage, stage_leaves, claimed, twins)
                     if not stage_leaves:
                         continue  # every test of this stage keeps its baseline outcome
-                measures = {cl.key: run.derived_facts[cl.leaf.concept] if cl.derived else self.measure(cl.leaf, cl.key)
-                            for cl in stage_leaves}
+                measures = {cl.key: self.derived_measure(run, cl.leaf.concept or "") if cl.derived else
+                            self.measure(cl.leaf, cl.key) for cl in stage_leaves}
                 group = cp.groups[stage]
                 facts = [f for k in sorted(group.keys) if k in measures for f in measures[k].facts] \
                     if merged is None or stage > 0 else []
@@ -297,13 +315,26 @@ class _Evaluation:
                 if merged_facts:
                     work.append((merged.group, merged_facts))
             fired: dict[str, dict[LeafTestId, set[int]]] = {}
-            for firing in self.matcher.match(work):
-                for f in merged.expand(firing) if merged is not None else (firing,):
-                    fired.setdefault(f.group, {}).setdefault(f.test, set()).add(f.fact)
+            if merged is not None:  # a merged test's firing goes to each pack that has it and works it out
+                wanted = {run.cp.groups[stage].name: {} for run, _, _ in staged}
+                for firing in self.matcher.match(work):
+                    for name, test in merged.owners[firing.test.leaf]:
+                        if (by_name := wanted.get(name)) is not None:
+                            by_name.setdefault(test, set()).add(firing.fact)
+                fired = wanted
+            else:
+                for firing in self.matcher.match(work):
+                    fired.setdefault(firing.group, {}).setdefault(firing.test, set()).add(firing.fact)
             for run, stage_leaves, measures in staged:
                 by_test = fired.get(run.cp.groups[stage].name, {})
                 for cl in stage_leaves:
-                    run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
+                    result = run.leaves[cl.index] = self.leaf_result(cl, by_test, measures[cl.key])
+                    if self.shared is not None:
+                        self.shared.leaves[run.cp.leaf_keys[cl.index]] = result
+            if self.shared is not None:
+                resolved = self.shared.leaves
+                for run, indexes, keys in twins:
+                    run.leaves.update(zip(indexes, map(resolved.__getitem__, keys), strict=True))
         suggestions: list[Suggestion] = []
         gaps: list[GapRow] = []
         notes: list[str] = []
@@ -316,26 +347,36 @@ class _Evaluation:
 
     def decide(self, run: _PackRun) -> tuple[list[Suggestion], list[GapRow], list[str]]:
         """One pack's rules from its tests' outcomes: suggestions, data gaps, contradiction notes."""
+        if self.shared is not None and run.index is not None and run.active is not None:
+            return self.decide_shared(run, run.index, run.active, self.shared)
         cp, pack, leaves = run.cp, run.cp.pack, run.leaves
         suggestions: list[Suggestion] = []
         gaps: list[GapRow] = []
         fired_slugs: dict[str, str] = {}
         order = range(len(pack.rules)) if run.active is None else run.active.rules
-        for prule, node in ((pack.rules[r], cp.rule_trees[r]) for r in order):
+        for r in order:
+            prule, node = pack.rules[r], cp.rule_trees[r]
             scope = self.scope(prule.rule.population or pack.meta.population)
             if scope.outcome is Truth.FALSE:
                 continue  # outside the rule's population: no advice and no data gap
-            decided = decide(node, leaves)
+            cond = None if self.shared is None else \
+                self.shared.condition(cp.rule_keys[r], node, cp, leaves, run.parts_trace)
+            decided = decide(node, leaves) if cond is None else cond.decided
             if decided.outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
-                suggestion = self.suggest(pack, prule, decided, cp, leaves, run.parts_trace)
+                root = trace(decided, cp, leaves, run.parts_trace) if cond is None else cond.trace()
+                suggestion = self.suggest(pack, prule, root)
                 if scope.cautions:
                     suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
             elif decided.outcome is not Truth.FALSE and prule.rule.gaps == "report":
                 gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
-                for index in unknown_leaves(decided):
-                    gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
+                if cond is None:
+                    for index in unknown_leaves(decided):
+                        gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
+                else:
+                    gaps.extend(GapRow(c, reason, prule.full_id, prule.urgency)
+                                for c, reason in self.condition_gaps(cond))
         if run.active is not None and run.index is not None:
             gaps.extend(self.quiet_gaps(run.index, run.active))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
@@ -343,20 +384,91 @@ class _Evaluation:
                  for b in prule.rule.excludes if b in fired_slugs]
         return suggestions, gaps, notes
 
+    def decide_shared(self, run: _PackRun, ix: plan.PackIndex, act: plan.Active,
+                      memo: shared.Shared) -> tuple[list[Suggestion], list[GapRow], list[str]]:
+        """`decide` with the index: the active rules, each condition decided once per evaluation for all the
+        rules that have it (`cdss.engine.shared`); a rule whose condition is false gives nothing, in its
+        population or not."""
+        cp, pack, leaves = run.cp, run.cp.pack, run.leaves
+        suggestions: list[Suggestion] = []
+        gaps: list[GapRow] = []
+        fired_slugs: dict[str, str] = {}
+        rows, conditions = ix.rows, memo.conditions
+        for r in act.rules:
+            row = rows[r]
+            cond = conditions.get(row.key) or memo.condition(row.key, cp.rule_trees[r], cp, leaves, run.parts_trace)
+            outcome = cond.decided.outcome
+            if outcome is Truth.FALSE:
+                continue
+            scope = self.scope(row.population)
+            if scope.outcome is Truth.FALSE:
+                continue  # outside the rule's population: no advice and no data gap
+            if outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
+                prule = pack.rules[r]
+                suggestion = self.suggest(pack, prule, cond.trace(), cond.rationale())
+                if scope.cautions:
+                    suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
+                suggestions.append(suggestion)
+                fired_slugs[prule.rule.id] = suggestion.id
+            elif row.report:
+                gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+                gaps.extend(GapRow(c, reason, row.full_id, row.urgency) for c, reason in self.condition_gaps(cond))
+        gaps.extend(self.quiet_gaps(ix, act))
+        notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
+                 for a, excluded in ix.excludes if a in fired_slugs for b in excluded if b in fired_slugs] \
+            if fired_slugs else []
+        return suggestions, gaps, notes
+
+    def condition_gaps(self, cond: shared.Condition) -> tuple[tuple[str, str], ...]:
+        """The (concept, reason) data gaps of a shared unknown condition, from the pack that decided it."""
+        def rows(decided: Decided) -> list[tuple[str, str]]:
+            return [(g.concept, g.reason) for i in unknown_leaves(decided)
+                    for g in self.gap_entries(cond.cp.leaves[i], cond.cp, cond.leaves, "", "")]
+        assert self.shared is not None
+        return self.shared.gaps(cond, rows)
+
+    def derive_once(self, d: Derived, cp: CompiledPack, run: _PackRun) -> Measure:
+        """A derived fact of a pack, summed once per evaluation per definition (`cdss.engine.shared`): a pack
+        with the same definition takes its parts' traces and a copy of its fact under a new id."""
+        if self.shared is None:
+            return self.derive(d, cp, run.leaves, run.parts_trace)
+        key = cp.derived_keys[d.id]
+        found = self.shared.derived.get(key)
+        if found is None:
+            m = self.derive(d, cp, run.leaves, run.parts_trace)
+            self.shared.derived[key] = (m, run.parts_trace.get(d.id))
+            return m
+        m, parts = found
+        if parts is not None:
+            run.parts_trace[d.id] = parts
+        run.borrowed.add(d.id)
+        return m
+
+    def derived_measure(self, run: _PackRun, did: str) -> Measure:
+        """A derived fact of a pack as its tests are matched: one another pack summed is copied under new fact
+        ids first (a matcher run needs each fact's id once)."""
+        m = run.derived_facts[did]
+        if did in run.borrowed:
+            run.borrowed.discard(did)
+            copy = run.derived_facts[did] = Measure(missing=m.missing, complete=m.complete)
+            for f in m.facts:
+                self.fact(copy, f.key, f.value, m.evidence[f.id], f.upper)
+            return copy
+        return m
+
     def quiet_gaps(self, ix: plan.PackIndex, act: plan.Active) -> list[GapRow]:
         """The data gaps of the rules not worked out whose baseline is unknown: the baseline's, once the
         patient is in the rule's population (as the full walk in `decide` gives them)."""
-        pack = ix.cp.pack
         gaps: list[GapRow] = []
-        for r in act.quiet_rules:
-            prule = pack.rules[r]
-            if prule.rule.gaps != "report":
-                continue
-            scope = self.scope(prule.rule.population or pack.meta.population)
+        rows, baseline_rows = ix.rows, ix.gap_rows
+        for r in act.quiet_rules:  # (those that report gaps)
+            row = rows[r]
+            scope = self.scope(row.population)
             if scope.outcome is Truth.FALSE:
                 continue
-            gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
-            gaps.extend(GapRow(c, reason, prule.full_id, prule.urgency) for c, reason in ix.baseline.rule_gaps[r])
+            if scope.gaps:
+                gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+            gaps.extend(baseline_rows[r])
         return gaps
 
     def scope(self, pop: Any) -> population.ScopeResult:
@@ -365,6 +477,28 @@ class _Evaluation:
         if found is None or found[0] is not pop:
             found = self.scopes[id(pop)] = (pop, population.check_scope(pop, self.facts, self.now, self.settings))
         return found[1]
+
+    def prepared(self, packs: Sequence[Pack]) -> list[tuple[CompiledPack, plan.PackIndex]]:
+        """Each pack compiled and indexed (`compile_pack`, `pack_index`), looked up once per pack object, and
+        the whole list once per selection (the same tuple of packs, as `Registry.select` keeps it)."""
+        concepts = self.registry.concepts
+        last = _last_prepared.get(id(packs))
+        if last is not None and last[0] is packs and last[1] is concepts:
+            return last[2]
+        out = []
+        for p in packs:
+            found = _prepared.get(id(p))
+            if found is None or found[0] is not p or found[1] is not concepts:
+                cp = compile_pack(p)
+                if len(_prepared) >= STAMPS_KEPT:
+                    _prepared.clear()
+                found = _prepared[id(p)] = (p, concepts, cp, self.pack_index(cp))
+            out.append((found[2], found[3]))
+        if isinstance(packs, tuple):  # (a list may change in place)
+            if len(_last_prepared) >= SELECTIONS_KEPT:
+                _last_prepared.clear()
+            _last_prepared[id(packs)] = (packs, concepts, out)
+        return out
 
     def pack_index(self, cp: CompiledPack) -> plan.PackIndex:
         """The pack's index and baseline (`cdss.engine.plan`): the pack run unindexed on a patient without data."""
@@ -390,10 +524,41 @@ class _Evaluation:
             return None
         out: set[tuple[str, str]] = set()
         for run in self.runs:
-            if run.index is not None and run.active is not None:
-                out.update(g for r in run.active.rules if (g := run.index.groups[r]) is not None)
-                out.update(run.index.scoring_groups)
+            if run.active is not None:
+                out.update(run.active.groups)
         return out
+
+    def differential(self) -> tuple[Candidate, ...]:
+        """The differential of the diagnosis rules in the patient's population (`cdss.engine.differential`);
+        with the index, of the groups that may give a candidate, each condition scored once per group
+        (`cdss.engine.shared.differential`)."""
+        groups = self.differential_groups()
+        if groups is None:
+            return build_differential(
+                [RuleRun(prule, run.cp, node, run.leaves) for run in self.runs
+                 for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
+                 if prule.kind == "diagnosis" and self.scope(  # nothing outside the patient's population
+                     prule.rule.population or run.cp.pack.meta.population).outcome is not Truth.FALSE],
+                self.registry)
+        firsts: list[RuleRun] = []
+        twins: dict[str, list[str]] = {}  # a first rule's id -> the ids of the rules with its condition and group
+        seen: dict[tuple[tuple[str, str], str], str] = {}
+        for run in self.runs:
+            cp, ix = run.cp, run.index
+            assert ix is not None
+            if groups.isdisjoint(ix.group_set):
+                continue
+            for r in ix.diagnosis:
+                g, row = ix.groups[r], ix.rows[r]
+                if g not in groups or self.scope(row.population).outcome is Truth.FALSE:
+                    continue  # (nothing outside the patient's population)
+                first = seen.get((g, row.key))
+                if first is None:
+                    seen[(g, row.key)] = row.full_id
+                    firsts.append(RuleRun(cp.pack.rules[r], cp, cp.rule_trees[r], run.leaves))
+                else:
+                    twins.setdefault(first, []).append(row.full_id)
+        return shared.differential(firsts, twins, self.registry, build_differential)
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                     rule: str, urgency: str) -> list[GapRow]:
@@ -447,26 +612,60 @@ class _Evaluation:
         self.fact(m, derived_key(d.id), lo, Evidence(d.id, lo, None, None, (), d.combine, note), upper=hi)
         return m
 
-    def suggest(self, pack: Pack, prule: PackRule, decided: Decided, cp: CompiledPack,
-                leaves: Mapping[int, LeafResult], parts_trace: Mapping[str, tuple[ConditionTrace, ...]]) -> Suggestion:
-        rule = prule.rule
-        root = trace(decided, cp, leaves, parts_trace)
-        rationale = root.parts if root.text in ("all", "any") else (root,)
-        disease = None
+    def suggest(self, pack: Pack, prule: PackRule, root: ConditionTrace,
+                shown: tuple[tuple[ConditionTrace, ...], list[tuple[str, str, str]]] | None = None) -> Suggestion:
+        """A rule's suggestion, from its condition's trace (`root`), or its rationale and evidence key
+        (`shown`, `cdss.engine.shared.Condition.rationale`)."""
+        rationale, evidence_key = shown or (r := shared.rationale_of(root), shared.evidence_key(r))
+        sid = content_id(pack.key, prule.full_id, self.facts.patient, evidence_key)
+        return Suggestion(id=sid, rationale=rationale, **self.advice(pack, prule))
+
+    def advice(self, pack: Pack, prule: PackRule) -> dict[str, Any]:
+        """The fields of a rule's suggestion that do not depend on the patient, once per process per rule."""
         catalogue = self.registry.catalogue
+        found = _advice.get(id(prule))
+        if found is not None and found[0] is prule and found[1] is pack and found[2] is catalogue:
+            return found[3]
+        rule = prule.rule
+        disease = None
         if rule.then.disease and catalogue is not None and (entry := catalogue.get(rule.then.disease)):
             disease = DiseaseRef(entry.id, entry.code_system, entry.code, entry.name.zh, entry.name.en)
         citations = tuple(
             Citation(c.source, (s := pack.source(c.source)).title, s.year, c.section, s.publisher, s.url, c.note)
             for c in rule.citation)
-        evidence_key = sorted({(e.concept, str(e.value), e.source) for t in rationale for e in walk_facts(t)})
-        sid = content_id(pack.key, prule.full_id, self.facts.patient, evidence_key)
-        return Suggestion(
-            id=sid, kind=rule.then.kind, urgency=rule.then.urgency, disease=disease,
-            title={"zh": rule.then.title.zh, "en": rule.then.title.en},
-            detail={"zh": rule.then.detail.zh, "en": rule.then.detail.en},
-            rule_id=prule.full_id, pack_id=pack.id, pack_version=pack.version, rationale=rationale,
-            citations=citations, evidence=rule.evidence, issue=rule.then.issue)
+        fields = {"kind": rule.then.kind, "urgency": rule.then.urgency, "disease": disease,
+                  "title": {"zh": rule.then.title.zh, "en": rule.then.title.en},
+                  "detail": {"zh": rule.then.detail.zh, "en": rule.then.detail.en},
+                  "rule": f"{pack.id}@{pack.version}#{prule.full_id}", "citations": citations,
+                  "evidence": rule.evidence, "issue": rule.then.issue}
+        if len(_advice) >= STAMPS_KEPT:
+            _advice.clear()
+        _advice[id(prule)] = (prule, pack, catalogue, fields)
+        return fields
+
+
+def _own(run: _PackRun, stage: int, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
+         twins: list[tuple[_PackRun, tuple[int, ...], tuple[str, ...]]]) -> Sequence[CompiledLeaf]:
+    """The leaves of a stage that this pack works out: those whose key no earlier pack of the stage has (the
+    others are listed in `twins`, to take that pack's outcome)."""
+    assert run.active is not None and run.active.stage_keys is not None
+    indexes, keys = run.active.stage_keys.get(stage, ((), ()))
+    if claimed.issuperset(keys):  # (every one: e.g. a pack whose tests all are in an earlier pack)
+        if keys:
+            twins.append((run, indexes, keys))
+        return ()
+    own = []
+    twin_indexes, twin_keys = [], []
+    for cl, key in zip(stage_leaves, keys, strict=True):
+        if key in claimed:
+            twin_indexes.append(cl.index)
+            twin_keys.append(key)
+        else:
+            claimed.add(key)
+            own.append(cl)
+    if twin_keys:
+        twins.append((run, tuple(twin_indexes), tuple(twin_keys)))
+    return own
 
 
 def _same_time(readings: Sequence[Reading]) -> list[Reading]:
@@ -508,7 +707,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     if now.tzinfo is None:
         raise ConfigError.one("the evaluation time has no time zone", "naive-time", field="now", got=now.isoformat(),
                               hint="give an offset, e.g. 2026-11-22T09:00:00+08:00")
-    stamps = tuple(PackStamp(p.id, p.version, p.sha256) for p in packs)
+    stamps = _stamps_of(packs)
     settings = load_safety_settings()
     if population.is_deceased(facts, now):  # no advice for the dead, only why
         return Evaluation(patient=facts.patient, now=now, packs=stamps, suggestions=(), data_gaps=(),
@@ -523,14 +722,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     gap_rows.extend(g)
     notes.extend(n)
     suggestions, superseded = supersede.apply(suggestions, packs)
-    groups = state.differential_groups()
-    differential = build_differential(
-        [RuleRun(prule, run.cp, node, run.leaves) for run in state.runs
-         for r, (prule, node) in enumerate(zip(run.cp.pack.rules, run.cp.rule_trees, strict=True))
-         if prule.kind == "diagnosis" and (groups is None or (run.index and run.index.groups[r]) in groups)
-         and state.scope(  # nothing outside the patient's population
-             prule.rule.population or run.cp.pack.meta.population).outcome
-         is not Truth.FALSE], registry)
+    differential = state.differential()
     return Evaluation(
         patient=facts.patient, now=now, packs=stamps,
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),
@@ -538,6 +730,41 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         superseded=tuple(sorted(superseded, key=Suggestion.sort_key)),
         unrecognised=facts.unrecognised, concept_maps=registry.concepts.maps,
         differential=differential)
+
+
+_stamps: dict[int, tuple[Pack, PackStamp]] = {}
+# id(pack) -> (pack, concept set, compiled pack, index): what `compile_pack` and `pack_index` give, looked up once
+_prepared: dict[int, tuple[Pack, Any, CompiledPack, plan.PackIndex]] = {}
+_last_prepared: dict[int, tuple[Sequence[Pack], Any, list[tuple[CompiledPack, plan.PackIndex]]]] = {}  # per selection
+SELECTIONS_KEPT = 16
+_advice: dict[int, tuple[PackRule, Pack, Any, dict[str, Any]]] = {}  # id(rule) -> the rule's advice fields
+STAMPS_KEPT = 4096
+
+
+def _stamps_of(packs: Sequence[Pack]) -> tuple[PackStamp, ...]:
+    """The stamps of the selected packs, once per selection (the same tuple of packs)."""
+    last = _selection_stamps.get(id(packs))
+    if last is not None and last[0] is packs:
+        return last[1]
+    stamps = tuple(_stamp(p) for p in packs)
+    if isinstance(packs, tuple):
+        if len(_selection_stamps) >= SELECTIONS_KEPT:
+            _selection_stamps.clear()
+        _selection_stamps[id(packs)] = (packs, stamps)
+    return stamps
+
+
+_selection_stamps: dict[int, tuple[Sequence[Pack], tuple[PackStamp, ...]]] = {}
+
+
+def _stamp(pack: Pack) -> PackStamp:
+    """The stamp of a pack in an evaluation, made once per pack object (a record is immutable)."""
+    found = _stamps.get(id(pack))
+    if found is None or found[0] is not pack:
+        if len(_stamps) >= STAMPS_KEPT:
+            _stamps.clear()
+        found = _stamps[id(pack)] = (pack, PackStamp(pack.id, pack.version, pack.sha256))
+    return found[1]
 
 
 def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],

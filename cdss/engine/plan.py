@@ -20,7 +20,9 @@ evaluation:
 So skipping never drops a data gap nor changes a result: `evaluate_facts(..., index=False)` walks every test
 and rule, and tests compare the two (tests/regressions/test_rule_index.py) on every pack case and on
 generated patients. The index of a pack is built once per process per pack version, content hash and
-concept set.
+concept set; what one patient activates (`active`) depends only on which of the pack's concepts the record
+touches, and is kept per index for the last ACTIVE_KEPT such sets. Within an evaluation, identical leaves,
+derived facts and conditions of different packs are worked out once (`cdss.engine.shared`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from cdss.engine.compile import CompiledLeaf, CompiledPack, leaves_of
-from cdss.engine.decide import LeafResult, decide, unknown_leaves
+from cdss.engine.decide import GapRow, LeafResult, decide, unknown_leaves
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.engine.results import ConditionTrace
 from cdss.engine.truth import Truth
 from cdss.intake.facts import PatientFacts
+from cdss.packs.schema import Derived
 from cdss.vocab.concepts import ConceptSet
 
 # Concepts read from the Patient resource itself, not from readings or presences (see evaluate.measure):
@@ -68,6 +72,24 @@ class PackIndex:
     derived_concepts: Mapping[str, frozenset[str]]  # derived id -> concepts its parts depend on
     groups: tuple[tuple[str, str] | None, ...]  # aligned with pack.rules: differential group of diagnosis rules
     scoring_groups: frozenset[tuple[str, str]]  # groups of the rules that score above 0 without data
+    diagnosis: tuple[int, ...] = ()  # the rules with a differential group, in pack order
+    unknown_rules: tuple[int, ...] = ()  # the rules whose baseline is unknown, in pack order
+    concepts: frozenset[str] = frozenset()  # every concept of leaves_by_concept and rules_by_concept
+    rows: tuple[RuleRow, ...] = ()  # aligned with pack.rules
+    excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (rule id, the rule ids it excludes), in pack order
+    gap_rows: tuple[tuple[GapRow, ...], ...] = ()  # aligned with pack.rules: the baseline's gaps as rows
+    group_set: frozenset[tuple[str, str]] = frozenset()  # every differential group of the pack
+
+
+class RuleRow(NamedTuple):
+    """What deciding one rule reads, looked up once per process: its population scope (its own or the pack's),
+    condition key (`CompiledPack.rule_keys`), whether it reports data gaps, full id and urgency."""
+
+    population: Any
+    key: str
+    report: bool
+    full_id: str
+    urgency: str
 
 
 @dataclass(frozen=True)
@@ -76,9 +98,16 @@ class Active:
 
     leaves: frozenset[int]
     rules: tuple[int, ...]  # in pack order
-    quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown (data gaps only), in pack order
+    quiet_rules: tuple[int, ...]  # inactive rules whose baseline is unknown that report gaps, in pack order
+    by_stage: Mapping[int, tuple[CompiledLeaf, ...]] | None = None  # the active leaves of each stage, in pack order
+    derived: Mapping[int, tuple[Derived, ...]] | None = None  # the derived facts to compute at each stage, in order
+    groups: frozenset[tuple[str, str]] = frozenset()  # differential groups of the active rules, and scoring ones
+    stage_keys: Mapping[int, tuple[tuple[int, ...], tuple[str, ...]]] | None = None  # by_stage's indexes and keys
+    busy: frozenset[int] | None = None  # the stages with an active leaf or derived fact (None: every stage)
 
-    def stage_leaves(self, cp: CompiledPack, stage: int) -> list[CompiledLeaf]:
+    def stage_leaves(self, cp: CompiledPack, stage: int) -> Sequence[CompiledLeaf]:
+        if self.by_stage is not None:
+            return self.by_stage.get(stage, ())
         return [cp.leaves[i] for i in sorted(self.leaves) if cp.leaves[i].stage == stage]
 
 
@@ -144,19 +173,64 @@ def build_index(cp: CompiledPack, baseline: Baseline,
     scoring = frozenset(g for g, s in zip(groups, baseline.rule_scores, strict=True)
                         if g is not None and s is not None and s > 0)
     return PackIndex(cp, baseline, {c: tuple(v) for c, v in leaves_by.items()}, frozenset(always_leaves),
-                     {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring)
+                     {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring,
+                     tuple(r for r, g in enumerate(groups) if g is not None),
+                     tuple(r for r, o in enumerate(baseline.rule_outcomes) if o is Truth.UNKNOWN),
+                     frozenset((*leaves_by, *rules_by)),
+                     tuple(RuleRow(p.rule.population or cp.pack.meta.population, key, p.rule.gaps == "report",
+                                   p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
+                     tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes),
+                     tuple(tuple(GapRow(c, reason, p.full_id, p.urgency) for c, reason in gaps)
+                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)),
+                     frozenset(g for g in groups if g is not None))
+
+
+ACTIVE_KEPT = 64  # per pack index: the Active of this many sets of touched concepts are kept
 
 
 def active(ix: PackIndex, seen: Set[str]) -> Active:
-    """The leaves and rules of a pack that an evaluation of a patient whose record touches `seen` works out."""
+    """The leaves and rules of a pack that an evaluation of a patient whose record touches `seen` works out.
+
+    It depends only on which of the pack's own concepts are touched, so it is kept per pack index for the
+    last ACTIVE_KEPT such sets (most packs see none of their concepts in a record, or the same few)."""
+    hits = ix.concepts.intersection(seen)
+    memo = _active_memo.get(id(ix))
+    if memo is None or memo[0] is not ix:
+        with _lock:
+            memo = _active_memo[id(ix)] = (ix, {})
+    found = memo[1].get(hits)
+    if found is None:
+        found = _active(ix, hits)
+        with _lock:
+            if len(memo[1]) >= ACTIVE_KEPT:
+                memo[1].pop(next(iter(memo[1])), None)
+            memo[1][hits] = found
+    return found
+
+
+_active_memo: dict[int, tuple[PackIndex, dict[frozenset[str], Active]]] = {}
+
+
+def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
     leaves = set(ix.always_leaves)
     rules = set(ix.always_rules)
-    for concept in seen:
+    for concept in hits:
         leaves.update(ix.leaves_by_concept.get(concept, ()))
         rules.update(ix.rules_by_concept.get(concept, ()))
-    outcomes = ix.baseline.rule_outcomes
-    quiet = tuple(r for r in range(len(outcomes)) if outcomes[r] is Truth.UNKNOWN and r not in rules)
-    return Active(frozenset(leaves), tuple(sorted(rules)), quiet)
+    quiet = tuple(r for r in ix.unknown_rules if r not in rules and ix.rows[r].report)  # (only they give gaps)
+    by_stage: dict[int, list[CompiledLeaf]] = {}
+    for i in sorted(leaves):
+        cl = ix.cp.leaves[i]
+        by_stage.setdefault(cl.stage, []).append(cl)
+    derived: dict[int, list[Derived]] = {}
+    for d in ix.cp.derived_order:
+        if not ix.derived_concepts[d.id].isdisjoint(hits):
+            derived.setdefault(ix.cp.derived_stage[d.id], []).append(d)
+    groups = frozenset(g for r in rules if (g := ix.groups[r]) is not None) | ix.scoring_groups
+    return Active(frozenset(leaves), tuple(sorted(rules)), quiet, {s: tuple(v) for s, v in by_stage.items()},
+                  {s: tuple(v) for s, v in derived.items()}, groups,
+                  {s: (tuple(cl.index for cl in v), tuple(ix.cp.leaf_keys[cl.index] for cl in v))
+                   for s, v in by_stage.items()}, frozenset((*by_stage, *derived)))
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

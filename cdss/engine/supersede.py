@@ -17,10 +17,14 @@ from cdss.packs.safety_checks import split_target
 _targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
 _lock = threading.Lock()
 TARGETS_KEPT = 16  # selections of packs whose targets are kept per process
+_last: tuple[tuple[Pack, ...], dict[str, tuple[str, ...]]] | None = None  # the last selection's, by identity
 
 
 def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
     """Full rule id -> full ids of the rules it supersedes (worked out once per selection of packs)."""
+    global _last
+    if _last is not None and _last[0] is packs:  # the same selection (Registry.select keeps its tuple)
+        return _last[1]
     key = tuple(f"{p.key}#{p.sha256}" for p in packs)
     found = _targets.get(key)
     if found is None:
@@ -29,6 +33,8 @@ def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
             while len(_targets) >= TARGETS_KEPT:
                 _targets.pop(next(iter(_targets)), None)
             _targets[key] = found
+    if isinstance(packs, tuple):
+        _last = (packs, found)
     return found
 
 
@@ -46,10 +52,10 @@ def apply(suggestions: Sequence[Suggestion], packs: Sequence[Pack]) -> tuple[lis
     """(advice kept, advice superseded with `superseded_by` set)."""
     by_target: dict[str, set[str]] = {}
     fired = {s.rule_id: s for s in suggestions}
-    for rule_id, replaced in targets(packs).items():
-        if rule_id in fired:
-            for t in replaced:
-                by_target.setdefault(t, set()).add(fired[rule_id].rule)
+    replaces = targets(packs)
+    for rule_id, fired_rule in fired.items():  # (the fired rules, not every rule that supersedes)
+        for t in replaces.get(rule_id, ()):
+            by_target.setdefault(t, set()).add(fired_rule.rule)
     kept, superseded = [], []
     for s in suggestions:
         if s.rule_id in by_target:

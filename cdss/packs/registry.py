@@ -184,6 +184,7 @@ class Registry:
             raise PackError.one(f"{pack.key} is loaded twice with different content", "version-conflict",
                                 file=str(pack.path), hint="give the changed pack a new version")
         versions[pack.version] = pack
+        self.__dict__.pop("_selections", None)  # select() results kept since the last add
 
     def versions(self, pack_id: str) -> list[Pack]:
         """All loaded versions of a pack, newest first."""
@@ -199,6 +200,10 @@ class Registry:
         Raises:
             EngineError: a pin names an unknown pack or version [unknown-pack].
         """
+        kept = self.__dict__.setdefault("_selections", {})  # one evaluation per request: select once per pins
+        found = kept.get(tuple(pins))
+        if found is not None:
+            return found
         chosen: dict[str, Pack] = {}
         for pid in sorted(self.packs):
             active = [p for p in self.versions(pid) if p.status == "active"]
@@ -217,7 +222,10 @@ class Registry:
                 chosen[pid] = self.packs[pid][version]
             else:
                 chosen[pid] = self.versions(pid)[0]
-        return tuple(chosen[k] for k in sorted(chosen))
+        selected = tuple(chosen[k] for k in sorted(chosen))
+        if len(kept) < 64:
+            kept[tuple(pins)] = selected
+        return selected
 
 
 def _semver_key(version: str) -> tuple:

@@ -66,10 +66,14 @@ def test_generated_patients_give_the_same_evaluation_with_and_without_the_index(
 
 def test_copied_packs_give_the_same_evaluation_with_and_without_the_index():
     registry = scaled_registry(default_registry(), 2)
-    for n in (0, 50):
+    for n in (0, 50, 500):
         facts = read_bundle(synthetic_bundle(n, concepts=registry.concepts, now=NOW), registry.concepts)
         indexed, full = both(facts, registry, registry.select())
         assert indexed == full
+    # the copies' diagnosis rules are twins in the differential (`cdss.engine.shared.differential`): scored once,
+    # listed under both rule ids
+    rules = {r for c in json.loads(indexed)["differential"] for r in c["rules"]}
+    assert any("-x2/" in r for r in rules) and any("-x2/" not in r for r in rules)
 
 
 def test_rules_skipped_for_absent_data_keep_their_data_gaps():
@@ -114,3 +118,65 @@ def test_past_the_limit_of_merged_selections_stages_are_matched_per_pack(monkeyp
     facts = read_bundle(synthetic_bundle(50, concepts=registry.concepts, now=NOW), registry.concepts)
     indexed, full = both(facts, registry, packs)
     assert indexed == full
+
+
+def _scoped(pack, population, copy):  # noqa: ANN001, ANN202 - a copy of `pack` whose every rule has `population`
+    from dataclasses import replace
+
+    from cdss.packs.registry import PackRule
+    from cdss.testing.scale import copy_pack
+    from cdss.vocab.hashing import content_sha256
+
+    copied = copy_pack(pack, copy, frozenset())
+    rules = tuple(PackRule(r.rule.model_copy(update={"population": population}), r.pack_id, r.file, r.line)
+                  for r in copied.rules)
+    return replace(copied, rules=rules, meta=copied.meta.model_copy(update={"population": population}),
+                   sha256=content_sha256(copied.sha256, "scoped"))  # compiled and indexed as its own content
+
+
+def test_a_condition_shared_by_two_packs_one_of_which_excludes_the_patient():
+    """Identical conditions are decided once per evaluation (`cdss.engine.shared`): when two packs have the
+    same rules and only one of them is for this patient (its population scope excludes the other sex), the
+    other still gives its own advice, gaps and differential, first or second in the order of packs."""
+    from cdss.packs.registry import Registry
+    from cdss.packs.scope import Population
+
+    base = default_registry()
+    originals = [p for p in base.select() if p.id in ("htn-community", "t2dm-community", "tcm-differentiation")]
+    checked = 0
+    for n in (0, 20, 50):
+        facts = read_bundle(synthetic_bundle(n, concepts=base.concepts, now=NOW), base.concepts)
+        other = Population(sex=("female",) if facts.sex == "male" else ("male",))
+        for excluded_first in (True, False):
+            registry = Registry(concepts=base.concepts, catalogue=base.catalogue)
+            for pack in originals:
+                registry.add(_scoped(pack, other, 1) if excluded_first else pack)  # sorts before its copy
+                registry.add(pack_copy := (copy_pack_of(pack) if excluded_first else _scoped(pack, other, 2)))
+                assert pack_copy.id.endswith("-x2")
+            indexed, full = both(facts, registry, registry.select())
+            assert indexed == full
+            result = json.loads(indexed)
+            excluded_ids = {p.id for p in registry.select() if p.meta.population == other}
+            assert not [s for s in result["suggestions"] if s["rule"].split("@")[0] in excluded_ids]
+            assert not [r for g in result["data_gaps"] for r in g["rules"] if r.split("/")[0] in excluded_ids]
+            checked += bool(result["suggestions"] or result["data_gaps"])
+    assert checked >= 4
+
+
+def copy_pack_of(pack):  # noqa: ANN001, ANN201 - copy 2 of a pack, unchanged
+    from cdss.testing.scale import copy_pack
+
+    return copy_pack(pack, 2, frozenset())
+
+
+def test_copies_share_their_keys_and_are_decided_once_per_evaluation():
+    registry = scaled_registry(default_registry(), 3)
+    packs = registry.select()
+    a, b = compile_pack(packs[0]), compile_pack(next(p for p in packs if p.id == f"{packs[0].id}-x2"))
+    assert (a.leaf_keys, a.rule_keys, a.derived_keys) == (b.leaf_keys, b.rule_keys, b.derived_keys)
+    assert len(set(a.leaf_keys)) == len(a.leaf_keys)  # a pack's leaves are distinct
+    facts = read_bundle(synthetic_bundle(50, concepts=registry.concepts, now=NOW), registry.concepts)
+    state = _Evaluation(prepare(facts, NOW, load_safety_settings()), NOW, registry, PlainMatcher())
+    state.run_packs(packs)
+    decided = sum(len(run.active.rules) for run in state.runs)
+    assert 0 < len(state.shared.conditions) <= decided / 3

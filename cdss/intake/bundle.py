@@ -23,6 +23,7 @@ from cdss.intake.dose import read_dose
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
+from cdss.intake.quick import QuickObservations
 from cdss.intake.supply import read_supply
 from cdss.intake.tcm_text import read_tcm_text
 from cdss.intake.unrecognised import Tally
@@ -50,6 +51,7 @@ class _Reader:
         self.present: dict[str, list[Presence]] = {}
         self.notes: list[IntakeNote] = []
         self.unknown = Tally()  # codings no concept recognised (cdss/intake/unrecognised.py)
+        self.quick = QuickObservations(self, OBSERVATION_OK).read  # the common Observation, read faster
 
     def add_presence(self, concept: str, time: dt.datetime | None, ref: str) -> None:
         self.present.setdefault(concept, []).append(Presence(concept, time, ref))
@@ -114,6 +116,8 @@ class _Reader:
         return _status(concept)
 
     def observation(self, res: Mapping[str, Any], path: str, ref: str) -> None:
+        if self.quick(res, ref):
+            return
         if self.code(res, "status", path) not in OBSERVATION_OK:
             return
         time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
@@ -291,8 +295,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     count = 0
     for i, entry in enumerate(entries):
         path = f"Bundle.entry[{i}].resource"
-        res = entry.get("resource") if isinstance(entry, Mapping) else None
-        if not isinstance(res, Mapping):
+        res = entry.get("resource") if type(entry) is dict or isinstance(entry, Mapping) else None
+        if type(res) is not dict and not isinstance(res, Mapping):  # (a dict is checked first: cheaper)
             if isinstance(entry, Mapping) and "request" in entry and "resource" not in entry:
                 continue  # a DELETE in a transaction carries no resource
             raise reader.fail(path, "entry has no resource", "bad-entry")
@@ -351,6 +355,8 @@ def _text(value: Any) -> bool:
     """A JSON string that is also valid Unicode text (a lone surrogate escape such as "\\udc00" is not)."""
     if not isinstance(value, str):
         return False
+    if value.isascii():  # the common case, no encoding needed
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

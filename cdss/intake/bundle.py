@@ -68,7 +68,7 @@ class _Reader:
                             expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz")
         text = value.strip()
         try:
-            if _DATE.match(text):
+            if len(text) <= 10 and _DATE.match(text):  # (no longer text is a date alone)
                 parts = [int(p) for p in text.split("-")] + [1, 1]
                 return dt.datetime(parts[0], parts[1], parts[2], tzinfo=dt.UTC)
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -303,11 +303,11 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         count += 1
         rtype = res.get("resourceType")
         for key in ("resourceType", "id"):
-            if key in res and not _text(res[key]):
+            if key in res and not (res[key].__class__ is str and res[key].isascii()) and not _text(res[key]):
                 raise reader.fail(f"{path}.{key}", "must be a JSON string of valid Unicode text", "bad-type",
                                   got=ascii(res[key])[:40] if isinstance(res[key], str) else type(res[key]).__name__)
         ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
-        if rtype != "Patient":
+        if rtype != "Patient" and ("subject" in res or "patient" in res):  # identity.SUBJECT_KEYS
             refs.extend(identity.references(res, path))
         if rtype == "Patient":
             patients.append((path, res))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 UCUM = "http://unitsofmeasure.org"
 _fromisoformat = dt.datetime.fromisoformat
 _MISSING = object()
+_tuple_new = tuple.__new__
 
 
 def quick_time(text: str) -> dt.datetime | None:
@@ -58,9 +59,14 @@ class QuickObservations:
         when = res.get("effectiveDateTime")  # the first of the time fields the general reader tries
         if when.__class__ is not str:
             return False
-        time = quick_time(when)
-        if time is None:
+        if len(when) <= 10 or when[10] != "T" or when[0].isspace() or when[-1].isspace():
+            return False  # as quick_time (inlined: this runs for every reading)
+        try:
+            time = _fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
             return False
+        if time.tzinfo is None:
+            time = aware(time)
         code = res.get("code")
         codings = code.get("coding") if code.__class__ is dict else None
         q = res.get("valueQuantity")
@@ -94,10 +100,15 @@ class QuickObservations:
             canonical = number if linear is None else linear.canonical(number)
             if plausible and not (plausible[0] <= canonical <= plausible[1]):
                 return False
-            found.append(Reading(cid, canonical, canonical_unit, time, ref))
+            # Reading(...) without the Python frame of a NamedTuple's __new__ (the same tuple)
+            found.append(_tuple_new(Reading, (cid, canonical, canonical_unit, time, ref)))
         readings = self.reader.readings
         for reading in found:
-            readings.setdefault(reading.concept, []).append(reading)
+            same = readings.get(reading[0])
+            if same is None:
+                readings[reading[0]] = [reading]
+            else:
+                same.append(reading)
         return True
 
 

@@ -10,7 +10,7 @@ from cdss.vocab.dictionary import Concept, ConceptsFile
 
 # Codes looked up are remembered per concept set (a bundle repeats a few codes hundreds of times); codes come
 # from outside, so the memo is bounded and long codes are never kept.
-MEMO_LIMIT = 50_000
+MEMO_LIMIT = 20_000
 MEMO_CODE_LENGTH = 256
 _MEMO_FIELDS = ("_memo", "_value_memo", "_memos")
 

@@ -68,7 +68,7 @@ class _Reader:
                             expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz")
         text = value.strip()
         try:
-            if len(text) <= 10 and _DATE.match(text):  # (no longer text is a date alone)
+            if len(text) <= 10 and _DATE.match(text):  # (a longer text is never a date alone)
                 parts = [int(p) for p in text.split("-")] + [1, 1]
                 return dt.datetime(parts[0], parts[1], parts[2], tzinfo=dt.UTC)
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,7 +1,7 @@
 """Intake: the fast path for the commonest resource, an Observation of one coded quantity.
 
 Most of a large bundle is readings: `status` final, `effectiveDateTime`, a `code` that maps to quantity
-concepts, a `valueQuantity` with a number and a unit, nothing else that intake reads. `quick_observation`
+concepts, a `valueQuantity` with a number and a unit, nothing else that intake reads. `QuickObservations`
 reads exactly that shape with fewer checks than the general reader (`_Reader.observation` in
 cdss/intake/bundle.py) and records nothing unless every part of it is plainly usable. Anything else - a
 component, a coded or text value, another time field, a non-quantity concept, an unknown or missing unit,
@@ -30,17 +30,6 @@ _MISSING = object()
 _tuple_new = tuple.__new__
 
 
-def quick_time(text: str) -> dt.datetime | None:
-    """A FHIR dateTime with a time part (`YYYY-MM-DDThh:mm...`), as `_Reader.when` reads it; None: let
-    `when` read it (a date alone, surrounding spaces, anything it would refuse)."""
-    if len(text) <= 10 or text[10] != "T" or text[0].isspace() or text[-1].isspace():
-        return None
-    try:
-        return aware(_fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
 class QuickObservations:
     """The fast path of one bundle's reader: `read(res, ref)` reads an Observation of the common shape (see
     the module docstring) into the reader's readings; False: nothing was recorded."""
@@ -59,8 +48,10 @@ class QuickObservations:
         when = res.get("effectiveDateTime")  # the first of the time fields the general reader tries
         if when.__class__ is not str:
             return False
+        # A dateTime with a time part and no surrounding space, parsed as _Reader.when parses it (no date
+        # alone can be this long); anything else, or a time it would refuse, is left to `when`.
         if len(when) <= 10 or when[10] != "T" or when[0].isspace() or when[-1].isspace():
-            return False  # as quick_time (inlined: this runs for every reading)
+            return False
         try:
             time = _fromisoformat(when.replace("Z", "+00:00"))
         except ValueError:

@@ -23,6 +23,7 @@ from cdss.intake.dose import read_dose
 from cdss.intake.encounter import read_encounter
 from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
 from cdss.intake.questionnaire import read_questionnaire_response
+from cdss.intake.quick import QuickObservations
 from cdss.intake.supply import read_supply
 from cdss.intake.tcm_text import read_tcm_text
 from cdss.intake.unrecognised import Tally
@@ -50,6 +51,7 @@ class _Reader:
         self.present: dict[str, list[Presence]] = {}
         self.notes: list[IntakeNote] = []
         self.unknown = Tally()  # codings no concept recognised (cdss/intake/unrecognised.py)
+        self.quick = QuickObservations(self, OBSERVATION_OK).read  # the common Observation, read faster
 
     def add_presence(self, concept: str, time: dt.datetime | None, ref: str) -> None:
         self.present.setdefault(concept, []).append(Presence(concept, time, ref))
@@ -66,7 +68,7 @@ class _Reader:
                             expected="YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz")
         text = value.strip()
         try:
-            if _DATE.match(text):
+            if len(text) <= 10 and _DATE.match(text):  # (a longer text is never a date alone)
                 parts = [int(p) for p in text.split("-")] + [1, 1]
                 return dt.datetime(parts[0], parts[1], parts[2], tzinfo=dt.UTC)
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -114,6 +116,8 @@ class _Reader:
         return _status(concept)
 
     def observation(self, res: Mapping[str, Any], path: str, ref: str) -> None:
+        if self.quick(res, ref):
+            return
         if self.code(res, "status", path) not in OBSERVATION_OK:
             return
         time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
@@ -291,19 +295,19 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     count = 0
     for i, entry in enumerate(entries):
         path = f"Bundle.entry[{i}].resource"
-        res = entry.get("resource") if isinstance(entry, Mapping) else None
-        if not isinstance(res, Mapping):
+        res = entry.get("resource") if type(entry) is dict or isinstance(entry, Mapping) else None
+        if type(res) is not dict and not isinstance(res, Mapping):  # (a dict is checked first: cheaper)
             if isinstance(entry, Mapping) and "request" in entry and "resource" not in entry:
                 continue  # a DELETE in a transaction carries no resource
             raise reader.fail(path, "entry has no resource", "bad-entry")
         count += 1
         rtype = res.get("resourceType")
         for key in ("resourceType", "id"):
-            if key in res and not _text(res[key]):
+            if key in res and not (res[key].__class__ is str and res[key].isascii()) and not _text(res[key]):
                 raise reader.fail(f"{path}.{key}", "must be a JSON string of valid Unicode text", "bad-type",
                                   got=ascii(res[key])[:40] if isinstance(res[key], str) else type(res[key]).__name__)
         ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
-        if rtype != "Patient":
+        if rtype != "Patient" and ("subject" in res or "patient" in res):  # identity.SUBJECT_KEYS
             refs.extend(identity.references(res, path))
         if rtype == "Patient":
             patients.append((path, res))
@@ -351,6 +355,8 @@ def _text(value: Any) -> bool:
     """A JSON string that is also valid Unicode text (a lone surrogate escape such as "\\udc00" is not)."""
     if not isinstance(value, str):
         return False
+    if value.isascii():  # the common case, no encoding needed
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -28,6 +28,8 @@ def references(res: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
     out = []
     for key in SUBJECT_KEYS:
         ref = res.get(key)
+        if ref is None:  # the common case, checked first (isinstance of an ABC is slow)
+            continue
         if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str) and ref["reference"].strip():
             out.append((f"{path}.{key}.reference", ref["reference"].strip()))
     return out
@@ -47,8 +49,13 @@ def names_patient(reference: str, patient_id: str | None, full_url: str | None) 
 def check_references(refs: Iterable[tuple[str, str]], patient_id: str | None, full_url: str | None,
                      fail: Callable[..., IntakeError]) -> None:
     """Raise IntakeError [other-patient] at the first reference that names someone else."""
+    named: set[str] = set()  # references already found to name the patient (a bundle repeats one or two)
     for path, ref in refs:
-        if not names_patient(ref, patient_id, full_url):
+        if ref in named:
+            continue
+        if names_patient(ref, patient_id, full_url):
+            named.add(ref)
+        else:
             shown = f"Patient/{patient_id}" if patient_id else (full_url or "the bundle's Patient")
             raise fail(path, "this resource is about another patient", "other-patient", got=ref,
                        expected=f"a reference to {shown}",

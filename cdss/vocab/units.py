@@ -61,6 +61,12 @@ class Linear:
     def apply(self, value: float) -> float:
         return value * self.scale + self.offset
 
+    def canonical(self, value: float) -> float:
+        """`value` converted, rounded as `to_canonical` says (unchanged when the map is the identity)."""
+        if self.scale == 1.0 and self.offset == 0.0:
+            return float(value)
+        return round(self.apply(value), 4)
+
 
 # pint's registry is shared, so the (fast) arithmetic on its units is serialised; parsing a code is not:
 # each thread parses with its own parser, so one slow unit never makes other requests wait.
@@ -118,10 +124,10 @@ def conversion(unit: str, concept: Concept) -> Linear:
         UnknownUnit: the unit is not UCUM or is not convertible for this concept.
         UnitTooComplex: the unit string is over the length or nesting bound (checked first).
     """
-    check_unit(unit)
     key = (unit, concept.id, concept.unit)
-    found = _conversions.get(key)
+    found = _conversions.get(key)  # only units that passed check_unit are stored
     if found is None:
+        check_unit(unit)
         try:
             found = _conversion(unit, concept)
         except UnknownUnit as exc:
@@ -176,7 +182,4 @@ def _linear(convert) -> Linear:  # noqa: ANN001
 def to_canonical(value: float, unit: str, concept: Concept) -> float:
     """`value` in `unit`, expressed in the concept's canonical unit, rounded to 4 decimal places (finer
     than any threshold or laboratory precision), so that float noise of a conversion never decides one."""
-    linear = conversion(unit, concept)
-    if linear.scale == 1.0 and linear.offset == 0.0:
-        return float(value)
-    return round(linear.apply(value), 4)
+    return conversion(unit, concept).canonical(value)

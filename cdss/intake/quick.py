@@ -1,0 +1,135 @@
+"""Intake: the fast path for the commonest resource, an Observation of one coded quantity.
+
+Most of a large bundle is readings: `status` final, `effectiveDateTime`, a `code` that maps to quantity
+concepts, a `valueQuantity` with a number and a unit, nothing else that intake reads. `QuickObservations`
+reads exactly that shape with fewer checks than the general reader (`_Reader.observation` in
+cdss/intake/bundle.py) and records nothing unless every part of it is plainly usable. Anything else - a
+component, a coded or text value, another time field, a non-quantity concept, an unknown or missing unit,
+an implausible or odd number, an unparseable time, an unrecognised code - makes it return False with nothing
+recorded, and the general reader reads the resource as before, with its errors, notes and tallies. So the
+two paths give the same facts; this one only skips work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cdss.intake.facts import Reading
+from cdss.vocab.concepts import MEMO_CODE_LENGTH, ConceptSet, remember
+from cdss.vocab.times import aware
+from cdss.vocab.units import Linear, UnitTooComplex, UnknownUnit, conversion
+
+if TYPE_CHECKING:
+    from cdss.intake.bundle import _Reader
+
+UCUM = "http://unitsofmeasure.org"
+_fromisoformat = dt.datetime.fromisoformat
+_MISSING = object()
+_tuple_new = tuple.__new__
+
+
+class QuickObservations:
+    """The fast path of one bundle's reader: `read(res, ref)` reads an Observation of the common shape (see
+    the module docstring) into the reader's readings; False: nothing was recorded."""
+
+    def __init__(self, reader: _Reader, ok: set[str]):
+        self.reader = reader
+        self.ok = ok
+        self.memo = reader.concepts.memo("quick-observation")
+
+    def read(self, res: Mapping[str, Any], ref: str) -> bool:
+        status = res.get("status")
+        if status.__class__ is not str or status not in self.ok:
+            return False
+        if "component" in res or "valueCodeableConcept" in res or "valueString" in res:
+            return False  # more than one quantity: the general reader's
+        when = res.get("effectiveDateTime")  # the first of the time fields the general reader tries
+        if when.__class__ is not str:
+            return False
+        # A dateTime with a time part and no surrounding space, parsed as _Reader.when parses it (no date
+        # alone can be this long); anything else, or a time it would refuse, is left to `when`.
+        if len(when) <= 10 or when[10] != "T" or when[0].isspace() or when[-1].isspace():
+            return False
+        try:
+            time = _fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if time.tzinfo is None:
+            time = aware(time)
+        code = res.get("code")
+        codings = code.get("coding") if code.__class__ is dict else None
+        q = res.get("valueQuantity")
+        if codings.__class__ is not list or q.__class__ is not dict:
+            return False
+        value = q.get("value")
+        if value.__class__ is not float and value.__class__ is not int:
+            return False
+        try:
+            number = float(value)
+        except OverflowError:
+            return False
+        if number - number != 0.0:  # inf or nan
+            return False
+        unit = q.get("code") if q.get("system") in (UCUM, None) and q.get("code") else q.get("unit")
+        if unit.__class__ is not str or not unit:
+            return False
+        steps = _MISSING
+        if len(codings) == 1 and codings[0].__class__ is dict:
+            coding = codings[0]
+            try:
+                steps = self.memo.get((coding.get("system"), coding.get("code"), unit), _MISSING)
+            except TypeError:  # an unhashable system or code (a list, an object): the general reader's
+                return False
+        if steps is _MISSING:
+            steps = _steps(self.reader.concepts, codings, unit, self.memo)
+        if steps is None:
+            return False
+        found = []
+        for cid, linear, canonical_unit, plausible in steps:
+            canonical = number if linear is None else linear.canonical(number)
+            if plausible and not (plausible[0] <= canonical <= plausible[1]):
+                return False
+            # Reading(...) without the Python frame of a NamedTuple's __new__ (the same tuple)
+            found.append(_tuple_new(Reading, (cid, canonical, canonical_unit, time, ref)))
+        readings = self.reader.readings
+        for reading in found:
+            same = readings.get(reading[0])
+            if same is None:
+                readings[reading[0]] = [reading]
+            else:
+                same.append(reading)
+        return True
+
+
+_Step = tuple[str, "Linear | None", "str | None", "tuple[float, float] | None"]
+
+
+def _steps(concepts: ConceptSet, codings: list[Any], unit: str, memo: dict[Any, Any]) -> tuple[_Step, ...] | None:
+    """What a value in `unit` coded by `codings` becomes: per concept, its conversion (None: unchanged), unit
+    and plausible range; None when some concept is not a quantity or the unit does not convert (the general
+    reader says why). Remembered for a single coding (the usual case): it depends on nothing else."""
+    ids = concepts.match([c for c in codings if isinstance(c, dict)])
+    steps = _work_out(concepts, ids, unit) if ids else None
+    if len(codings) == 1 and codings[0].__class__ is dict:
+        system, code = codings[0].get("system"), codings[0].get("code")
+        if code.__class__ is str and (system is None or system.__class__ is str) and \
+                len(code) + len(unit) + len(system or "") <= MEMO_CODE_LENGTH:
+            remember(memo, (system, code, unit), steps)
+    return steps
+
+
+def _work_out(concepts: ConceptSet, ids: tuple[str, ...], unit: str) -> tuple[_Step, ...] | None:
+    steps = []
+    for cid in ids:
+        concept = concepts.by_id[cid]
+        if concept.kind != "quantity":
+            return None
+        try:
+            linear = conversion(unit, concept)
+        except (UnknownUnit, UnitTooComplex):
+            return None
+        identity = linear.scale == 1.0 and linear.offset == 0.0  # Linear.canonical would return float(value)
+        steps.append((cid, None if identity else linear, concept.unit, concept.plausible))
+    return tuple(steps)

@@ -1,0 +1,103 @@
+"""Intake's fast path for the common Observation gives the facts, notes and errors of the general reader."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+
+from cdss.errors import IntakeError
+from cdss.intake.bundle import read_bundle
+from cdss.intake.concept_maps import ConceptMap as SiteMap
+from cdss.intake.concept_maps import MapEntry, MapStamp, apply_maps
+from cdss.intake.quick import QuickObservations
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "1960-05-01", "gender": "female"}
+UCUM = "http://unitsofmeasure.org"
+
+
+def _obs(**changes: object) -> dict:
+    obs = {"resourceType": "Observation", "id": "o1", "status": "final",
+           "effectiveDateTime": "2026-11-20T08:00:00+08:00",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+           "valueQuantity": {"value": 150, "unit": "mm[Hg]", "system": UCUM, "code": "mm[Hg]"}}
+    for key, value in changes.items():
+        if value is None:
+            obs.pop(key, None)
+        else:
+            obs[key] = value
+    return obs
+
+
+GLUCOSE = {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]}
+SHAPES = {
+    "canonical unit": _obs(),
+    "integer and float": _obs(valueQuantity={"value": 151.5, "system": UCUM, "code": "mm[Hg]"}),
+    "converted unit": _obs(code=GLUCOSE, valueQuantity={"value": 126, "system": UCUM, "code": "mg/dL"}),
+    "unit text only": _obs(valueQuantity={"value": 150, "unit": "mm[Hg]"}),
+    "other unit system": _obs(valueQuantity={"value": 150, "unit": "mm[Hg]", "system": "urn:x", "code": "mmHg"}),
+    "zulu time": _obs(effectiveDateTime="2026-11-20T08:00:00Z"),
+    "naive time": _obs(effectiveDateTime="2026-11-20T08:00:00"),
+    "date only": _obs(effectiveDateTime="2026-11-20"),
+    "spaced time": _obs(effectiveDateTime=" 2026-11-20T08:00:00+08:00 "),
+    "bad time": _obs(effectiveDateTime="2026-11-20T25:00:00+08:00"),
+    "time not text": _obs(effectiveDateTime=20261120),
+    "period": _obs(effectiveDateTime=None, effectivePeriod={"start": "2026-11-20T08:00:00+08:00"}),
+    "no time": _obs(effectiveDateTime=None),
+    "no unit": _obs(valueQuantity={"value": 150}),
+    "unknown unit": _obs(valueQuantity={"value": 150, "system": UCUM, "code": "furlong"}),
+    "long unit": _obs(valueQuantity={"value": 150, "system": UCUM, "code": "m" * 100}),
+    "implausible": _obs(valueQuantity={"value": 5000, "system": UCUM, "code": "mm[Hg]"}),
+    "no value": _obs(valueQuantity={"unit": "mm[Hg]"}),
+    "value not a number": _obs(valueQuantity={"value": "150", "code": "mm[Hg]"}),
+    "value true": _obs(valueQuantity={"value": True, "code": "mm[Hg]"}),
+    "huge integer": _obs(valueQuantity={"value": 10**400, "code": "mm[Hg]"}),
+    "not a number": _obs(valueQuantity={"value": float("nan"), "code": "mm[Hg]"}),
+    "infinite": _obs(valueQuantity={"value": float("inf"), "code": "mm[Hg]"}),
+    "value integer": _obs(valueQuantity=None, valueInteger=150),
+    "preliminary": _obs(status="preliminary"),
+    "status not text": _obs(status=["final"]),
+    "amended": _obs(status="amended"),
+    "unknown code": _obs(code={"coding": [{"system": "urn:x", "code": "nope", "display": "?"}]}),
+    "two codings": _obs(code={"coding": [{"system": "urn:x", "code": "local"}, {"system": "http://loinc.org",
+                                                                               "code": "8480-6"}]}),
+    "system not text": _obs(code={"coding": [{"system": ["http://loinc.org"], "code": "8480-6"}]}),
+    "code not text": _obs(code={"coding": [{"system": "http://loinc.org", "code": {"c": 1}}]}),
+    "coding not a list": _obs(code={"coding": {"code": "8480-6"}}),
+    "with a component": _obs(component=[{"code": GLUCOSE, "valueQuantity": {"value": 7, "code": "mmol/L"}}]),
+    "with a text value": _obs(valueString="血压偏高"),
+}
+
+
+def _read(bundle: dict, registry) -> object:
+    try:
+        return read_bundle(copy.deepcopy(bundle), registry.concepts, source_name="in.json")
+    except IntakeError as exc:
+        return exc.problems
+
+
+@pytest.mark.parametrize("obs", list(SHAPES.values()), ids=list(SHAPES))
+def test_the_fast_path_reads_every_observation_as_the_general_reader_does(registry, monkeypatch, obs):
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": PATIENT}, {"resource": obs}, {"resource": dict(obs, id="o2")}]}
+    fast = _read(bundle, registry)
+    monkeypatch.setattr(QuickObservations, "read", lambda self, res, ref: False)
+    assert fast == _read(bundle, registry)
+
+
+def test_remembered_lookups_do_not_outlive_a_change_of_tables(registry):
+    local = [{"system": "urn:site:lab", "code": "SBP-1"}]
+    assert registry.concepts.match(local) == ()  # now remembered as unrecognised in this set
+    site = SiteMap(MapStamp(url="urn:site:map", version="1", sha256="0" * 64),
+                   (MapEntry("urn:site:lab", "SBP-1", ("sbp",), "ConceptMap.group[0]"),), 0)
+    mapped = apply_maps(registry.concepts, [site])
+    assert mapped.match(local) == ("sbp",) and registry.concepts.match(local) == ()
+
+
+def test_a_pickled_concept_set_keeps_no_memo_and_matches_alike(registry):
+    codings = [{"system": "http://loinc.org", "code": "8480-6"}]
+    expected = registry.concepts.match(codings)
+    again = pickle.loads(pickle.dumps(registry.concepts))
+    assert again._memo == {} and again._memos == {}
+    assert again.match(codings) == expected == ("sbp",)

@@ -6,7 +6,8 @@ Semantics (docs/editor/population.md):
 * A bound the patient's data cannot decide (no birth date against an age band, no sex against a sex list)
   makes the rule unknown: a data gap `age_years` / `sex`, never advice.
 * Pregnancy is read from the `pregnancy` concept (conditions, status observations, an expected delivery
-  date in the future) within `pregnancy_current_days` of its date; an explicit `not_pregnant` status more
+  date in the future) within `pregnancy_current_days` of its date, unless a later record of a
+  `pregnancy_ended_by` concept (postpartum) ends it; an explicit `not_pregnant` status more
   recent than any pregnancy record says "not pregnant". A woman (or a patient of unknown sex) of
   childbearing age with neither is of *unknown* status: a rule with `pregnant: exclude` still fires, and
   its suggestion carries the `pregnancy_unknown` caution (never shown as safe, never silently withheld).
@@ -64,6 +65,9 @@ def prepare(facts: PatientFacts, now: dt.datetime, settings: SafetySettings) -> 
         recorded = r.time is None or r.time <= now
         if recorded and due > now:
             pregnancy.append(Presence(PREGNANCY, r.time, r.source))
+    ended = _ended_at(facts, now, settings)
+    if ended is not None:  # birth ends every pregnancy record dated on or before it (undated ones stay)
+        pregnancy = [p for p in pregnancy if p.time is None or p.time > ended]
     if PREGNANCY in present or pregnancy:
         changed = True
         if pregnancy:
@@ -78,6 +82,13 @@ def prepare(facts: PatientFacts, now: dt.datetime, settings: SafetySettings) -> 
         else:
             present.pop(LACTATION)
     return replace(facts, present=present) if changed else facts
+
+
+def _ended_at(facts: PatientFacts, now: dt.datetime, settings: SafetySettings) -> dt.datetime | None:
+    """The date of the latest dated record (up to `now`) of a `pregnancy_ended_by` concept, if any."""
+    times = [p.time for cid in settings.pregnancy_ended_by for p in facts.present.get(cid, ())
+             if p.time is not None and p.time <= now]
+    return max(times, default=None)
 
 
 def _key(p: Presence) -> tuple[dt.datetime, str]:

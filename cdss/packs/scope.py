@@ -98,6 +98,9 @@ class SafetySettings(_Model):
                                                              "this many days after its date.")
     lactation_current_days: int = Field(ge=1, description="A lactation record counts as current for this "
                                                           "many days after its date.")
+    pregnancy_ended_by: tuple[str, ...] = Field(description="Concepts (delivery, the puerperium) whose "
+                                                            "record ends every pregnancy record dated on or "
+                                                            "before it.")
     pregnancy_unknown: SafetyText = Field(description="Caution on advice scoped `pregnant: exclude` when "
                                                       "pregnancy status is unknown.")
     deceased: SafetyText = Field(description="The note shown instead of advice for a deceased patient.")

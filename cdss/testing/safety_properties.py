@@ -32,7 +32,7 @@ from cdss.errors import CdssError
 from cdss.intake.bundle import read_bundle
 from cdss.packs.registry import Pack, PackRule, load_pack, pack_folders
 from cdss.packs.safety_checks import split_target
-from cdss.packs.scope import Population
+from cdss.packs.scope import Population, load_safety_settings
 from cdss.testing.checker import PropertyResult, advice_of, any_patient, run_property
 from cdss.testing.factories import CaseFact
 from cdss.testing.strategies import AGE_RANGE, GenPatient, rule_witnesses
@@ -114,6 +114,14 @@ def _age_scope(checker: Any, examples: int) -> list[Any]:
     return out
 
 
+def _with_state(facts: tuple[CaseFact, ...], concept: str) -> tuple[CaseFact, ...]:
+    """The facts with `concept` (pregnancy, lactation) recorded 30 days ago; for pregnancy without the records
+    that would end it (`pregnancy_ended_by`, e.g. a postpartum record dated after it), so that she is pregnant."""
+    ended_by = load_safety_settings().pregnancy_ended_by if concept == "pregnancy" else ()
+    kept = tuple(f for f in facts if f.has not in ended_by or f.days_ago > 30)
+    return (*kept, CaseFact(has=concept, days_ago=30))
+
+
 def _pregnancy_scope(checker: Any, examples: int) -> list[Any]:
 
     out = []
@@ -126,8 +134,7 @@ def _pregnancy_scope(checker: Any, examples: int) -> list[Any]:
                 continue
 
             def add(patient: GenPatient, concept: str = concept) -> GenPatient:
-                return replace(patient, sex="female",
-                               facts=(*patient.facts, CaseFact(has=concept, days_ago=30)))
+                return replace(patient, sex="female", facts=_with_state(patient.facts, concept))
 
             def check(patient: GenPatient, prule: PackRule = prule, add: Any = add,
                       concept: str = concept) -> str | None:
@@ -158,8 +165,7 @@ def _contradictions(checker: Any, examples: int) -> list[Any]:
             if state is None:
                 return patient
             age = patient.age_years if patient.age_years is not None and 18 <= patient.age_years < 45 else 30
-            return replace(patient, sex="female", age_years=age,
-                           facts=(*patient.facts, CaseFact(has=state, days_ago=30)))
+            return replace(patient, sex="female", age_years=age, facts=_with_state(patient.facts, state))
 
         def one(patient: GenPatient, prule: PackRule, drugs: tuple) -> str | None:
             before = _evaluate(checker, checker.bundle(patient), packs)

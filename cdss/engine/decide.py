@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
 from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
-from cdss.engine.truth import Truth
+from cdss.engine.truth import Truth, all_of, any_of
 
 
 class LeafResult(NamedTuple):
@@ -59,47 +59,20 @@ class Decided:
         return f"Decided({self.outcome!r}, {self.node!r}, {self.items!r})"
 
 
-_T, _F, _U = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
-_NOT = {_T: _F, _F: _T, _U: _U}
-
-
 def _compile(node: Node) -> _Compiled:
-    """A node's outcome as a function: Kleene's logic (`cdss.engine.truth`), short-circuiting, flat over
-    the leaves of an `all` / `any` whose items are all leaves."""
+    """A node's outcome as a function of the leaves' outcomes: Kleene's logic (`cdss.engine.truth`),
+    short-circuiting."""
     if isinstance(node, LeafNode):
         index = node.index
         return _Compiled(node, lambda leaves: leaves[index].outcome, ())
     if isinstance(node, NotNode):
         inner = _compile(node.item)
         inner_outcome = inner.outcome
-        return _Compiled(node, lambda leaves: _NOT[inner_outcome(leaves)], (inner,))
+        return _Compiled(node, lambda leaves: inner_outcome(leaves).not_(), (inner,))
     items = tuple(_compile(n) for n in node.items)
-    stop, other = (_F, _T) if isinstance(node, AllNode) else (_T, _F)  # all: false stops; any: true stops
-    if all(isinstance(n, LeafNode) for n in node.items):
-        indexes = tuple(n.index for n in node.items)  # type: ignore[union-attr]
-
-        def flat(leaves: Mapping[int, LeafResult]) -> Truth:
-            unknown = False
-            for i in indexes:
-                o = leaves[i].outcome
-                if o is stop:
-                    return stop
-                if o is _U:
-                    unknown = True
-            return _U if unknown else other
-        return _Compiled(node, flat, items)
     outcomes = tuple(c.outcome for c in items)
-
-    def nested(leaves: Mapping[int, LeafResult]) -> Truth:
-        unknown = False
-        for f in outcomes:
-            o = f(leaves)
-            if o is stop:
-                return stop
-            if o is _U:
-                unknown = True
-        return _U if unknown else other
-    return _Compiled(node, nested, items)
+    fold = all_of if isinstance(node, AllNode) else any_of
+    return _Compiled(node, lambda leaves: fold(f(leaves) for f in outcomes), items)
 
 
 _compiled: dict[int, _Compiled] = {}

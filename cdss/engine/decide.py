@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
+from cdss.engine.memo import ByIdentity
 from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
 from cdss.engine.truth import Truth, all_of, any_of
 
@@ -75,17 +76,12 @@ def _compile(node: Node) -> _Compiled:
     return _Compiled(node, lambda leaves: fold(f(leaves) for f in outcomes), items)
 
 
-_compiled: dict[int, _Compiled] = {}
-_MAX_COMPILED = 100_000  # conditions of packs compiled in this process; more (tests building trees): start over
+_compiled: ByIdentity[_Compiled] = ByIdentity(100_000)  # per condition node of the packs in this process
 
 
 def decide(node: Node, leaves: Mapping[int, LeafResult]) -> Decided:
     """The outcome of a condition from its leaves' outcomes (three-valued); its items when asked for."""
-    found = _compiled.get(id(node))
-    if found is None or found.node is not node:
-        if len(_compiled) >= _MAX_COMPILED:
-            _compiled.clear()
-        found = _compiled[id(node)] = _compile(node)
+    found = _compiled.get(node) or _compiled.put(node, _compile(node))
     return Decided(found.outcome(leaves), found, leaves)
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, NotNode
 from cdss.engine.decide import Decided, LeafResult, decide
+from cdss.engine.memo import ByIdentity
 from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest, trusted_criterion
 from cdss.engine.truth import Truth
 from cdss.packs.registry import PackRule, Registry
@@ -68,22 +69,15 @@ def _leaf_indexes(d: Decided) -> Iterable[int]:
         yield from _leaf_indexes(item)
 
 
-_gates: dict[tuple[int, int, int], tuple[object, CompiledPack, frozenset[str], bool]] = {}
+_gates: ByIdentity[bool] = ByIdentity(_MAX_CACHED)  # per node (and pack and demographic concepts)
 
 
 def _is_gate(item: Decided, cp: CompiledPack, demographic: frozenset[str]) -> bool:
     """An exclusion (`not`) or a test of the patient's demographics only (age, sex): it closes, never scores.
     It depends on the node alone: worked out once per node (and pack and demographic concepts)."""
     node = item.node
-    key = (id(node), id(cp), id(demographic))
-    found = _gates.get(key)
-    if found is None or found[0] is not node or found[1] is not cp or found[2] is not demographic:
-        if len(_gates) >= _MAX_CACHED:
-            _gates.clear()
-        gate = isinstance(node, NotNode) or all((cp.leaves[i].leaf.concept or "") in demographic
-                                                for i in _leaf_indexes(item))
-        found = _gates[key] = (node, cp, demographic, gate)
-    return found[3]
+    return _gates.get_or_make(node, lambda: isinstance(node, NotNode) or all(
+        (cp.leaves[i].leaf.concept or "") in demographic for i in _leaf_indexes(item)), cp, demographic)
 
 
 def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Mapping[int, LeafResult]) -> float:
@@ -229,36 +223,30 @@ def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
 
 
 _NOT_RECORDED = LeafResult(Truth.UNKNOWN, missing="not-recorded")
-_askable_of: dict[tuple[int, int], tuple[CompiledPack, object, tuple[int, ...]]] = {}
+_askable_of: ByIdentity[tuple[int, ...]] = ByIdentity(_MAX_CACHED)  # per compiled pack and concept set
 
 
 def _askable_leaves(cp: CompiledPack, concepts: Any) -> tuple[int, ...]:
     """The `has` leaves of a compiled pack on a symptom or finding not closed-world (the only ones
     `not_asked_as_unknown` may change), once per pack and concept set."""
-    found = _askable_of.get((id(cp), id(concepts)))
-    if found is None or found[0] is not cp or found[1] is not concepts:
-        if len(_askable_of) >= _MAX_CACHED:
-            _askable_of.clear()
-        askable = []
+    def askable() -> tuple[int, ...]:
+        out = []
         for cl in cp.leaves:
             concept = concepts.by_id.get(cl.leaf.has) if cl.leaf.has is not None else None
             if concept is not None and concept.kind in NOT_ASKED_KINDS and concept.closed_world is not True:
-                askable.append(cl.index)
-        found = _askable_of[(id(cp), id(concepts))] = (cp, concepts, tuple(askable))
-    return found[2]
+                out.append(cl.index)
+        return tuple(out)
+    return _askable_of.get_or_make(cp, askable, concepts)
 
 
-_demographic_of: dict[int, tuple[object, frozenset[str]]] = {}
+_demographic_of: ByIdentity[frozenset[str]] = ByIdentity(_MAX_CACHED)  # per concept set
 
 
 def _demographic(registry: Registry) -> frozenset[str]:
     """The demographic concepts (age, sex ...), once per concept set."""
     concepts = registry.concepts
-    found = _demographic_of.get(id(concepts))
-    if found is None or found[0] is not concepts:
-        found = _demographic_of[id(concepts)] = (
-            concepts, frozenset(c.id for c in concepts.by_id.values() if c.kind == "demographic"))
-    return found[1]
+    return _demographic_of.get_or_make(
+        concepts, lambda: frozenset(c.id for c in concepts.by_id.values() if c.kind == "demographic"))
 
 
 def _syndrome(prule: PackRule, registry: Registry) -> str | None:

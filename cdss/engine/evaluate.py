@@ -31,6 +31,7 @@ from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unkno
 from cdss.engine.differential import RuleRun, build_differential, differential_group, rule_scores_without_data
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, PlainMatcher, StageTests
+from cdss.engine.memo import ByIdentity
 from cdss.engine.results import (
     Candidate,
     Citation,
@@ -482,22 +483,18 @@ class _Evaluation:
         """Each pack compiled and indexed (`compile_pack`, `pack_index`), looked up once per pack object, and
         the whole list once per selection (the same tuple of packs, as `Registry.select` keeps it)."""
         concepts = self.registry.concepts
-        last = _last_prepared.get(id(packs))
-        if last is not None and last[0] is packs and last[1] is concepts:
-            return last[2]
+        last = _last_prepared.get(packs, concepts)
+        if last is not None:
+            return last
         out = []
         for p in packs:
-            found = _prepared.get(id(p))
-            if found is None or found[0] is not p or found[1] is not concepts:
+            found = _prepared.get(p, concepts)
+            if found is None:
                 cp = compile_pack(p)
-                if len(_prepared) >= STAMPS_KEPT:
-                    _prepared.clear()
-                found = _prepared[id(p)] = (p, concepts, cp, self.pack_index(cp))
-            out.append((found[2], found[3]))
+                found = _prepared.put(p, (cp, self.pack_index(cp)), concepts)
+            out.append(found)
         if isinstance(packs, tuple):  # (a list may change in place)
-            if len(_last_prepared) >= SELECTIONS_KEPT:
-                _last_prepared.clear()
-            _last_prepared[id(packs)] = (packs, concepts, out)
+            _last_prepared.put(packs, out, concepts)
         return out
 
     def pack_index(self, cp: CompiledPack) -> plan.PackIndex:
@@ -623,9 +620,9 @@ class _Evaluation:
     def advice(self, pack: Pack, prule: PackRule) -> dict[str, Any]:
         """The fields of a rule's suggestion that do not depend on the patient, once per process per rule."""
         catalogue = self.registry.catalogue
-        found = _advice.get(id(prule))
-        if found is not None and found[0] is prule and found[1] is pack and found[2] is catalogue:
-            return found[3]
+        found = _advice.get(prule, pack, catalogue)
+        if found is not None:
+            return found
         rule = prule.rule
         disease = None
         if rule.then.disease and catalogue is not None and (entry := catalogue.get(rule.then.disease)):
@@ -638,10 +635,7 @@ class _Evaluation:
                   "detail": {"zh": rule.then.detail.zh, "en": rule.then.detail.en},
                   "rule": f"{pack.id}@{pack.version}#{prule.full_id}", "citations": citations,
                   "evidence": rule.evidence, "issue": rule.then.issue}
-        if len(_advice) >= STAMPS_KEPT:
-            _advice.clear()
-        _advice[id(prule)] = (prule, pack, catalogue, fields)
-        return fields
+        return _advice.put(prule, fields, pack, catalogue)
 
 
 def _own(run: _PackRun, stage: int, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
@@ -732,39 +726,23 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         differential=differential)
 
 
-_stamps: dict[int, tuple[Pack, PackStamp]] = {}
-# id(pack) -> (pack, concept set, compiled pack, index): what `compile_pack` and `pack_index` give, looked up once
-_prepared: dict[int, tuple[Pack, Any, CompiledPack, plan.PackIndex]] = {}
-_last_prepared: dict[int, tuple[Sequence[Pack], Any, list[tuple[CompiledPack, plan.PackIndex]]]] = {}  # per selection
 SELECTIONS_KEPT = 16
-_advice: dict[int, tuple[PackRule, Pack, Any, dict[str, Any]]] = {}  # id(rule) -> the rule's advice fields
 STAMPS_KEPT = 4096
+# Per pack (and concept set): what `compile_pack` and `pack_index` give; and the list, per selection of packs.
+_prepared: ByIdentity[tuple[CompiledPack, plan.PackIndex]] = ByIdentity(STAMPS_KEPT)
+_last_prepared: ByIdentity[list[tuple[CompiledPack, plan.PackIndex]]] = ByIdentity(SELECTIONS_KEPT)
+_advice: ByIdentity[dict[str, Any]] = ByIdentity(STAMPS_KEPT)  # per rule: the fields of its advice
+_stamps: ByIdentity[PackStamp] = ByIdentity(STAMPS_KEPT)
+_selection_stamps: ByIdentity[tuple[PackStamp, ...]] = ByIdentity(SELECTIONS_KEPT)
 
 
 def _stamps_of(packs: Sequence[Pack]) -> tuple[PackStamp, ...]:
     """The stamps of the selected packs, once per selection (the same tuple of packs)."""
-    last = _selection_stamps.get(id(packs))
-    if last is not None and last[0] is packs:
-        return last[1]
-    stamps = tuple(_stamp(p) for p in packs)
-    if isinstance(packs, tuple):
-        if len(_selection_stamps) >= SELECTIONS_KEPT:
-            _selection_stamps.clear()
-        _selection_stamps[id(packs)] = (packs, stamps)
-    return stamps
-
-
-_selection_stamps: dict[int, tuple[Sequence[Pack], tuple[PackStamp, ...]]] = {}
-
-
-def _stamp(pack: Pack) -> PackStamp:
-    """The stamp of a pack in an evaluation, made once per pack object (a record is immutable)."""
-    found = _stamps.get(id(pack))
-    if found is None or found[0] is not pack:
-        if len(_stamps) >= STAMPS_KEPT:
-            _stamps.clear()
-        found = _stamps[id(pack)] = (pack, PackStamp(pack.id, pack.version, pack.sha256))
-    return found[1]
+    last = _selection_stamps.get(packs)
+    if last is not None:
+        return last
+    stamps = tuple(_stamps.get_or_make(p, lambda p=p: PackStamp(p.id, p.version, p.sha256)) for p in packs)
+    return _selection_stamps.put(packs, stamps) if isinstance(packs, tuple) else stamps
 
 
 def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],

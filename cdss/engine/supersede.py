@@ -17,14 +17,10 @@ from cdss.packs.safety_checks import split_target
 _targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
 _lock = threading.Lock()
 TARGETS_KEPT = 16  # selections of packs whose targets are kept per process
-_last: tuple[tuple[Pack, ...], dict[str, tuple[str, ...]]] | None = None  # the last selection's, by identity
 
 
 def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
     """Full rule id -> full ids of the rules it supersedes (worked out once per selection of packs)."""
-    global _last
-    if _last is not None and _last[0] is packs:  # the same selection (Registry.select keeps its tuple)
-        return _last[1]
     key = tuple(f"{p.key}#{p.sha256}" for p in packs)
     found = _targets.get(key)
     if found is None:
@@ -33,8 +29,6 @@ def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
             while len(_targets) >= TARGETS_KEPT:
                 _targets.pop(next(iter(_targets)), None)
             _targets[key] = found
-    if isinstance(packs, tuple):
-        _last = (packs, found)
     return found
 
 

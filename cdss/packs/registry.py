@@ -177,6 +177,9 @@ class Registry:
     concepts: ConceptSet
     catalogue: Catalogue | None
     packs: dict[str, dict[str, Pack]] = field(default_factory=dict)  # id -> version -> Pack
+    # select() per pins since the last add: one evaluation per request selects once per pins
+    _selections: dict[tuple[str, ...], tuple[Pack, ...]] = field(default_factory=dict, init=False, repr=False,
+                                                                 compare=False)
 
     def add(self, pack: Pack) -> None:
         versions = self.packs.setdefault(pack.id, {})
@@ -184,7 +187,7 @@ class Registry:
             raise PackError.one(f"{pack.key} is loaded twice with different content", "version-conflict",
                                 file=str(pack.path), hint="give the changed pack a new version")
         versions[pack.version] = pack
-        self.__dict__.pop("_selections", None)  # select() results kept since the last add
+        self._selections.clear()
 
     def versions(self, pack_id: str) -> list[Pack]:
         """All loaded versions of a pack, newest first."""
@@ -200,7 +203,7 @@ class Registry:
         Raises:
             EngineError: a pin names an unknown pack or version [unknown-pack].
         """
-        kept = self.__dict__.setdefault("_selections", {})  # one evaluation per request: select once per pins
+        kept = self._selections
         found = kept.get(tuple(pins))
         if found is not None:
             return found

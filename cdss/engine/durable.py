@@ -11,15 +11,15 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
    MAX_RULES_PER_RULESET rules to one ruleset; `compile` splits larger packs into chunks.
 2. It is not thread-safe (8 threads on separate sessions lose firings, error 307): every call into the
    engine holds one process-wide lock; scale with processes, not threads.
-3. Each live session holds megabytes: the session state is deleted after every evaluation, in `finally`.
+3. Each live session holds megabytes: a process keeps one session per ruleset it uses, never one per
+   evaluation (defect 12).
 4. A fact that matches no rule raises MessageNotHandledException, a repeated identical fact raises
    MessageObservedException: neither is an error for us. Through `Host.assert_facts` a batch in which one
    fact matches nothing raises before running any action (they stay queued in the session). So the adapter
    asserts each session's facts in one batch through the engine's own calls (`assert_facts`, then the
    loop of durable's `Ruleset.do_actions`: `start_action_for_state`, `update_state`,
    `complete_and_start_action`) and runs every queued action whatever the batch's result code; identical
-   facts are asserted once. Two crossings per session (the sentinel, then the batch) instead of one per
-   fact, the same firings.
+   facts are asserted once. One crossing per ruleset for the batch instead of one per fact, the same firings.
 5. A ruleset name cannot be registered twice: names carry the pack version and content hash, and a
    compiled ruleset is registered once per process and reused.
 6. It does not import on Python 3.13: pyproject declares requires-python ">=3.11,<3.13".
@@ -35,7 +35,14 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
     (free(): invalid pointer); and a session left undeleted stays for ever: after 1,024 of them the engine
     fails with MemoryError, having grown by megabytes per evaluation. Only a session in which a rule fired
     deletes cleanly. So every ruleset has a sentinel rule, and every session starts with the sentinel fact,
-    which fires it; then every session asserted into is deleted. The sentinel's firing is not reported.
+    which fires it; a session is deleted only when a failure drops it. The sentinel's firing is not reported.
+12. Making a session costs about 12 KB of freshly initialised C memory per rule (each rule's frame pools and
+    indexes: `createStateNode`), 2-3 MB per ruleset of 200 rules, whatever the number of facts: a fresh
+    session per ruleset per evaluation was most of the matcher's time (3-10 ms per evaluation of all packs,
+    worst when the evaluation's own work has pushed that memory out of the CPU caches), and it grew with
+    the rules, not the data. So each ruleset's session is made once per process and kept; every fact a run
+    asserts is retracted from it before the run returns (one `retract_facts` crossing per ruleset), and a
+    run that fails drops the sessions it used (the next run makes new ones).
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class _QuietHost(_durable.Host):
 
 _host: _QuietHost | None = None
 _registered: set[str] = set()
+_sessions: dict[str, str] = {}  # ruleset name -> the session this process keeps for it (defect 12)
 
 
 def _get_host() -> _QuietHost:
@@ -120,12 +128,12 @@ class Ruleset:
             _registered.add(self.name)
 
 
-def _assert_batch(ruleset_name: str, batch: list[dict[str, Any]], firings: list[tuple[str, str, int]]) -> None:
-    """Assert a session's facts in one call and run every action they queued (defect 4), as durable's own
-    `Ruleset.do_actions` / `_flush_actions` would, without their per-action Python plumbing: the state is
-    handed back unchanged (our actions do not touch it) and each message names its rule."""
+def _assert_batch(ruleset_name: str, text: str, firings: list[tuple[str, str, int]]) -> None:
+    """Assert a session's facts (`text`, a JSON list) in one call and run every action they queued (defect 4),
+    as durable's own `Ruleset.do_actions` / `_flush_actions` would, without their per-action Python plumbing:
+    the state is handed back unchanged (our actions do not touch it) and each message names its rule."""
     handle = _get_host().get_ruleset(ruleset_name)._handle
-    code, state_handle = _engine.assert_facts(handle, json.dumps(batch, ensure_ascii=False))
+    code, state_handle = _engine.assert_facts(handle, text)
     if code == 3:  # durable's `_handle_result`: nothing queued
         return
     started = _engine.start_action_for_state(handle, state_handle)
@@ -141,19 +149,41 @@ def _assert_batch(ruleset_name: str, batch: list[dict[str, Any]], firings: list[
         message = _engine.complete_and_start_action(handle, state_handle)
 
 
-def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, str, int]]:
-    """Assert facts into fresh sessions of the given rulesets; return (ruleset, rule, fact id) firings.
+def _session(ruleset: Ruleset) -> str:
+    """The session this process keeps for a ruleset (defect 12), made on first use with the sentinel fired
+    in it (defect 11), so that it holds state and deletes cleanly if it must be dropped."""
+    sid = _sessions.get(ruleset.name)
+    if sid is None:
+        ruleset.register()
+        sid = f"p{next(_session_ids)}"
+        _assert_batch(ruleset.name, json.dumps([{"sid": sid, "id": 0, "k": SENTINEL_KEY}]), [])
+        _sessions[ruleset.name] = sid
+    return sid
 
-    Each fact must carry a unique integer "id". Sessions are deleted before returning (defect 3).
+
+def _drop(ruleset_name: str) -> None:
+    """Forget a ruleset's kept session after a failure (its state is unknown); the next run makes a new one."""
+    sid = _sessions.pop(ruleset_name, None)
+    if sid is not None:
+        try:
+            _get_host().delete_state(ruleset_name, sid)
+        except Exception:  # noqa: BLE001 - already failing; an undeletable session only costs memory
+            pass
+
+
+def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, str, int]]:
+    """Assert facts into the kept session of each given ruleset; return (ruleset, rule, fact id) firings.
+
+    Each fact must carry a unique integer "id". Every fact asserted is retracted before returning, so each
+    run starts from a session holding only the sentinel (defect 12).
 
     Raises:
         EngineError: durable-rules failed in a way the adapter does not know.
     """
     firings: list[tuple[str, str, int]] = []
     with _LOCK:  # defect 2
-        host = _get_host()
-        sid = f"e{next(_session_ids)}"
-        with_state: list[str] = []
+        asserted: list[tuple[str, str]] = []  # (ruleset name, the facts as JSON), to retract
+        current = ""
         try:
             for ruleset, facts in rulesets:
                 keys = ruleset.keys
@@ -164,22 +194,33 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
                         same = tuple(sorted((name, type(v).__name__, v) for name, v in fact.items()))
                         if same not in seen:  # defect 4: an identical fact is observed, not matched again
                             seen.add(same)
-                            batch.append(dict(fact, sid=sid))
+                            batch.append(fact)
                 if not batch:
                     continue  # not even registered: a process registers only the rulesets it uses
-                ruleset.register()
-                # defect 11: the sentinel alone first, so the session holds state and a firing whatever follows
-                _assert_batch(ruleset.name, [{"sid": sid, "id": 0, "k": SENTINEL_KEY}], firings)
-                with_state.append(ruleset.name)
-                _assert_batch(ruleset.name, batch, firings)
-        except EngineError:
-            raise
+                current = ruleset.name
+                sid = _session(ruleset)
+                text = json.dumps([dict(f, sid=sid) for f in batch], ensure_ascii=False)
+                asserted.append((current, text))
+                _assert_batch(current, text, firings)
+            for current, text in asserted:
+                _retract(current, text)
         except Exception as exc:
+            for name in {current, *(name for name, _ in asserted)} - {""}:
+                _drop(name)
+            if isinstance(exc, EngineError):
+                raise
             raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
-        finally:
-            for name in with_state:  # defect 11: exactly the sessions that hold state
-                host.delete_state(name, sid)
     return firings
+
+
+def _retract(ruleset_name: str, text: str) -> None:
+    """Retract a run's facts from the kept session; a retraction that queues an action is a dialect this
+    adapter does not use (no negations), so it is a failure, not a firing."""
+    handle = _get_host().get_ruleset(ruleset_name)._handle
+    code, _ = _engine.retract_facts(handle, text)
+    if code == 3:
+        raise EngineError.one(f"durable-rules queued an action on retracting facts of {ruleset_name!r}",
+                              "engine-failure")
 
 
 # --- the matcher port ---------------------------------------------------------------------------------
@@ -249,7 +290,8 @@ def _message(fact: Fact) -> dict[str, Any]:
 
 
 class DurableMatcher:
-    """The production matcher: durable-rules, one run (one session per ruleset) for all the groups given."""
+    """The production matcher: durable-rules, one run (the kept session of each ruleset) for all the groups
+    given."""
 
     name = "durable"
 

@@ -29,7 +29,7 @@ SCOPED_KINDS: tuple[str, ...] = ("treatment", "medication")  # kinds that must h
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class AgeBand(_Model):

@@ -29,7 +29,7 @@ class Record(BaseModel):
     """Frozen, typed, strict about unknown keys; `model_dump(mode="json")` is the JSON form."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True, validate_by_name=True,
-                              validate_by_alias=True)
+                              validate_by_alias=True, defer_build=True)
     positional: ClassVar[tuple[str, ...]] = ()  # names filled by positional arguments; () = field order
 
     @classmethod

@@ -4,7 +4,7 @@ rationale, and the leaves whose missing data keep it undecided (the data gaps), 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
 from cdss.engine.memo import ByIdentity
@@ -101,6 +101,49 @@ def unknown_leaves(decided: Decided) -> list[int]:
     if isinstance(decided.node, LeafNode):
         return [decided.node.index]
     return [i for item in decided.items for i in unknown_leaves(item)]
+
+
+class PartTraces(dict):
+    """Derived fact id -> the traces of its parts, as a rationale shows them under the fact's test. A value may
+    be put as a `Later` (`put_later`): the traces are then built when first read (`get`, `[]`, `resolved`),
+    since most derived facts are summed for their tests and never shown. A `Later` reads leaves decided
+    before the fact was summed, which no later stage changes (as `Decided.items` does)."""
+
+    __slots__ = ()
+
+    def put_later(self, did: str, make: Callable[[], tuple[ConditionTrace, ...]]) -> None:
+        dict.__setitem__(self, did, Later(make))
+
+    def raw(self, did: str) -> tuple[ConditionTrace, ...] | Later | None:
+        """The value as put, unbuilt (to share a `Later` with another pack without building it)."""
+        return dict.get(self, did)
+
+    def get(self, did: str, default: Any = None) -> Any:  # type: ignore[override]
+        value = dict.get(self, did, default)
+        return value() if value.__class__ is Later else value
+
+    def __getitem__(self, did: str) -> tuple[ConditionTrace, ...]:
+        value = dict.__getitem__(self, did)
+        return value() if value.__class__ is Later else value
+
+    def resolved(self) -> dict[str, tuple[ConditionTrace, ...]]:
+        """Every value built (for a baseline kept beyond this evaluation, or stored in the pack cache)."""
+        return {did: self[did] for did in self}
+
+
+class Later:
+    """Traces built once, when first asked for."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], tuple[ConditionTrace, ...]]):
+        self._make: Callable[[], tuple[ConditionTrace, ...]] | None = make
+        self._value: tuple[ConditionTrace, ...] = ()
+
+    def __call__(self) -> tuple[ConditionTrace, ...]:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
 
 
 def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],

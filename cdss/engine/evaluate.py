@@ -27,7 +27,7 @@ from typing import Any
 from cdss.engine import plan, population, shared, supersede, tables
 from cdss.engine.compile import CompiledLeaf, CompiledPack, compile_pack, derived_key
 from cdss.engine.compile import describe as describe  # the rationale's words for a leaf (used by render)
-from cdss.engine.decide import Decided, GapRow, LeafResult, decide, trace, unknown_leaves
+from cdss.engine.decide import Decided, GapRow, LeafResult, PartTraces, decide, trace, unknown_leaves
 from cdss.engine.differential import RuleRun, build_differential, differential_group, rule_scores_without_data
 from cdss.engine.durable import DurableMatcher
 from cdss.engine.matcher import Fact, LeafTestId, Matcher, PlainMatcher, StageTests
@@ -43,6 +43,7 @@ from cdss.engine.results import (
     PackStamp,
     Suggestion,
     content_id,
+    trusted_trace,
     walk_facts,
 )
 from cdss.engine.truth import Truth
@@ -71,7 +72,7 @@ class _PackRun:
 
     cp: CompiledPack
     leaves: dict[int, LeafResult] = field(default_factory=dict)
-    parts_trace: dict[str, tuple[ConditionTrace, ...]] = field(default_factory=dict)
+    parts_trace: PartTraces = field(default_factory=PartTraces)
     derived_facts: dict[str, Measure] = field(default_factory=dict)
     index: plan.PackIndex | None = None  # with the index (`cdss.engine.plan`): what this patient needs worked out
     active: plan.Active | None = None
@@ -264,7 +265,7 @@ class _Evaluation:
         else:
             runs = self.runs = []
             for cp, ix in self.prepared(packs):
-                runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), dict(ix.baseline.parts_trace)))
+                runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace)))
                 run.index = ix
                 run.active = plan.active(ix, self.seen)
         for stage in sorted({s for run in runs for s in run.cp.stages}):
@@ -437,7 +438,7 @@ class _Evaluation:
         found = self.shared.derived.get(key)
         if found is None:
             m = self.derive(d, cp, run.leaves, run.parts_trace)
-            self.shared.derived[key] = (m, run.parts_trace.get(d.id))
+            self.shared.derived[key] = (m, run.parts_trace.raw(d.id))
             return m
         m, parts = found
         if parts is not None:
@@ -509,7 +510,7 @@ class _Evaluation:
                 return [(g.concept, g.reason) for i in unknown
                         for g in empty.gap_entries(cp.leaves[i], cp, leaves, prules[r].full_id, prules[r].urgency)]
 
-            baseline = plan.make_baseline(cp, leaves, empty.runs[0].parts_trace, gap_rows,
+            baseline = plan.make_baseline(cp, leaves, empty.runs[0].parts_trace.resolved(), gap_rows,
                                           rule_scores_without_data(cp, leaves, self.registry))
             return plan.build_index(cp, baseline, lambda r: differential_group(prules[r], self.registry))
         return plan.index_for(cp, self.registry.concepts, build)
@@ -571,7 +572,7 @@ class _Evaluation:
         return [GapRow(cl.leaf.subject, leaves[cl.index].missing or "absent", rule, urgency)]
 
     def derive(self, d: Derived, cp: CompiledPack, leaves: Mapping[int, LeafResult],
-               parts_trace: dict[str, tuple[ConditionTrace, ...]]) -> Measure:
+               parts_trace: PartTraces) -> Measure:
         if isinstance(d, TableFact):  # a decision table: its rows under its hit policy (cdss.engine.tables)
             result, parts_trace[d.id] = tables.run_table(d, cp, leaves, parts_trace)
             m = Measure(missing=result.missing)
@@ -580,15 +581,16 @@ class _Evaluation:
                 self.fact(m, derived_key(d.id), result.lo, Evidence(d.id, result.lo, None, None, (), stat, note),
                           upper=result.hi)
             return m
-        true_points, unknown, traces = [], [], []  # unknown: (least, most) each unknown part may give
+        true_points, unknown, shown = [], [], []  # unknown: (least, most) each unknown part may give
         for part, node in zip(d.parts, cp.part_trees[d.id], strict=True):
             decided = decide(node, leaves)
             outcome = decided.outcome
-            t = trace(decided, cp, leaves, parts_trace)
             if outcome is Truth.FALSE and part.points_from is not None:
                 outcome = Truth.UNKNOWN  # a value outside the part's range is no answer
+            # (a part's trace is built here only when its value gives the points; else when first shown)
+            t = trace(decided, cp, leaves, parts_trace) if part.points_from is not None else None
             points, bounds = _part_points(part, outcome, t)
-            traces.append(ConditionTrace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome.value, (), (t,)))
+            shown.append((part, decided, outcome, points, t))
             if outcome is Truth.TRUE:
                 true_points.append(points)
             elif outcome is Truth.UNKNOWN:
@@ -600,7 +602,12 @@ class _Evaluation:
             lo = max(true_points, default=0.0)
             hi = max([lo, *(b[1] for b in unknown)])
         unknown_points = unknown
-        parts_trace[d.id] = tuple(traces)
+
+        def part_traces() -> tuple[ConditionTrace, ...]:
+            return tuple(trusted_trace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome.value, (),
+                                       (t if t is not None else trace(decided, cp, leaves, parts_trace),))
+                         for part, decided, outcome, points, t in shown)
+        parts_trace.put_later(d.id, part_traces)
         m = Measure()
         if d.complete and unknown_points:
             m.missing = "incomplete"  # no fact: every test on it is unknown, and its unknown parts are the gaps
@@ -680,13 +687,13 @@ def _last_n(readings: Sequence[Reading], n: int | None) -> Sequence[Reading]:
     return [r for r in readings if r.time == cut or (r.time is not None and cut is not None and r.time > cut)]
 
 
-def _part_points(part, outcome: Truth, trace_: ConditionTrace) -> tuple[float, tuple[float, float]]:  # noqa: ANN001
+def _part_points(part, outcome: Truth, trace_: ConditionTrace | None) -> tuple[float, tuple[float, float]]:  # noqa: ANN001
     """A part's points (its value when known, else its most) and the (least, most) it may give if unknown."""
     pf = part.points_from
     if pf is None:
         return part.points, (0.0, part.points)
     low, high = sorted((pf.points(pf.range[0]), pf.points(pf.range[1])))
-    if outcome is Truth.TRUE:
+    if outcome is Truth.TRUE and trace_ is not None:  # (a part with points_from always has its trace)
         value = next(e.value for e in walk_facts(trace_) if isinstance(e.value, int | float))
         return pf.points(float(value)), (low, high)
     return high, (low, high)

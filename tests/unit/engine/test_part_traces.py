@@ -1,0 +1,33 @@
+"""Engine: a derived fact's part traces are built when first shown, once, and never kept unbuilt."""
+
+from __future__ import annotations
+
+import pickle
+
+from cdss.engine.decide import Later, PartTraces
+from cdss.engine.results import trusted_trace
+
+
+def test_part_traces_are_built_once_when_first_read_and_shared_unbuilt():
+    built = []
+
+    def make():
+        built.append(1)
+        return (trusted_trace("BMI >= 28", "true"),)
+
+    traces = PartTraces()
+    traces.put_later("score", make)
+    assert isinstance(traces.raw("score"), Later) and built == []  # summed, not shown: nothing built
+    other = PartTraces()
+    other["score"] = traces.raw("score")  # another pack with the same definition shares it, unbuilt
+    assert [t.text for t in other.get("score")] == ["BMI >= 28"]
+    assert traces["score"] is other["score"] and built == [1]  # built once for both
+    assert traces.get("absent", ()) == ()
+
+
+def test_resolved_part_traces_hold_only_built_traces_so_a_baseline_can_be_cached():
+    traces = PartTraces()
+    traces.put_later("score", lambda: (trusted_trace("age >= 65", "unknown"),))
+    traces["table"] = (trusted_trace("row 1", "false"),)
+    kept = pickle.loads(pickle.dumps(traces.resolved()))  # the pack cache pickles each pack's baseline
+    assert {k: [t.text for t in v] for k, v in kept.items()} == {"score": ["age >= 65"], "table": ["row 1"]}

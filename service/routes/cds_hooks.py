@@ -10,15 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
-from cdss.render.cds_hooks import render_cards
+from cdss.render.cds_hooks import RenderedCards, render_cards
 from cdss.render.conditions import wording_for
 from cdss.vocab.times import aware
 from service.body import json_body, read_json
@@ -30,6 +29,9 @@ from service.panel_links import sign
 from service.prefetch import gather
 from service.ratelimit import SharedRateLimiter
 from service.storage import StoredCard
+
+if TYPE_CHECKING:  # the engine is imported when it is loaded (service.deps)
+    from cdss.engine.results import Evaluation
 
 router = APIRouter(tags=["CDS Hooks"])
 
@@ -242,18 +244,22 @@ async def call_service(service_id: str, request: Request, caller: CallerDep, set
                         optional=OPTIONAL_PREFETCH)
     now = clock()
     pins = tuple(pack or ()) or settings.default_packs
-    evaluation = await run_cpu(request, partial(engine.evaluate, data.bundle(), now=now, pins=pins))
-    link_query = None
-    if not settings.panel_enabled and settings.auth_enabled:
-        expires = int(time.time()) + settings.panel_link_ttl_s
-        link_query = f"t={sign(request.app.state.link_key, evaluation.id, expires)}"
-    rendered = render_cards(evaluation, hook_instance=call.hookInstance,
-                            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled or link_query
-                            else None, link_query=link_query,
-                            draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
-                            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"), hook=service.hook,
-                            smart_url=f"{settings.public_url}/smart/launch" if settings.smart_enabled else None,
-                            wording=wording_for(engine.registry))
+    link_key = request.app.state.link_key if not settings.panel_enabled and settings.auth_enabled else None
+
+    def evaluate_and_render() -> tuple[Evaluation, RenderedCards]:  # one CPU hop (service.compute)
+        evaluation = engine.evaluate(data.bundle(), now=now, pins=pins)
+        link_query = None
+        if link_key is not None:
+            link_query = f"t={sign(link_key, evaluation.id, int(time.time()) + settings.panel_link_ttl_s)}"
+        return evaluation, render_cards(
+            evaluation, hook_instance=call.hookInstance,
+            panel_url=f"{settings.public_url}/panel" if settings.panel_enabled or link_query else None,
+            link_query=link_query, draft_orders=data.drafts if service.hook in DRAFT_HOOKS else None,
+            gap_kinds=GAP_KINDS[service.hook], requester=call.context.get("userId"), hook=service.hook,
+            smart_url=f"{settings.public_url}/smart/launch" if settings.smart_enabled else None,
+            wording=wording_for(engine.registry))
+
+    evaluation, rendered = await run_cpu(request, evaluate_and_render)
     await run_in_threadpool(
         storage.record_evaluation, evaluation, now=now, channel=service.id, hook_instance=call.hookInstance,
         cards_out=[StoredCard(c.card_uuid, c.suggestion_id, c.suggestion_uuids) for c in rendered.index])

@@ -37,7 +37,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
@@ -59,7 +59,13 @@ from cdss.render.patient import patient_header
 from cdss.render.trends import readings_of, trends_view
 from cdss.vocab.times import CLINIC_ZONE, parse_time
 from service import outage
+from service.compute import run_cpu
 from service.deps import ClockDep, EngineDep, SettingsDep
+
+if TYPE_CHECKING:  # the engine is imported when it is loaded (service.deps)
+    from cdss.engine.results import Evaluation
+
+Readings = dict[str, list[tuple[str, float, str | None, str]]]  # cdss.render.trends.readings_of
 
 log = logging.getLogger("cdss.service")
 
@@ -332,20 +338,23 @@ async def evaluate_submit(request: Request, engine: EngineDep, settings: Setting
                                        f"2026-11-22T09:00+08:00."]) from exc
         elif default_time:
             now = _parse_time(default_time)
+
+        def evaluate_and_view() -> tuple[Evaluation, dict[str, Any], Readings]:  # one CPU hop (service.compute)
+            result = engine.evaluate(bundle, now=now, pins=form["pins"])
+            # Name, sex and age for the page header: kept with the trace in this process's memory only, never
+            # stored (the audit store holds no patient identifier).
+            trace = {**result.model_dump(mode="json"), "patient_display": patient_header(bundle, now)}
+            return result, trace, readings_of(bundle, engine.registry)
+
         try:
-            result = await run_in_threadpool(engine.evaluate, bundle, now=now, pins=form["pins"])
+            result, trace, readings = await run_cpu(request, evaluate_and_view)
         except IntakeError as exc:
             raise _FormError(422, [_problem_text(p) for p in exc.problems]) from exc
         except (EngineError, ConfigError) as exc:
             raise _FormError(400, [_problem_text(p) for p in exc.problems]) from exc
-        readings = await run_in_threadpool(readings_of, bundle, engine.registry)
-        trace = result.model_dump(mode="json")
         storage = getattr(request.app.state, "storage", None)
         if storage is not None:
             await run_in_threadpool(storage.record_evaluation, result, now=clock(), channel="panel")
-        # Name, sex and age for the page header: kept with the trace in this process's memory only, never
-        # stored (the audit store holds no patient identifier).
-        trace = {**trace, "patient_display": patient_header(bundle, now)}
         _memory(request).put(result.id, trace, readings, bundle)
         return RedirectResponse(f"/panel/evaluations/{result.id}{_query(lang)}", status_code=303)
     except _FormError as exc:

@@ -16,12 +16,14 @@ import html
 import logging
 import secrets
 import time
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cdss.errors import CdssError
+from service.compute import run_cpu
 from service.deps import ClockDep, EngineDep, HttpDep, SettingsDep, StorageDep
 from service.errors import ApiError
 from service.outbound import own_addresses, resolve
@@ -147,7 +149,8 @@ async def _finish(request: Request, settings: SettingsDep, engine: EngineDep, st
             from None
     now = clock()
     try:
-        evaluation = await run_in_threadpool(engine.evaluate, data.bundle(), now=now, pins=settings.default_packs)
+        evaluation = await run_cpu(request, partial(engine.evaluate, data.bundle(), now=now,
+                                                    pins=settings.default_packs))
     except CdssError as exc:
         raise LaunchError("evaluation-failed", str(exc).splitlines()[0][:300], status=422) from None
     await run_in_threadpool(storage.record_evaluation, evaluation, now=now, channel="smart-launch")

@@ -12,11 +12,12 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
 
 from service.app import create_app
 from service.deps import Engine
 from service.settings import Settings
-from tests.unit.service.support import BASE_URL, NOW, fake_evaluate
+from tests.unit.service.support import BASE_URL, NOW, fake_evaluate, load_hook
 
 BUNDLE = {"resourceType": "Bundle", "type": "collection", "entry": [
     {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1950-01-01"}},
@@ -25,7 +26,15 @@ HEADERS = {"content-type": "application/fhir+json"}
 TURNS = 10_000  # event-loop turns the test gives the second request to reach the queue
 
 
-def test_second_evaluation_waits_for_the_first_and_health_is_answered_meanwhile(tmp_path, registry):
+ROUTES = {  # every route that evaluates: the FHIR operation and CDS Hooks (the panel and SMART use run_cpu too)
+    "fhir": ("/fhir/$evaluate", BUNDLE, HEADERS),
+    "cds-hooks": ("/cds-services/cdss-patient-view", load_hook("patient-view-emergency.json"), {}),
+}
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_second_evaluation_waits_for_the_first_and_health_is_answered_meanwhile(tmp_path, registry, route):
+    path, body, headers = ROUTES[route]
     started = threading.Event()
     release = threading.Event()
     running = 0
@@ -56,7 +65,7 @@ def test_second_evaluation_waits_for_the_first_and_health_is_answered_meanwhile(
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
 
                 async def post() -> None:
-                    answers.append(await client.post("/fhir/$evaluate", json=BUNDLE, headers=HEADERS))
+                    answers.append(await client.post(path, json=body, headers=headers))
 
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(post)
@@ -77,3 +86,33 @@ def test_second_evaluation_waits_for_the_first_and_health_is_answered_meanwhile(
     assert [a.status_code for a in answers] == [200, 200], [a.text[:300] for a in answers]
     assert most == 1, "two evaluations ran at the same time in one worker"
     assert answers[0].content == answers[1].content  # same input, same bytes
+
+
+def test_cds_hooks_cards_are_rendered_in_the_cpu_hop_not_in_the_event_loop(tmp_path, registry, monkeypatch):
+    # Cards were rendered in the event loop after the evaluation: CPU work that held up every other request
+    # of the worker (and /healthz). Now evaluation and rendering are one hop to the worker thread.
+    from service.routes import cds_hooks
+
+    loop_thread: list[threading.Thread] = []
+    render_thread: list[threading.Thread] = []
+    real = cds_hooks.render_cards
+
+    def render(*args: Any, **kwargs: Any) -> Any:
+        render_thread.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cds_hooks, "render_cards", render)
+    settings = Settings(data_dir=tmp_path / "data", base_url=BASE_URL, auth="off", database_url=None)
+    app = create_app(settings, engine=Engine(registry, fake_evaluate), clock=lambda: NOW)
+
+    async def main() -> httpx.Response:
+        loop_thread.append(threading.current_thread())
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+                path, body, _ = ROUTES["cds-hooks"]
+                return await client.post(path, json=body)
+
+    answer = anyio.run(main)
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.json()["cards"]
+    assert render_thread and render_thread[0] is not loop_thread[0]

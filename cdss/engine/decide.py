@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
 from cdss.engine.memo import ByIdentity
 from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
-from cdss.engine.truth import Truth, all_of, any_of
+from cdss.engine.truth import TRUE, UNKNOWN, Truth, all_of, any_of
 
 
 class LeafResult(NamedTuple):
@@ -96,7 +96,7 @@ class GapRow(NamedTuple):
 
 def unknown_leaves(decided: Decided) -> list[int]:
     """The leaves whose missing data keep an unknown (sub)condition from being decided."""
-    if decided.outcome is not Truth.UNKNOWN:
+    if decided.outcome is not UNKNOWN:
         return []
     if isinstance(decided.node, LeafNode):
         return [decided.node.index]
@@ -156,8 +156,8 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
         return trusted_trace(cl.text, res.outcome.value, res.facts,
                              parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
     outcome = decided.outcome
-    if isinstance(node, AnyNode) and outcome is Truth.TRUE:
-        shown = tuple(trace(i, cp, leaves, parts) for i in decided.items if i.outcome is Truth.TRUE)
+    if isinstance(node, AnyNode) and outcome is TRUE:
+        shown = tuple(trace(i, cp, leaves, parts) for i in decided.items if i.outcome is TRUE)
     else:
         shown = tuple(trace(i, cp, leaves, parts) for i in decided.items)
     if isinstance(node, NotNode):

@@ -35,7 +35,7 @@ from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, N
 from cdss.engine.decide import Decided, LeafResult, decide
 from cdss.engine.memo import ByIdentity
 from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest, trusted_criterion
-from cdss.engine.truth import Truth
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN
 from cdss.packs.registry import PackRule, Registry
 
 SCORE_DIGITS = 3
@@ -86,15 +86,15 @@ def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Map
     if isinstance(node, LeafNode):
         if (cp.leaves[node.index].leaf.concept or "") in demographic:
             return 0.0
-        if d.outcome is Truth.UNKNOWN and leaves[node.index].missing == "too-few-days":
+        if d.outcome is UNKNOWN and leaves[node.index].missing == "too-few-days":
             return PARTLY_MET
-        return 1.0 if d.outcome is Truth.TRUE else 0.0
+        return 1.0 if d.outcome is TRUE else 0.0
     if isinstance(node, NotNode):
-        return 1.0 if d.outcome is Truth.TRUE else 0.0
+        return 1.0 if d.outcome is TRUE else 0.0
     if isinstance(node, AnyNode):
         return max(score(i, cp, demographic, leaves) for i in d.items)
     gates = [i for i in d.items if _is_gate(i, cp, demographic)]
-    if any(g.outcome is Truth.FALSE for g in gates):
+    if any(g.outcome is FALSE for g in gates):
         return 0.0
     criteria = [i for i in d.items if not _is_gate(i, cp, demographic)]
     if not criteria:
@@ -106,9 +106,9 @@ def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Map
 def rule_score(d: Decided, cp: CompiledPack, demographic: frozenset[str],
                leaves: Mapping[int, LeafResult]) -> float | None:
     """A rule's score: 1 when it holds, its share when undecided, None when it is decided against."""
-    if d.outcome is Truth.TRUE:
+    if d.outcome is TRUE:
         return 1.0
-    if d.outcome is Truth.FALSE:
+    if d.outcome is FALSE:
         return None
     return round(score(d, cp, demographic, leaves), SCORE_DIGITS)
 
@@ -122,14 +122,14 @@ def _criteria(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[Crite
         cl = run.cp.leaves[node.index]
         res = run.leaves[node.index]
         yield trusted_criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive,
-                                res.facts, res.missing if res.outcome is Truth.UNKNOWN else None)
+                                res.facts, res.missing if res.outcome is UNKNOWN else None)
         return
     if isinstance(node, NotNode):
         yield from _criteria(d.items[0], run, not positive)
         return
     items = d.items
-    if isinstance(node, AnyNode) and d.outcome is Truth.TRUE:
-        items = tuple(i for i in items if i.outcome is Truth.TRUE)
+    if isinstance(node, AnyNode) and d.outcome is TRUE:
+        items = tuple(i for i in items if i.outcome is TRUE)
     for item in items:
         yield from _criteria(item, run, positive)
 
@@ -170,7 +170,7 @@ def _phrase(cl: CompiledLeaf, reason: str | None, registry: Registry, cp: Compil
 
 
 def _positive_unknown_leaves(d: Decided, positive: bool = True) -> Iterable[int]:
-    if d.outcome is not Truth.UNKNOWN:
+    if d.outcome is not UNKNOWN:
         return
     if isinstance(d.node, LeafNode):
         if positive:
@@ -189,13 +189,13 @@ def _next_test(group: _Group, current: float, registry: Registry, demographic: f
             if (cl.leaf.concept or "") in demographic:
                 continue
             leaves = dict(run.leaves)
-            leaves[index] = LeafResult(Truth.TRUE)
+            leaves[index] = LeafResult(TRUE)
             after = decide(run.node, leaves)
             new = rule_score(after, run.cp, demographic, leaves) or 0.0
             gain = new - current
             if gain <= 0:
                 continue
-            key = (-gain, after.outcome is not Truth.TRUE, order, index)
+            key = (-gain, after.outcome is not TRUE, order, index)
             if best is None or key < best[0]:
                 test = NextTest(cl.leaf.subject, cl.text, _phrase(cl, run.leaves[index].missing, registry, run.cp),
                                 run.prule.full_id, round(new, SCORE_DIGITS))
@@ -217,12 +217,12 @@ def not_asked_as_unknown(cp: CompiledPack, leaves: Mapping[int, LeafResult],
     out = dict(leaves)
     for index in _askable_leaves(cp, registry.concepts):
         res = leaves[index]
-        if res.outcome is Truth.FALSE and not res.facts:
+        if res.outcome is FALSE and not res.facts:
             out[index] = _NOT_RECORDED
     return out
 
 
-_NOT_RECORDED = LeafResult(Truth.UNKNOWN, missing="not-recorded")
+_NOT_RECORDED = LeafResult(UNKNOWN, missing="not-recorded")
 _askable_of: ByIdentity[tuple[int, ...]] = ByIdentity(_MAX_CACHED)  # per compiled pack and concept set
 
 
@@ -320,7 +320,7 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
         against = [c for c in (*live_criteria, *dead_criteria)
                    if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]
         unknown = [c for c in live_criteria if c.outcome == "unknown"]
-        holds = any(d.outcome is Truth.TRUE for _, _, d in live)
+        holds = any(d.outcome is TRUE for _, _, d in live)
         if not holds and not any(c.concept in registry.concepts.by_id for c in for_):
             continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
         status = "met" if best >= 1.0 and holds else "possible"

@@ -46,7 +46,7 @@ from cdss.engine.results import (
     trusted_trace,
     walk_facts,
 )
-from cdss.engine.truth import Truth
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import PatientFacts, Presence, Reading
@@ -233,29 +233,29 @@ class _Evaluation:
         evidence = tuple(m.evidence[i] for i in hits)
         if leaf.has is not None:
             if hits:
-                return LeafResult(Truth.TRUE, evidence)
+                return LeafResult(TRUE, evidence)
             concept = self.registry.concepts.by_id[leaf.has]
             if concept.absent_means_false:
-                return LeafResult(Truth.FALSE)
-            return LeafResult(Truth.UNKNOWN, missing=m.missing or "absent")
+                return LeafResult(FALSE)
+            return LeafResult(UNKNOWN, missing=m.missing or "absent")
         if not m.facts:
-            return LeafResult(Truth.UNKNOWN, missing=m.missing or "absent")
+            return LeafResult(UNKNOWN, missing=m.missing or "absent")
         if leaf.on_days is not None and not m.complete:
             # Every measured day meets the test but too few days were measured: more readings decide.
-            return LeafResult(Truth.UNKNOWN, evidence, missing="too-few-days") if hits else \
-                LeafResult(Truth.FALSE, tuple(m.evidence.values()))
+            return LeafResult(UNKNOWN, evidence, missing="too-few-days") if hits else \
+                LeafResult(FALSE, tuple(m.evidence.values()))
         if cl.derived:
             fact = m.facts[0]
             exact = fact.value == fact.upper
             possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
-                return LeafResult(Truth.TRUE, evidence)
+                return LeafResult(TRUE, evidence)
             if not exact and (possible or leaf.op in ("==", "!=", "in")):
-                return LeafResult(Truth.UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
-            return LeafResult(Truth.FALSE, tuple(m.evidence.values()))
+                return LeafResult(UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
+            return LeafResult(FALSE, tuple(m.evidence.values()))
         if hits:
-            return LeafResult(Truth.TRUE, evidence)
-        return LeafResult(Truth.FALSE, tuple(m.evidence.values()))
+            return LeafResult(TRUE, evidence)
+        return LeafResult(FALSE, tuple(m.evidence.values()))
 
     # --- all packs, stage by stage ------------------------------------------------------------------
     def run_packs(self, packs: Sequence[Pack]) -> tuple[list[Suggestion], list[GapRow], list[str]]:
@@ -359,19 +359,19 @@ class _Evaluation:
         for r in order:
             prule, node = pack.rules[r], cp.rule_trees[r]
             scope = self.scope(prule.rule.population or pack.meta.population)
-            if scope.outcome is Truth.FALSE:
+            if scope.outcome is FALSE:
                 continue  # outside the rule's population: no advice and no data gap
             cond = None if self.shared is None else \
                 self.shared.condition(cp.rule_keys[r], node, cp, leaves, run.parts_trace)
             decided = decide(node, leaves) if cond is None else cond.decided
-            if decided.outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
+            if decided.outcome is TRUE and scope.outcome is TRUE:
                 root = trace(decided, cp, leaves, run.parts_trace) if cond is None else cond.trace()
                 suggestion = self.suggest(pack, prule, root)
                 if scope.cautions:
                     suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
-            elif decided.outcome is not Truth.FALSE and prule.rule.gaps == "report":
+            elif decided.outcome is not FALSE and prule.rule.gaps == "report":
                 gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
                 if cond is None:
                     for index in unknown_leaves(decided):
@@ -400,12 +400,12 @@ class _Evaluation:
             row = rows[r]
             cond = conditions.get(row.key) or memo.condition(row.key, cp.rule_trees[r], cp, leaves, run.parts_trace)
             outcome = cond.decided.outcome
-            if outcome is Truth.FALSE:
+            if outcome is FALSE:
                 continue
             scope = self.scope(row.population)
-            if scope.outcome is Truth.FALSE:
+            if scope.outcome is FALSE:
                 continue  # outside the rule's population: no advice and no data gap
-            if outcome is Truth.TRUE and scope.outcome is Truth.TRUE:
+            if outcome is TRUE and scope.outcome is TRUE:
                 prule = pack.rules[r]
                 suggestion = self.suggest(pack, prule, cond.trace(), cond.rationale())
                 if scope.cautions:
@@ -466,7 +466,7 @@ class _Evaluation:
         for r in act.quiet_rules:  # (those that report gaps)
             row = rows[r]
             scope = self.scope(row.population)
-            if scope.outcome is Truth.FALSE:
+            if scope.outcome is FALSE:
                 continue
             if scope.gaps:
                 gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
@@ -536,7 +536,7 @@ class _Evaluation:
                 [RuleRun(prule, run.cp, node, run.leaves) for run in self.runs
                  for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
                  if prule.kind == "diagnosis" and self.scope(  # nothing outside the patient's population
-                     prule.rule.population or run.cp.pack.meta.population).outcome is not Truth.FALSE],
+                     prule.rule.population or run.cp.pack.meta.population).outcome is not FALSE],
                 self.registry)
         firsts: list[RuleRun] = []
         twins: dict[str, list[str]] = {}  # a first rule's id -> the ids of the rules with its condition and group
@@ -548,7 +548,7 @@ class _Evaluation:
                 continue
             for r in ix.diagnosis:
                 g, row = ix.groups[r], ix.rows[r]
-                if g not in groups or self.scope(row.population).outcome is Truth.FALSE:
+                if g not in groups or self.scope(row.population).outcome is FALSE:
                     continue  # (nothing outside the patient's population)
                 first = seen.get((g, row.key))
                 if first is None:
@@ -585,15 +585,15 @@ class _Evaluation:
         for part, node in zip(d.parts, cp.part_trees[d.id], strict=True):
             decided = decide(node, leaves)
             outcome = decided.outcome
-            if outcome is Truth.FALSE and part.points_from is not None:
-                outcome = Truth.UNKNOWN  # a value outside the part's range is no answer
+            if outcome is FALSE and part.points_from is not None:
+                outcome = UNKNOWN  # a value outside the part's range is no answer
             # (a part's trace is built here only when its value gives the points; else when first shown)
             t = trace(decided, cp, leaves, parts_trace) if part.points_from is not None else None
             points, bounds = _part_points(part, outcome, t)
             shown.append((part, decided, outcome, points, t))
-            if outcome is Truth.TRUE:
+            if outcome is TRUE:
                 true_points.append(points)
-            elif outcome is Truth.UNKNOWN:
+            elif outcome is UNKNOWN:
                 unknown.append(bounds)
         if d.combine == "sum":
             lo = sum(true_points) + sum(b[0] for b in unknown)
@@ -693,7 +693,7 @@ def _part_points(part, outcome: Truth, trace_: ConditionTrace | None) -> tuple[f
     if pf is None:
         return part.points, (0.0, part.points)
     low, high = sorted((pf.points(pf.range[0]), pf.points(pf.range[1])))
-    if outcome is Truth.TRUE and trace_ is not None:  # (a part with points_from always has its trace)
+    if outcome is TRUE and trace_ is not None:  # (a part with points_from always has its trace)
         value = next(e.value for e in walk_facts(trace_) if isinstance(e.value, int | float))
         return pf.points(float(value)), (low, high)
     return high, (low, high)

@@ -37,7 +37,7 @@ from cdss.engine.compile import CompiledLeaf, CompiledPack, leaves_of
 from cdss.engine.decide import GapRow, LeafResult, decide, unknown_leaves
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.engine.results import ConditionTrace
-from cdss.engine.truth import Truth
+from cdss.engine.truth import TRUE, UNKNOWN, Truth
 from cdss.intake.facts import PatientFacts
 from cdss.packs.schema import Derived
 from cdss.vocab.concepts import ConceptSet
@@ -165,7 +165,7 @@ def build_index(cp: CompiledPack, baseline: Baseline,
     always_rules = set()
     for r, node in enumerate(cp.rule_trees):
         indexes = _rule_leaves(node)
-        if indexes & always_leaves or baseline.rule_outcomes[r] is Truth.TRUE:
+        if indexes & always_leaves or baseline.rule_outcomes[r] is TRUE:
             always_rules.add(r)
         for c in sorted(frozenset().union(*(per_leaf[i] for i in indexes))):
             rules_by.setdefault(c, []).append(r)
@@ -175,7 +175,7 @@ def build_index(cp: CompiledPack, baseline: Baseline,
     return PackIndex(cp, baseline, {c: tuple(v) for c, v in leaves_by.items()}, frozenset(always_leaves),
                      {c: tuple(v) for c, v in rules_by.items()}, frozenset(always_rules), derived, groups, scoring,
                      tuple(r for r, g in enumerate(groups) if g is not None),
-                     tuple(r for r, o in enumerate(baseline.rule_outcomes) if o is Truth.UNKNOWN),
+                     tuple(r for r, o in enumerate(baseline.rule_outcomes) if o is UNKNOWN),
                      frozenset((*leaves_by, *rules_by)),
                      tuple(RuleRow(p.rule.population or cp.pack.meta.population, key, p.rule.gaps == "report",
                                    p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
@@ -247,7 +247,7 @@ def make_baseline(cp: CompiledPack, leaves: Mapping[int, LeafResult],
     for r, node in enumerate(cp.rule_trees):
         decided = decide(node, leaves)
         outcomes.append(decided.outcome)
-        gaps.append(tuple(gap_rows(r, unknown_leaves(decided))) if decided.outcome is Truth.UNKNOWN else ())
+        gaps.append(tuple(gap_rows(r, unknown_leaves(decided))) if decided.outcome is UNKNOWN else ())
     return Baseline(dict(leaves), dict(parts_trace), tuple(outcomes), tuple(gaps), scores)
 
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from cdss.engine.truth import Truth
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.intake.facts import PatientFacts, Presence
 from cdss.packs.scope import AgeBand, Population, SafetySettings
 
-TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
+TRUE, FALSE, UNKNOWN = TRUE, FALSE, UNKNOWN
 PREGNANCY, NOT_PREGNANT, LACTATION, DELIVERY_DATE = "pregnancy", "not_pregnant", "lactation", \
     "expected_delivery_date"
 UNKNOWN_SEX = (None, "unknown")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from cdss.engine.compile import CompiledPack
 from cdss.engine.decide import LeafResult, decide, trace
 from cdss.engine.results import ConditionTrace, trusted_trace
-from cdss.engine.truth import Truth
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.packs.schema import Table
 from cdss.packs.tables import TableFact
 
@@ -48,8 +48,8 @@ class TableResult:
 def table_result(table: Table, outcomes: Sequence[Truth]) -> TableResult:
     """The table's result from its rows' outcomes (aligned with `table.rows`)."""
     outs = [row.then for row in table.rows]
-    hits = [i for i, o in enumerate(outcomes) if o is Truth.TRUE]
-    maybe = [i for i, o in enumerate(outcomes) if o is Truth.UNKNOWN]
+    hits = [i for i, o in enumerate(outcomes) if o is TRUE]
+    maybe = [i for i, o in enumerate(outcomes) if o is UNKNOWN]
     policy = table.hit_policy
     if policy == "collect":
         return _collect(table, outs, hits, maybe)
@@ -58,10 +58,10 @@ def table_result(table: Table, outcomes: Sequence[Truth]) -> TableResult:
     if policy == "first":
         used, candidates = [], []
         for i, o in enumerate(outcomes):
-            if o is Truth.FALSE:
+            if o is FALSE:
                 continue
             candidates.append(outs[i])
-            if o is Truth.TRUE:
+            if o is TRUE:
                 used = [i]
                 break
         else:
@@ -110,7 +110,7 @@ def _collect(table: Table, outs: list[float], hits: list[int], maybe: list[int])
 
 def decided_value(table: Table, on: Sequence[bool]) -> float | None:
     """The table's output when every row is decided (`on`: which rows hit); None: no value."""
-    result = table_result(table, [Truth.TRUE if x else Truth.FALSE for x in on])
+    result = table_result(table, [TRUE if x else FALSE for x in on])
     return result.lo if result.missing is None else None
 
 

@@ -25,24 +25,29 @@ class Truth(StrEnum):
         return any_of((self, other))
 
 
-_NOT = {Truth.TRUE: Truth.FALSE, Truth.FALSE: Truth.TRUE, Truth.UNKNOWN: Truth.UNKNOWN}
+# The members as module constants: read through the class (`Truth.TRUE`) each costs ~0.1 us in Python 3.11
+# (EnumType.__getattr__ puts every class attribute lookup on a slow path), and the engine reads them in
+# every fold of every condition. Engine modules use these.
+TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
+
+_NOT = {TRUE: FALSE, FALSE: TRUE, UNKNOWN: UNKNOWN}
 
 
 def all_of(items: Iterable[Truth]) -> Truth:
     """True when every item is true; false when one is false; otherwise unknown (true when empty)."""
     seen_unknown = False
     for item in items:
-        if item is Truth.FALSE:
-            return Truth.FALSE
-        seen_unknown = seen_unknown or item is Truth.UNKNOWN
-    return Truth.UNKNOWN if seen_unknown else Truth.TRUE
+        if item is FALSE:
+            return FALSE
+        seen_unknown = seen_unknown or item is UNKNOWN
+    return UNKNOWN if seen_unknown else TRUE
 
 
 def any_of(items: Iterable[Truth]) -> Truth:
     """True when one item is true; false when every item is false; otherwise unknown (false when empty)."""
     seen_unknown = False
     for item in items:
-        if item is Truth.TRUE:
-            return Truth.TRUE
-        seen_unknown = seen_unknown or item is Truth.UNKNOWN
-    return Truth.UNKNOWN if seen_unknown else Truth.FALSE
+        if item is TRUE:
+            return TRUE
+        seen_unknown = seen_unknown or item is UNKNOWN
+    return UNKNOWN if seen_unknown else FALSE

@@ -37,17 +37,14 @@ class Decided:
     """A condition node with its outcome and its items, decided. The items are decided when first asked
     for: most rules are only asked for their outcome."""
 
-    __slots__ = ("outcome", "_compiled", "_leaves", "_items")
+    __slots__ = ("outcome", "node", "_compiled", "_leaves", "_items")
 
     def __init__(self, outcome: Truth, compiled: _Compiled, leaves: Mapping[int, LeafResult]):
         self.outcome = outcome
+        self.node: Node = compiled.node
         self._compiled = compiled
         self._leaves = leaves
         self._items: tuple[Decided, ...] | None = None
-
-    @property
-    def node(self) -> Node:
-        return self._compiled.node
 
     @property
     def items(self) -> tuple[Decided, ...]:

@@ -25,9 +25,11 @@ class ByIdentity(Generic[V]):
 
     def get(self, owner: object, *depends_on: object) -> V | None:
         found = self._entries.get(id(owner))
-        if found is None or found[0] is not owner or len(found[1]) != len(depends_on) or any(
-                a is not b for a, b in zip(found[1], depends_on, strict=True)):
+        if found is None or found[0] is not owner or len(found[1]) != len(depends_on):
             return None
+        for kept, given in zip(found[1], depends_on, strict=True):  # a loop, not any(): no generator
+            if kept is not given:
+                return None
         return found[2]
 
     def put(self, owner: object, value: V, *depends_on: object) -> V:

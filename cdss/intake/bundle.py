@@ -116,8 +116,7 @@ class _Reader:
         return _status(concept)
 
     def observation(self, res: Mapping[str, Any], path: str, ref: str) -> None:
-        if self.quick(res, ref):
-            return
+        """An Observation that the fast path (`self.quick`, tried first by `read_bundle`) left alone."""
         if self.code(res, "status", path) not in OBSERVATION_OK:
             return
         time = self.effective(res, path, "effectiveDateTime", "effectiveInstant", "effectivePeriod", "issued")
@@ -291,24 +290,27 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         raise reader.fail("Bundle.entry", "must be a list", "bad-bundle", got=type(entries).__name__)
     patients: list[tuple[str, Mapping[str, Any]]] = []
     patient_urls: list[str | None] = []
-    refs: list[tuple[str, str]] = []
+    refs: list[tuple[int, str, str]] = []  # (entry index, key, reference): the FHIR path only on an error
     count = 0
     for i, entry in enumerate(entries):
-        path = f"Bundle.entry[{i}].resource"
         res = entry.get("resource") if type(entry) is dict or isinstance(entry, Mapping) else None
         if type(res) is not dict and not isinstance(res, Mapping):  # (a dict is checked first: cheaper)
             if isinstance(entry, Mapping) and "request" in entry and "resource" not in entry:
                 continue  # a DELETE in a transaction carries no resource
-            raise reader.fail(path, "entry has no resource", "bad-entry")
+            raise reader.fail(_entry_path(i), "entry has no resource", "bad-entry")
         count += 1
         rtype = res.get("resourceType")
         for key in ("resourceType", "id"):
             if key in res and not (res[key].__class__ is str and res[key].isascii()) and not _text(res[key]):
-                raise reader.fail(f"{path}.{key}", "must be a JSON string of valid Unicode text", "bad-type",
-                                  got=ascii(res[key])[:40] if isinstance(res[key], str) else type(res[key]).__name__)
+                raise reader.fail(f"{_entry_path(i)}.{key}", "must be a JSON string of valid Unicode text",
+                                  "bad-type", got=ascii(res[key])[:40] if isinstance(res[key], str)
+                                  else type(res[key]).__name__)
         ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
         if rtype != "Patient" and ("subject" in res or "patient" in res):  # identity.SUBJECT_KEYS
-            refs.extend(identity.references(res, path))
+            refs.extend((i, key, reference) for key, reference in identity.references(res))
+        if rtype == "Observation" and reader.quick(res, ref):
+            continue  # the common reading, read by the fast path (cdss.intake.quick)
+        path = _entry_path(i)
         if rtype == "Patient":
             patients.append((path, res))
             patient_urls.append(entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None)
@@ -336,7 +338,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
                           hint="send one patient's data per bundle")
     path, patient = patients[0]
     pid = patient.get("id") if isinstance(patient.get("id"), str) else None
-    identity.check_references(refs, pid, patient_urls[0], reader.fail)
+    identity.check_references(((_entry_path(i), key, reference) for i, key, reference in refs), pid,
+                              patient_urls[0], reader.fail)
     birth = reader.when(patient.get("birthDate"), f"{path}.birthDate")
     return PatientFacts(
         patient=f"Patient/{patient.get('id') or 'unknown'}",
@@ -349,6 +352,10 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         deceased=identity.deceased(patient, path, reader.when),
         unrecognised=reader.unknown.result(),
     )
+
+
+def _entry_path(i: int) -> str:
+    return f"Bundle.entry[{i}].resource"
 
 
 def _text(value: Any) -> bool:

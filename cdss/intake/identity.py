@@ -23,15 +23,16 @@ SUBJECT_KEYS = ("subject", "patient")
 _HISTORY = re.compile(r"/_history/[^/]+$")
 
 
-def references(res: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
-    """(FHIR path, reference) of each patient reference of a resource."""
+def references(res: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, reference) of each patient reference of a resource (its FHIR path is `<resource>.<key>.reference`)."""
     out = []
     for key in SUBJECT_KEYS:
         ref = res.get(key)
         if ref is None:  # the common case, checked first (isinstance of an ABC is slow)
             continue
-        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str) and ref["reference"].strip():
-            out.append((f"{path}.{key}.reference", ref["reference"].strip()))
+        if (type(ref) is dict or isinstance(ref, Mapping)) and isinstance(ref.get("reference"), str) and \
+                ref["reference"].strip():
+            out.append((key, ref["reference"].strip()))
     return out
 
 
@@ -46,18 +47,19 @@ def names_patient(reference: str, patient_id: str | None, full_url: str | None) 
         ref == f"urn:uuid:{patient_id}"
 
 
-def check_references(refs: Iterable[tuple[str, str]], patient_id: str | None, full_url: str | None,
+def check_references(refs: Iterable[tuple[str, str, str]], patient_id: str | None, full_url: str | None,
                      fail: Callable[..., IntakeError]) -> None:
-    """Raise IntakeError [other-patient] at the first reference that names someone else."""
+    """Raise IntakeError [other-patient] at the first reference that names someone else. `refs`: (FHIR path
+    of the resource, key, reference)."""
     named: set[str] = set()  # references already found to name the patient (a bundle repeats one or two)
-    for path, ref in refs:
+    for path, key, ref in refs:
         if ref in named:
             continue
         if names_patient(ref, patient_id, full_url):
             named.add(ref)
         else:
             shown = f"Patient/{patient_id}" if patient_id else (full_url or "the bundle's Patient")
-            raise fail(path, "this resource is about another patient", "other-patient", got=ref,
+            raise fail(f"{path}.{key}.reference", "this resource is about another patient", "other-patient", got=ref,
                        expected=f"a reference to {shown}",
                        hint="send one patient's data per request; remove or correct the resource")
 

@@ -156,7 +156,7 @@ def _session(ruleset: Ruleset) -> str:
     if sid is None:
         ruleset.register()
         sid = f"p{next(_session_ids)}"
-        _assert_batch(ruleset.name, json.dumps([{"sid": sid, "id": 0, "k": SENTINEL_KEY}]), [])
+        _assert_batch(ruleset.name, json.dumps([{"sid": sid, "id": SENTINEL_KEY, "k": SENTINEL_KEY}]), [])
         _sessions[ruleset.name] = sid
     return sid
 
@@ -174,8 +174,9 @@ def _drop(ruleset_name: str) -> None:
 def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list[tuple[str, str, int]]:
     """Assert facts into the kept session of each given ruleset; return (ruleset, rule, fact id) firings.
 
-    Each fact must carry a unique integer "id". Every fact asserted is retracted before returning, so each
-    run starts from a session holding only the sentinel (defect 12).
+    Each fact must carry a unique integer "id" (the sentinel's id is a string: no fact is mistaken for it).
+    Every fact asserted is retracted before returning, so each run starts from a session holding only the
+    sentinel (defect 12); a run that fails or is interrupted drops the sessions it used.
 
     Raises:
         EngineError: durable-rules failed in a way the adapter does not know.
@@ -204,10 +205,10 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
                 _assert_batch(current, text, firings)
             for current, text in asserted:
                 _retract(current, text)
-        except Exception as exc:
+        except BaseException as exc:  # also an interrupt between assert and retract: never keep those facts
             for name in {current, *(name for name, _ in asserted)} - {""}:
                 _drop(name)
-            if isinstance(exc, EngineError):
+            if isinstance(exc, EngineError) or not isinstance(exc, Exception):
                 raise
             raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
     return firings

@@ -100,6 +100,12 @@ class _Evaluation:
         self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
         self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
 
+    def release(self) -> None:
+        """Drop the unbuilt part traces: each holds its pack's traces (a cycle), which would leave this
+        evaluation's leaves and decisions to the cyclic collector instead of freeing them at once."""
+        for run in self.runs:
+            run.parts_trace.clear()
+
     # --- 1. measures ---------------------------------------------------------------------------
     def fact(self, m: Measure, key: str, value: Any, ev: Evidence, upper: float | None = None) -> None:
         fid = self.next_id
@@ -718,12 +724,15 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
     suggestions: list[Suggestion] = []
     gap_rows: list[GapRow] = []
     notes: list[str] = []
-    s, g, n = state.run_packs(packs)
-    suggestions.extend(s)
-    gap_rows.extend(g)
-    notes.extend(n)
-    suggestions, superseded = supersede.apply(suggestions, packs)
-    differential = state.differential()
+    try:
+        s, g, n = state.run_packs(packs)
+        suggestions.extend(s)
+        gap_rows.extend(g)
+        notes.extend(n)
+        suggestions, superseded = supersede.apply(suggestions, packs)
+        differential = state.differential()
+    finally:
+        state.release()
     return Evaluation(
         patient=facts.patient, now=now, packs=stamps,
         suggestions=tuple(sorted(suggestions, key=Suggestion.sort_key)),

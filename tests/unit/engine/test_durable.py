@@ -117,3 +117,29 @@ def test_run_many_sessions_where_facts_fire_nothing_neither_leak_nor_crash():
 def test_run_ignores_facts_of_keys_the_ruleset_does_not_test():
     rs = _ruleset("t-keys")
     assert durable.run([(rs, [{"id": 1, "k": "other", "v": 5}, {"id": 2, "k": "a", "v": 5}])]) == [("t-keys", "L0", 2)]
+
+
+def test_an_interrupted_run_leaves_no_fact_behind_for_the_next_patient(monkeypatch):
+    # Found in review: only Exception dropped the kept session, so an interrupt (Ctrl-C in a notebook, a
+    # batch loop that carries on) between the assert and the retract left that run's facts in the session,
+    # and the next patients' facts were "observed" and fired nothing (wrong advice for someone else).
+    rs = _ruleset("t-interrupted")
+    real = durable._retract
+
+    def interrupted(name: str, text: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(durable, "_retract", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        durable.run([(rs, [{"id": 1, "k": "a", "v": 5}])])
+    monkeypatch.setattr(durable, "_retract", real)
+    assert rs.name not in durable._sessions
+    assert durable.run([(rs, [{"id": 1, "k": "a", "v": 5}])]) == [("t-interrupted", "L0", 1)]
+
+
+def test_a_fact_with_id_0_is_not_taken_for_the_sentinel():
+    # Found in review: the sentinel had id 0 in the same session, so a fact with id 0 was "observed" and
+    # fired nothing, and its retraction removed the sentinel.
+    rs = _ruleset("t-id0")
+    assert durable.run([(rs, [{"id": 0, "k": "a", "v": 5}])]) == [("t-id0", "L0", 0)]
+    assert durable.run([(rs, [{"id": 0, "k": "a", "v": 5}])]) == [("t-id0", "L0", 0)]

@@ -43,12 +43,18 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
     the rules, not the data. So each ruleset's session is made once per process and kept; every fact a run
     asserts is retracted from it before the run returns (one `retract_facts` crossing per ruleset), and a
     run that fails drops the sessions it used (the next run makes new ones).
+13. A number written with an exponent and no decimal point (`1e-05`, `2e-05`, `1e16`: how Python writes
+    some floats) crashes the process (SIGSEGV) in `assert_facts`; `1.5e-05` and `1.0e-05` are read
+    correctly. A reading of 0.00001 in a concept whose plausible range starts at 0, or a unit conversion
+    that gives such a value, reaches it. So facts are written with a point before every exponent (`_json`).
+    (A threshold so written is refused at registration, error 204, as an engine failure.)
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -149,6 +155,15 @@ def _assert_batch(ruleset_name: str, text: str, firings: list[tuple[str, str, in
         message = _engine.complete_and_start_action(handle, state_handle)
 
 
+_EXPONENT = re.compile(r'(": -?\d+)([eE][-+]?\d+)')  # a value such as 1e-05: a mantissa with no point
+
+
+def _json(facts: list[dict[str, Any]]) -> str:
+    """Facts as the engine's JSON (defect 13): an exponent always after a decimal point (`1.0e-05`, which it
+    reads correctly, not `1e-05`, which crashes it); NaN and infinities refused (ValueError)."""
+    return _EXPONENT.sub(r"\1.0\2", json.dumps(facts, ensure_ascii=False, allow_nan=False))
+
+
 def _session(ruleset: Ruleset) -> str:
     """The session this process keeps for a ruleset (defect 12), made on first use with the sentinel fired
     in it (defect 11), so that it holds state and deletes cleanly if it must be dropped."""
@@ -200,7 +215,7 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
                     continue  # not even registered: a process registers only the rulesets it uses
                 current = ruleset.name
                 sid = _session(ruleset)
-                text = json.dumps([dict(f, sid=sid) for f in batch], ensure_ascii=False)
+                text = _json([dict(f, sid=sid) for f in batch])
                 asserted.append((current, text))
                 _assert_batch(current, text, firings)
             for current, text in asserted:

@@ -10,7 +10,8 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
 1. A ruleset of ~512 rules or more hangs (fixed table sizes in its C core): callers hand at most
    MAX_RULES_PER_RULESET rules to one ruleset; `compile` splits larger packs into chunks.
 2. It is not thread-safe (8 threads on separate sessions lose firings, error 307): every call into the
-   engine holds one process-wide lock; scale with processes, not threads.
+   engine holds one process-wide lock; scale with processes, not threads. A process forked while a thread
+   holds that lock gets a new lock and new sessions (`_after_fork_in_child`).
 3. Each live session holds megabytes: a process keeps one session per ruleset it uses, never one per
    evaluation (defect 12).
 4. A fact that matches no rule raises MessageNotHandledException, a repeated identical fact raises
@@ -54,6 +55,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -86,6 +88,18 @@ class _QuietHost(_durable.Host):
 _host: _QuietHost | None = None
 _registered: set[str] = set()
 _sessions: dict[str, str] = {}  # ruleset name -> the session this process keeps for it (defect 12)
+
+
+def _after_fork_in_child() -> None:
+    """A process forked while another of its threads was inside `run()` would wait for ever on a lock that
+    no thread of the child holds, with that run's session half-asserted: the child takes a fresh lock and
+    makes its own sessions (the parent's stay allocated in its copy of the engine, unused)."""
+    global _LOCK
+    _LOCK = threading.RLock()
+    _sessions.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _get_host() -> _QuietHost:

@@ -143,3 +143,35 @@ def test_a_fact_with_id_0_is_not_taken_for_the_sentinel():
     rs = _ruleset("t-id0")
     assert durable.run([(rs, [{"id": 0, "k": "a", "v": 5}])]) == [("t-id0", "L0", 0)]
     assert durable.run([(rs, [{"id": 0, "k": "a", "v": 5}])]) == [("t-id0", "L0", 0)]
+
+
+def test_a_process_forked_while_another_thread_runs_the_engine_can_run_it():
+    # Found in review: a child forked while a thread of the parent was inside run() waited for ever on the
+    # lock that thread held (the thread does not exist in the child). The child now gets its own lock and
+    # sessions. (The alarm only ends a child that would hang; the parent waits for the child, no timing.)
+    import os
+    import signal
+
+    rs = _ruleset("t-fork")
+    durable.run([(rs, [{"id": 1, "k": "a", "v": 5}])])  # the parent keeps a session for the ruleset
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with durable._LOCK:
+            holding.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    holding.wait()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child
+            signal.alarm(20)
+            fired = durable.run([(rs, [{"id": 1, "k": "a", "v": 5}])])
+            os._exit(0 if fired == [("t-fork", "L0", 1)] else 3)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0

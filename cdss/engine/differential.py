@@ -70,6 +70,7 @@ def _leaf_indexes(d: Decided) -> Iterable[int]:
 
 
 _gates: ByIdentity[bool] = ByIdentity(_MAX_CACHED)  # per node (and pack and demographic concepts)
+_item_gates: ByIdentity[tuple[bool, ...]] = ByIdentity(_MAX_CACHED)  # per node: which of its items are gates
 
 
 def _is_gate(item: Decided, cp: CompiledPack, demographic: frozenset[str]) -> bool:
@@ -78,6 +79,12 @@ def _is_gate(item: Decided, cp: CompiledPack, demographic: frozenset[str]) -> bo
     node = item.node
     return _gates.get_or_make(node, lambda: isinstance(node, NotNode) or all(
         (cp.leaves[i].leaf.concept or "") in demographic for i in _leaf_indexes(item)), cp, demographic)
+
+
+def _gate_flags(d: Decided, cp: CompiledPack, demographic: frozenset[str]) -> tuple[bool, ...]:
+    """For each item of an `all`, whether it is a gate (`_is_gate`): once per node."""
+    return _item_gates.get_or_make(d.node, lambda: tuple(_is_gate(i, cp, demographic) for i in d.items),
+                                   cp, demographic)
 
 
 def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Mapping[int, LeafResult]) -> float:
@@ -93,10 +100,13 @@ def score(d: Decided, cp: CompiledPack, demographic: frozenset[str], leaves: Map
         return 1.0 if d.outcome is TRUE else 0.0
     if isinstance(node, AnyNode):
         return max(score(i, cp, demographic, leaves) for i in d.items)
-    gates = [i for i in d.items if _is_gate(i, cp, demographic)]
-    if any(g.outcome is FALSE for g in gates):
-        return 0.0
-    criteria = [i for i in d.items if not _is_gate(i, cp, demographic)]
+    items = d.items
+    criteria = []
+    for item, gate in zip(items, _gate_flags(d, cp, demographic), strict=True):
+        if not gate:
+            criteria.append(item)
+        elif item.outcome is FALSE:
+            return 0.0  # a false gate closes the rule
     if not criteria:
         return 0.0
     scores = [score(i, cp, demographic, leaves) for i in criteria]

@@ -26,8 +26,9 @@ durable-rules 2.0.28 is unmaintained. What was measured here, and what this adap
 6. It does not import on Python 3.13: pyproject declares requires-python ">=3.11,<3.13".
 7. An action gets no rule identity: the adapter runs the queued actions itself (defect 4) and reads the
    rule's name from each queued message (its key); the registered actions are never called.
-8. `Host()` starts two timer threads that dispatch queued work in the background, outside our lock:
-   this host does not start them (we use no timers or queues).
+8. `Host()` starts two timer threads that dispatch queued work in the background, outside our lock, and
+   registers a ruleset by writing it with `json.dumps` (defect 13): the adapter uses no Host; it registers
+   each ruleset with the engine's own `create_ruleset`, from JSON it writes itself, and keeps the handles.
 9. A catch-all rule matching every fact hangs the engine on assert: there is none here.
 10. One fact matching more than 64 rules of a ruleset fails the assert (error 303) and runs no action:
     `compile` puts at most MAX_RULES_PER_MEASURE rules testing the same measure into one ruleset.
@@ -64,7 +65,6 @@ from functools import cached_property
 from typing import Any
 
 import durable_rules_engine as _engine
-from durable import engine as _durable
 
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.errors import EngineError
@@ -78,15 +78,7 @@ _LOCK = threading.RLock()
 _session_ids = itertools.count(1)
 
 
-class _QuietHost(_durable.Host):
-    """A Host without the background dispatch threads (defect 8)."""
-
-    def _run(self) -> None:  # noqa: D401 - overrides the thread start-up
-        return None
-
-
-_host: _QuietHost | None = None
-_registered: set[str] = set()
+_handles: dict[str, int] = {}  # ruleset name -> its handle in the engine, once registered (defect 5)
 _sessions: dict[str, str] = {}  # ruleset name -> the session this process keeps for it (defect 12)
 
 
@@ -100,18 +92,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _get_host() -> _QuietHost:
-    global _host
-    if _host is None:
-        _host = _QuietHost()
-    return _host
-
-
-def _no_action(c: Any) -> None:
-    """Every rule's registered action (durable requires one); never called: `_assert_batch` runs the
-    queued actions itself and records which rule fired (defect 7)."""
 
 
 @dataclass(frozen=True)
@@ -135,24 +115,22 @@ class Ruleset:
             raise EngineError.one(f"ruleset {self.name!r} has {len(self.rules)} rules", "ruleset-too-large",
                                   expected=f"at most {MAX_RULES_PER_RULESET}; split it")
         with _LOCK:
-            if self.name in _registered:
+            if self.name in _handles:
                 return
             conditions = {**self.rules, SENTINEL_RULE: {"k": SENTINEL_KEY}}
-            definition = {name: {"all": [{"m": cond}], "run": _no_action}
-                          for name, cond in conditions.items()}
-            try:
-                _get_host().register_rulesets({self.name: definition})
+            definition = {name: {"all": [{"m": cond}]} for name, cond in conditions.items()}
+            try:  # (what durable's Host.register_rulesets does, from our JSON, without its action table)
+                _handles[self.name] = _engine.create_ruleset(self.name, _json(definition))
             except Exception as exc:
                 raise EngineError.one(f"durable-rules refused ruleset {self.name!r}: {exc}",
                                       "engine-failure") from exc
-            _registered.add(self.name)
 
 
 def _assert_batch(ruleset_name: str, text: str, firings: list[tuple[str, str, int]]) -> None:
     """Assert a session's facts (`text`, a JSON list) in one call and run every action they queued (defect 4),
     as durable's own `Ruleset.do_actions` / `_flush_actions` would, without their per-action Python plumbing:
     the state is handed back unchanged (our actions do not touch it) and each message names its rule."""
-    handle = _get_host().get_ruleset(ruleset_name)._handle
+    handle = _handles[ruleset_name]
     code, state_handle = _engine.assert_facts(handle, text)
     if code == 3:  # durable's `_handle_result`: nothing queued
         return
@@ -169,13 +147,16 @@ def _assert_batch(ruleset_name: str, text: str, firings: list[tuple[str, str, in
         message = _engine.complete_and_start_action(handle, state_handle)
 
 
-_EXPONENT = re.compile(r'(": -?\d+)([eE][-+]?\d+)')  # a value such as 1e-05: a mantissa with no point
+# A number value such as 1e-05 (a mantissa with no point), after a key: `": ` whose quote is not escaped
+# (inside a string, a quote is `\"`; no key of ours ends with a backslash).
+_EXPONENT = re.compile(r'((?<!\\)": -?\d+)([eE][-+]?\d+)')
 
 
-def _json(facts: list[dict[str, Any]]) -> str:
-    """Facts as the engine's JSON (defect 13): an exponent always after a decimal point (`1.0e-05`, which it
-    reads correctly, not `1e-05`, which crashes it); NaN and infinities refused (ValueError)."""
-    return _EXPONENT.sub(r"\1.0\2", json.dumps(facts, ensure_ascii=False, allow_nan=False))
+def _json(value: Any) -> str:
+    """Facts or a ruleset as the engine's JSON (defect 13): an exponent always after a decimal point
+    (`1.0e-05`, which it reads correctly, not `1e-05`, which crashes it or refuses the ruleset); NaN and
+    infinities refused (ValueError)."""
+    return _EXPONENT.sub(r"\1.0\2", json.dumps(value, ensure_ascii=False, allow_nan=False))
 
 
 def _session(ruleset: Ruleset) -> str:
@@ -195,7 +176,7 @@ def _drop(ruleset_name: str) -> None:
     sid = _sessions.pop(ruleset_name, None)
     if sid is not None:
         try:
-            _get_host().delete_state(ruleset_name, sid)
+            _engine.delete_state(_handles[ruleset_name], sid)
         except Exception:  # noqa: BLE001 - already failing; an undeletable session only costs memory
             pass
 
@@ -246,8 +227,7 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
 def _retract(ruleset_name: str, text: str) -> None:
     """Retract a run's facts from the kept session; a retraction that queues an action is a dialect this
     adapter does not use (no negations), so it is a failure, not a firing."""
-    handle = _get_host().get_ruleset(ruleset_name)._handle
-    code, _ = _engine.retract_facts(handle, text)
+    code, _ = _engine.retract_facts(_handles[ruleset_name], text)
     if code == 3:
         raise EngineError.one(f"durable-rules queued an action on retracting facts of {ruleset_name!r}",
                               "engine-failure")

@@ -33,3 +33,17 @@ def test_a_tiny_plausible_reading_is_evaluated_as_the_reference_matcher_does():
     durable_answer = evaluate(bundle, now=NOW, registry=registry)
     plain_answer = evaluate(bundle, now=NOW, registry=registry, matcher=PlainMatcher())
     assert durable_answer.model_dump(mode="json") == plain_answer.model_dump(mode="json")
+
+
+@pytest.mark.parametrize(("value", "fires"), [(2e-05, True), (5e-06, False), (1e-05, True)])
+def test_a_threshold_python_writes_with_an_exponent_is_registered_and_compared(value, fires):
+    # Found in review: a rule threshold below 0.0001 (a pack's `>= 0.00001 min`, or a unit conversion) was
+    # written 1e-05 when the ruleset was registered: refused (error 204), failing every evaluation of every
+    # pack merged with it, although the pack validated.
+    rs = durable.Ruleset("t-tiny-threshold", {"L0": {"$and": [{"k": "a"}, {"$gte": {"v": 1e-05}}]}})
+    assert durable.run([(rs, [{"id": 1, "k": "a", "v": value}])]) == ([("t-tiny-threshold", "L0", 1)] if fires else [])
+
+
+def test_text_that_looks_like_an_exponent_inside_a_string_is_left_as_written():
+    rs = durable.Ruleset("t-string-exponent", {"L0": {"$and": [{"k": "a"}, {"v": 'x": 1e5'}]}})
+    assert durable.run([(rs, [{"id": 1, "k": "a", "v": 'x": 1e5'}])]) == [("t-string-exponent", "L0", 1)]

@@ -338,8 +338,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
                           hint="send one patient's data per bundle")
     path, patient = patients[0]
     pid = patient.get("id") if isinstance(patient.get("id"), str) else None
-    identity.check_references(((_entry_path(i), key, reference) for i, key, reference in refs), pid,
-                              patient_urls[0], reader.fail)
+    identity.check_references(refs, pid, patient_urls[0], reader.fail, _entry_path)
     birth = reader.when(patient.get("birthDate"), f"{path}.birthDate")
     return PatientFacts(
         patient=f"Patient/{patient.get('id') or 'unknown'}",

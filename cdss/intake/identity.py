@@ -47,19 +47,20 @@ def names_patient(reference: str, patient_id: str | None, full_url: str | None) 
         ref == f"urn:uuid:{patient_id}"
 
 
-def check_references(refs: Iterable[tuple[str, str, str]], patient_id: str | None, full_url: str | None,
-                     fail: Callable[..., IntakeError]) -> None:
-    """Raise IntakeError [other-patient] at the first reference that names someone else. `refs`: (FHIR path
-    of the resource, key, reference)."""
+def check_references(refs: Iterable[tuple[int, str, str]], patient_id: str | None, full_url: str | None,
+                     fail: Callable[..., IntakeError], resource_path: Callable[[int], str]) -> None:
+    """Raise IntakeError [other-patient] at the first reference that names someone else. `refs`: (entry index,
+    key, reference); `resource_path(index)` gives the resource's FHIR path, for the error only."""
     named: set[str] = set()  # references already found to name the patient (a bundle repeats one or two)
-    for path, key, ref in refs:
+    for index, key, ref in refs:
         if ref in named:
             continue
         if names_patient(ref, patient_id, full_url):
             named.add(ref)
         else:
             shown = f"Patient/{patient_id}" if patient_id else (full_url or "the bundle's Patient")
-            raise fail(f"{path}.{key}.reference", "this resource is about another patient", "other-patient", got=ref,
+            where = f"{resource_path(index)}.{key}.reference"
+            raise fail(where, "this resource is about another patient", "other-patient", got=ref,
                        expected=f"a reference to {shown}",
                        hint="send one patient's data per request; remove or correct the resource")
 

@@ -73,6 +73,9 @@ MAX_RULES_PER_RULESET = 200  # defect 1: hangs at ~512 (one more rule is the sen
 SENTINEL_KEY = "__session__"  # defect 11: the fact that makes every session deletable
 SENTINEL_RULE = "S"
 MAX_RULES_PER_MEASURE = 60  # defect 10: one fact may match at most 64 rules of a ruleset
+# The engine's ERR_EVENT_DEFERRED: the message was handed to a queue callback instead of being applied. No
+# callback is set here, so it does not happen (every assert and retract of the pack cases returns 0 or 1).
+DEFERRED = 3
 
 _LOCK = threading.RLock()
 _session_ids = itertools.count(1)
@@ -132,7 +135,7 @@ def _assert_batch(ruleset_name: str, text: str, firings: list[tuple[str, str, in
     the state is handed back unchanged (our actions do not touch it) and each message names its rule."""
     handle = _handles[ruleset_name]
     code, state_handle = _engine.assert_facts(handle, text)
-    if code == 3:  # durable's `_handle_result`: nothing queued
+    if code == DEFERRED:  # (as durable's `_handle_result`: not applied, nothing to run; see DEFERRED)
         return
     started = _engine.start_action_for_state(handle, state_handle)
     if not started:
@@ -166,7 +169,7 @@ def _session(ruleset: Ruleset) -> str:
     if sid is None:
         ruleset.register()
         sid = f"p{next(_session_ids)}"
-        _assert_batch(ruleset.name, json.dumps([{"sid": sid, "id": SENTINEL_KEY, "k": SENTINEL_KEY}]), [])
+        _assert_batch(ruleset.name, _json([{"sid": sid, "id": SENTINEL_KEY, "k": SENTINEL_KEY}]), [])
         _sessions[ruleset.name] = sid
     return sid
 
@@ -225,11 +228,11 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
 
 
 def _retract(ruleset_name: str, text: str) -> None:
-    """Retract a run's facts from the kept session; a retraction that queues an action is a dialect this
-    adapter does not use (no negations), so it is a failure, not a firing."""
+    """Retract a run's facts from the kept session. A deferred retraction (not applied) would leave them for
+    the next run: a failure, so that the sessions are dropped."""
     code, _ = _engine.retract_facts(_handles[ruleset_name], text)
-    if code == 3:
-        raise EngineError.one(f"durable-rules queued an action on retracting facts of {ruleset_name!r}",
+    if code == DEFERRED:
+        raise EngineError.one(f"durable-rules deferred the retraction of the facts of {ruleset_name!r}",
                               "engine-failure")
 
 

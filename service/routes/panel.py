@@ -56,7 +56,7 @@ from cdss.population.elderly import ELDERLY_AGE, elderly_view
 from cdss.render import html as H
 from cdss.render.conditions import wording_for
 from cdss.render.patient import patient_header
-from cdss.render.trends import readings_of, trends_view
+from cdss.render.trends import Readings, readings_of, trends_view
 from cdss.vocab.times import CLINIC_ZONE, parse_time
 from service import outage
 from service.compute import run_cpu
@@ -64,8 +64,6 @@ from service.deps import ClockDep, EngineDep, SettingsDep
 
 if TYPE_CHECKING:  # the engine is imported when it is loaded (service.deps)
     from cdss.engine.results import Evaluation
-
-Readings = dict[str, list[tuple[str, float, str | None, str]]]  # cdss.render.trends.readings_of
 
 log = logging.getLogger("cdss.service")
 
@@ -146,14 +144,14 @@ class _Memory:
     """
 
     def __init__(self, size: int = MEMORY_SIZE):
-        self._items: OrderedDict[str, tuple[dict[str, Any], dict[str, list[tuple[str, float, str | None, str]]]]] \
+        self._items: OrderedDict[str, tuple[dict[str, Any], Readings]] \
             = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
         self._bundles: dict[str, bytes] = {}  # the evaluated bundle, for the printable reports (same eviction)
 
     def put(self, evaluation_id: str, trace: dict[str, Any],
-            readings: dict[str, list[tuple[str, float, str | None, str]]], bundle: bytes | None = None) -> None:
+            readings: Readings, bundle: bytes | None = None) -> None:
         with self._lock:
             self._items[evaluation_id] = (trace, readings)
             self._items.move_to_end(evaluation_id)
@@ -167,7 +165,7 @@ class _Memory:
         with self._lock:
             return self._bundles.get(evaluation_id)
 
-    def get(self, evaluation_id: str) -> tuple[dict[str, Any], dict[str, list[tuple[str, float, str | None, str]]]] \
+    def get(self, evaluation_id: str) -> tuple[dict[str, Any], Readings] \
             | None:
         with self._lock:
             return self._items.get(evaluation_id)

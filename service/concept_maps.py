@@ -8,8 +8,14 @@ maps in force keep serving. A map with the url of one in force replaces it; the 
 other content is refused (409: give the changed map a new version). Accepted maps are written to the
 folder (``<sha256 of url>.json``), so a restart serves them again.
 
-Each worker process holds its own maps: with ``CDSS_WORKERS`` > 1 an upload reaches the worker that took
-it; restart the service to make every worker load the folder.
+The folder is what every worker process serves: a worker compares the folder's files (name, inode, size,
+time) with those it loaded before each request that uses the engine, and loads the folder again when another
+worker has written to it, so with ``CDSS_WORKERS`` > 1 an upload is in force in every worker from the next
+request on. Uploads take turns across processes (an ``flock`` of ``.upload-lock`` in the folder) and each is
+checked against the folder as it is, so two workers never accept maps that conflict. Without a folder an
+upload lives in one process only: with more than one worker it is refused (403), not served by one worker
+and unknown to the others. A folder that no longer loads (edited by hand) is logged and the maps in force
+keep serving until it loads again.
 """
 
 from __future__ import annotations
@@ -20,12 +26,20 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: one process per folder is assumed
+    fcntl = None  # type: ignore[assignment]
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 
+from cdss.errors import IntakeError
 from cdss.intake.concept_maps import ConceptMap, apply_maps, load_map_files, map_folder, parse_map
 from service.body import read_json
 from service.deps import CallerDep, SettingsDep
@@ -34,6 +48,9 @@ from service.errors import ApiError
 log = logging.getLogger("cdss.service")
 router = APIRouter(tags=["Site concept maps"])
 MAP_TYPES = ("application/fhir+json", "application/json")
+UPLOAD_LOCK = ".upload-lock"
+
+Signature = tuple[tuple[str, int, int, int], ...]  # per map file: name, inode, size, modification time (ns)
 
 
 class SiteMaps:
@@ -45,14 +62,50 @@ class SiteMaps:
         self.folder = folder
         self.maps: dict[str, ConceptMap] = {}  # url -> map
         self.lock = threading.Lock()
+        self.seen: Signature = ()  # the folder's files as last loaded (or tried)
 
     def load_folder(self) -> None:
         """Load every map of the folder (a broken one stops the start: ConfigError-like IntakeError)."""
         if self.folder is None or not self.folder.is_dir():
             return
-        loaded = load_map_files(map_folder(self.folder), self.base.registry.concepts)
-        if loaded:
-            self._install({m.stamp.url: m for m in loaded})
+        with self.lock:
+            seen = self._signature()
+            self._install(self._read_folder())
+            self.seen = seen
+
+    def stale(self) -> bool:
+        """Whether the folder's files differ from those this process last loaded (another worker wrote)."""
+        return self.folder is not None and self._signature() != self.seen
+
+    def sync(self) -> None:
+        """Load the folder again when another worker has changed it. A folder that no longer loads is logged
+        and the maps in force keep serving; it is tried again once its files change."""
+        with self.lock:
+            seen = self._signature()
+            if seen == self.seen:
+                return  # (another thread of this process has just loaded it)
+            try:
+                self._install(self._read_folder())
+            except IntakeError as exc:
+                log.error("site concept maps in %s no longer load; the maps in force keep serving: %s",
+                          self.folder, "; ".join(str(p) for p in exc.problems))
+            self.seen = seen
+
+    def _signature(self) -> Signature:
+        if self.folder is None or not self.folder.is_dir():
+            return ()
+        out = []
+        for path in map_folder(self.folder):
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # (replaced or removed by another worker meanwhile: the next look sees it)
+            out.append((path.name, st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def _read_folder(self) -> dict[str, ConceptMap]:
+        return {m.stamp.url: m for m in load_map_files(map_folder(self.folder), self.base.registry.concepts)} \
+            if self.folder is not None and self.folder.is_dir() else {}
 
     def _install(self, maps: dict[str, ConceptMap]) -> None:
         concepts = apply_maps(self.base.registry.concepts, [maps[u] for u in sorted(maps)])
@@ -62,7 +115,10 @@ class SiteMaps:
 
     def upload(self, doc: Any) -> tuple[ConceptMap, bool]:
         """Check and install a map; True when it changed what is in force. Raises IntakeError / ApiError."""
-        with self.lock:
+        with self._turn(), self.lock:
+            if self.folder is not None and self._signature() != self.seen:
+                self._install(self._read_folder())  # checked against what every worker serves now
+                self.seen = self._signature()
             cmap = parse_map(doc, self.base.registry.concepts, file="(upload)")
             current = self.maps.get(cmap.stamp.url)
             if current is not None and current.stamp.version == cmap.stamp.version:
@@ -75,18 +131,34 @@ class SiteMaps:
             apply_maps(self.base.registry.concepts, list(candidate.values()))  # duplicates across maps
             if self.folder is not None:
                 self._write(cmap.stamp.url, doc)
+                self.seen = self._signature()
             self._install(candidate)
             return cmap, True
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Uploads of all the workers take turns (an exclusive `flock` of the folder's upload lock)."""
+        if self.folder is None or fcntl is None:
+            yield
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / UPLOAD_LOCK, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def _write(self, url: str, doc: Any) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
         path = self.folder / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"  # type: ignore[operator]
-        for other in map_folder(self.folder):  # type: ignore[arg-type]
-            if other != path and _url_of(other) == url:
-                other.unlink()  # an older version under another file name
-        tmp = path.with_suffix(".json.tmp")
+        older = [other for other in map_folder(self.folder)  # type: ignore[arg-type]
+                 if other != path and _url_of(other) == url]  # an older version under another file name
+        tmp = path.with_suffix(".json.tmp")  # (not *.json: never read half-written)
         tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, path)
+        for other in older:
+            other.unlink()
 
 
 def _url_of(path: Path) -> str | None:
@@ -120,7 +192,10 @@ def _stamps(site: SiteMaps) -> dict[str, Any]:
 @router.get("/concept-maps", summary="Site concept maps in force")
 def list_maps(request: Request) -> dict[str, Any]:
     """The site ConceptMaps every evaluation applies now (url, version, sha256)."""
-    return _stamps(_site(request))
+    site = _site(request)
+    if site.stale():
+        site.sync()  # (another worker's upload)
+    return _stamps(site)
 
 
 @router.put("/concept-maps", summary="Upload a new version of a site concept map",
@@ -134,6 +209,9 @@ async def upload_map(request: Request, caller: CallerDep, settings: SettingsDep)
     if not settings.auth_enabled:
         raise ApiError(403, "uploading a concept map needs JWT authentication; configure CDSS_AUTH_ISSUERS",
                        code="forbidden")
+    if settings.workers > 1 and settings.concept_maps_dir is None:
+        raise ApiError(403, f"with {settings.workers} workers an uploaded concept map must be written where every "
+                            "worker reads it; configure CDSS_CONCEPT_MAPS_DIR", code="forbidden")
     site = _site(request)
     doc = await read_json(request, settings.max_body_bytes, MAP_TYPES)
     cmap, changed = await run_in_threadpool(site.upload, doc)

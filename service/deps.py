@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import httpx
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from service.auth import Caller, TokenVerifier
 from service.errors import ApiError
@@ -68,6 +69,9 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_engine(request: Request) -> Engine:
+    site = getattr(request.app.state, "site_maps", None)  # service.concept_maps.SiteMaps
+    if site is not None and site.stale():
+        await run_in_threadpool(site.sync)  # another worker put a site ConceptMap in force
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         raise ApiError(503, "the rule packs are not loaded yet; retry shortly", code="transient")

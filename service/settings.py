@@ -189,7 +189,9 @@ class Settings(BaseSettings):
         description="SMART App Launch: the scopes asked for (SMART v2 scope syntax).")
     concept_maps_dir: Path | None = Field(
         default=None, description="Folder of site ConceptMaps (FHIR R4/R5 JSON) mapping local codes to "
-                                  "concepts, loaded at start; uploads (PUT /concept-maps) are written here.")
+                                  "concepts, loaded at start; uploads (PUT /concept-maps) are written here and "
+                                  "every worker serves them from the next request on. Needed for uploads "
+                                  "with more than one worker.")
 
     @field_validator("auth_algorithms")
     @classmethod

@@ -125,3 +125,63 @@ def test_maps_in_the_folder_are_loaded_at_start(make_client: Any, maps_dir: Path
     response = client.post("/fhir/$evaluate", content=LOCAL.read_bytes(), headers={"content-type": FHIR})
     kinds = [e["resource"]["resourceType"] for e in response.json()["entry"]]
     assert "OperationOutcome" not in kinds
+
+
+@pytest.fixture()
+def two_workers(tmp_path: Path, registry: Any, rsa_key: Any, maps_dir: Path) -> Iterator[tuple[Any, Any]]:
+    """Two service processes' apps over one maps folder, as `cdss serve --workers 2` runs them."""
+    issuers = {ISSUER: {"jwks": {"keys": [public_jwk(rsa_key, "k1")]}}}
+    with open_client(tmp_path / "a", engine=Engine(registry, cdss.evaluate), clock=lambda: CONFTEST_NOW,
+                     auth="on", concept_maps_dir=maps_dir, auth_issuers=issuers, workers=2) as first, \
+            open_client(tmp_path / "b", engine=Engine(registry, cdss.evaluate), clock=lambda: CONFTEST_NOW,
+                        auth="on", concept_maps_dir=maps_dir, auth_issuers=issuers, workers=2) as second:
+        yield first, second
+
+
+def test_an_upload_to_one_worker_is_in_force_in_the_other(two_workers: tuple[Any, Any], rsa_key: Any) -> None:
+    """Regression: each worker held its own maps, so with 2 workers the same bundle was mapped or not by
+    whichever worker took the request."""
+    first, second = two_workers
+    assert "OperationOutcome" in _evaluate(second, rsa_key)  # the local codes are not understood yet
+    assert _put(first, rsa_key, _doc()).status_code == 200
+    after = _evaluate(second, rsa_key)
+    assert "OperationOutcome" not in after
+    assert any(URL + "|1.0.0" in n["text"] for n in after["GuidanceResponse"]["note"])
+    assert [m["version"] for m in second.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    newer = _doc()
+    newer["version"] = "1.1.0"
+    assert _put(second, rsa_key, newer).status_code == 200
+    assert [m["version"] for m in first.get("/concept-maps").json()["concept_maps"]] == ["1.1.0"]
+
+
+def test_each_upload_is_checked_against_what_the_other_worker_put_in_force(
+        two_workers: tuple[Any, Any], rsa_key: Any) -> None:
+    """Same url and version with other content is a conflict even when the first upload went to the other
+    worker (each worker used to check only against its own maps)."""
+    first, second = two_workers
+    assert _put(first, rsa_key, _doc()).status_code == 200
+    changed = _doc()
+    changed["group"][0]["element"][0]["display"] = "高血压"
+    response = _put(second, rsa_key, changed)
+    assert response.status_code == 409 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_folder_broken_by_hand_is_logged_and_the_maps_in_force_keep_serving(
+        two_workers: tuple[Any, Any], rsa_key: Any, maps_dir: Path, caplog: Any) -> None:
+    first, second = two_workers
+    assert _put(first, rsa_key, _doc()).status_code == 200
+    assert "OperationOutcome" not in _evaluate(second, rsa_key)
+    (maps_dir / "zz-broken.json").write_text("{not json", encoding="utf-8")
+    with caplog.at_level("ERROR", logger="cdss.service"):
+        assert "OperationOutcome" not in _evaluate(second, rsa_key)  # still mapped by 1.0.0
+    assert "no longer load" in caplog.text and "zz-broken.json" in caplog.text
+
+
+def test_upload_without_a_folder_is_refused_with_more_than_one_worker(tmp_path: Path, registry: Any,
+                                                                      rsa_key: Any) -> None:
+    """One worker's memory is not where the other workers look: refused, not served by one worker only."""
+    with open_client(tmp_path / "data", engine=Engine(registry, cdss.evaluate), auth="on", workers=2,
+                     auth_issuers={ISSUER: {"jwks": {"keys": [public_jwk(rsa_key, "k1")]}}}) as client:
+        response = _put(client, rsa_key, _doc())
+    assert response.status_code == 403
+    assert "CDSS_CONCEPT_MAPS_DIR" in response.json()["issue"][0]["diagnostics"]

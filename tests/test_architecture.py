@@ -62,6 +62,19 @@ def test_durable_rules_is_imported_only_by_the_adapter():
     assert users == ["cdss/engine/durable.py"]
 
 
+def test_every_module_lock_of_cdss_is_renewed_after_fork():
+    """A module-level lock made with threading directly would hang a child forked while another thread
+    holds it (cdss.vocab.locks): every one comes from `module_lock`."""
+    made_directly = []
+    for path in sorted(ROOT.joinpath("cdss").rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
+                    value.func.attr in ("Lock", "RLock") and getattr(value.func.value, "id", "") == "threading":
+                made_directly.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not made_directly, "module locks not made by cdss.vocab.locks.module_lock:\n" + "\n".join(made_directly)
+
+
 # Clinical literals: medical codes and unit-bearing thresholds. Data belong in catalogue/ and pathways/.
 CODE_PATTERNS = [
     re.compile(r"['\"]\d{4,5}-\d['\"]"),             # LOINC

@@ -13,7 +13,6 @@ stage: stage 0 holds the tests on patient data, stage n the tests on derived fac
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from cdss.engine.matcher import LeafTest, LeafTestId, StageTests
 from cdss.errors import PackError
 from cdss.packs.registry import Pack, walk_leaves
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
+from cdss.vocab.locks import module_lock
 
 
 def measure_key(leaf: Leaf) -> str:
@@ -184,7 +184,7 @@ def _derived_stages(derived: tuple[Derived, ...]) -> dict[str, int]:
 
 
 _cache: dict[str, CompiledPack] = {}
-_cache_lock = threading.Lock()
+_cache_lock = module_lock(globals(), "_cache_lock")
 
 
 def compile_pack(pack: Pack) -> CompiledPack:

@@ -58,7 +58,6 @@ import itertools
 import json
 import os
 import re
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -68,6 +67,7 @@ import durable_rules_engine as _engine
 
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.errors import EngineError
+from cdss.vocab.locks import module_lock
 
 MAX_RULES_PER_RULESET = 200  # defect 1: hangs at ~512 (one more rule is the sentinel)
 SENTINEL_KEY = "__session__"  # defect 11: the fact that makes every session deletable
@@ -77,7 +77,7 @@ MAX_RULES_PER_MEASURE = 60  # defect 10: one fact may match at most 64 rules of 
 # callback is set here, so it does not happen (every assert and retract of the pack cases returns 0 or 1).
 DEFERRED = 3
 
-_LOCK = threading.RLock()
+_LOCK = module_lock(globals(), "_LOCK", reentrant=True)  # (a fresh one in a forked child)
 _session_ids = itertools.count(1)
 
 
@@ -86,11 +86,9 @@ _sessions: dict[str, str] = {}  # ruleset name -> the session this process keeps
 
 
 def _after_fork_in_child() -> None:
-    """A process forked while another of its threads was inside `run()` would wait for ever on a lock that
-    no thread of the child holds, with that run's session half-asserted: the child takes a fresh lock and
-    makes its own sessions (the parent's stay allocated in its copy of the engine, unused)."""
-    global _LOCK
-    _LOCK = threading.RLock()
+    """A process forked while another of its threads was inside `run()` has that run's session
+    half-asserted: the child makes its own sessions (the parent's stay allocated in its copy of the engine,
+    unused), as it takes a fresh lock (`module_lock`)."""
     _sessions.clear()
 
 

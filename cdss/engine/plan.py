@@ -28,7 +28,6 @@ derived facts and conditions of different packs are worked out once (`cdss.engin
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -41,6 +40,7 @@ from cdss.engine.truth import TRUE, UNKNOWN, Truth
 from cdss.intake.facts import PatientFacts
 from cdss.packs.schema import Derived
 from cdss.vocab.concepts import ConceptSet
+from cdss.vocab.locks import module_lock
 
 # Concepts read from the Patient resource itself, not from readings or presences (see evaluate.measure):
 # their tests are always worked out.
@@ -252,7 +252,7 @@ def make_baseline(cp: CompiledPack, leaves: Mapping[int, LeafResult],
 
 
 _indexes: dict[tuple[str, int], tuple[ConceptSet, PackIndex]] = {}
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 
 
 def index_for(cp: CompiledPack, concepts: ConceptSet, build: Callable[[], PackIndex]) -> PackIndex:

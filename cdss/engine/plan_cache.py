@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 from pathlib import Path
 from typing import Any
 
 from cdss.packs.registry import Registry
+from cdss.vocab.locks import module_lock
 
 FORMAT = "1"  # bump when the stored state's shape changes
 _CODE = Path(__file__).resolve().parent.parent  # the cdss package
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 _ready: Registry | None = None
 _digest: str | None = None
 

@@ -7,15 +7,15 @@ rules that replaced it in `superseded_by`. Rules of packs that are not running a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 from cdss.engine.results import Suggestion
 from cdss.packs.registry import Pack
 from cdss.packs.safety_checks import split_target
+from cdss.vocab.locks import module_lock
 
 _targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 TARGETS_KEPT = 16  # selections of packs whose targets are kept per process
 
 

@@ -15,7 +15,6 @@ Two entry points:
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from cdss.engine.compile import describe
 from cdss.packs.registry import Pack, Registry, default_registry, walk_leaves
 from cdss.packs.schema import AllOf, AnyOf, Condition, Leaf, NotOf
 from cdss.render import wording as W
+from cdss.vocab.locks import module_lock
 
 LANGS = ("zh", "en")
 
@@ -229,7 +229,7 @@ def _pack_leaves(pack: Pack) -> Iterable[Leaf]:
 
 
 _cache: dict[int, tuple[weakref.ref[Registry], Wording]] = {}
-_cache_lock = threading.Lock()
+_cache_lock = module_lock(globals(), "_cache_lock")
 
 
 def wording_for(registry: Registry) -> Wording:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cdss.vocab.dictionary import Concept
+from cdss.vocab.locks import module_lock
 
 
 class UnknownUnit(ValueError):
@@ -70,11 +71,11 @@ class Linear:
 
 # pint's registry is shared, so the (fast) arithmetic on its units is serialised; parsing a code is not:
 # each thread parses with its own parser, so one slow unit never makes other requests wait.
-_lock = threading.Lock()
+_lock = module_lock(globals(), "_lock")
 _local = threading.local()
 
 
-_init_lock = threading.Lock()
+_init_lock = module_lock(globals(), "_init_lock")
 
 
 _built: list = []

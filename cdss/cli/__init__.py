@@ -37,10 +37,14 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 
 def fail(error: CdssError, exit_code: int = 2) -> None:
-    """Print an error's problems to stderr, one per line, and exit."""
+    """Print an error's problems to stderr, one per line, and exit (inside a command)."""
+    _print_problems(error)
+    raise typer.Exit(exit_code)
+
+
+def _print_problems(error: CdssError) -> None:
     for problem in error.problems:
         typer.echo(f"cdss: {problem}", err=True)
-    raise typer.Exit(exit_code)
 
 
 GROUPS = ("catalogue", "pack", "serve", "bench", "reference", "terminology", "batch", "report")
@@ -72,7 +76,8 @@ def main() -> None:
     except CdssError as exc:  # anything not already turned into an exit by a command
         if _state["debug"]:
             raise
-        fail(exc)
+        _print_problems(exc)  # (not `fail`: typer.Exit outside the app is an uncaught exception, a traceback)
+        raise SystemExit(2) from None
     except Exception:
         if _state["debug"] or "--debug" in sys.argv:
             raise

@@ -49,7 +49,7 @@ from cdss.engine.results import (
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
-from cdss.intake.facts import PatientFacts, Presence, Reading
+from cdss.intake.facts import AGE_CONCEPTS, PatientFacts, Presence, Reading
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
 from cdss.packs.scope import load_safety_settings
@@ -140,12 +140,13 @@ class _Evaluation:
                 m.missing = "stale" if items else "absent"
             return m
 
-        if concept == "age_years":
-            age = self.facts.age_years(self.now)
+        if concept in AGE_CONCEPTS:
+            age = AGE_CONCEPTS[concept](self.facts, self.now)
             if age is None:
                 m.missing = "absent"
             else:
-                self.fact(m, key, age, Evidence(concept, age, "a", None, (self.facts.patient,), "latest"))
+                self.fact(m, key, age, Evidence(concept, age, self.registry.concepts.by_id[concept].unit, None,
+                                                (self.facts.patient,), "latest"))
             return m
         if concept == "sex":
             if self.facts.sex is None:

@@ -37,14 +37,14 @@ from cdss.engine.decide import GapRow, LeafResult, decide, unknown_leaves
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.engine.results import ConditionTrace
 from cdss.engine.truth import TRUE, UNKNOWN, Truth
-from cdss.intake.facts import PatientFacts
+from cdss.intake.facts import AGE_CONCEPTS, PatientFacts
 from cdss.packs.schema import Derived
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.locks import module_lock
 
 # Concepts read from the Patient resource itself, not from readings or presences (see evaluate.measure):
 # their tests are always worked out.
-FROM_PATIENT = frozenset({"age_years", "sex"})
+FROM_PATIENT = frozenset({*AGE_CONCEPTS, "sex"})
 
 
 @dataclass(frozen=True)

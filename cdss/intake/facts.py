@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -66,3 +67,20 @@ class PatientFacts:
         if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
             years -= 1
         return years
+
+    def age_months(self, now: dt.datetime) -> int | None:
+        """Completed calendar months of age at `now` (a month is completed on the day of the month of birth,
+        or on the month's last day when it is shorter)."""
+        if self.birth_date is None:
+            return None
+        today, born = now.date(), self.birth_date
+        months = (today.year - born.year) * 12 + today.month - born.month
+        last_day = calendar.monthrange(today.year, today.month)[1]
+        if today.day < min(born.day, last_day):
+            months -= 1
+        return months
+
+
+# The age concepts, read from the Patient's birth date (not from readings): concept id -> its value at `now`.
+AGE_CONCEPTS: Mapping[str, Callable[[PatientFacts, dt.datetime], int | None]] = {
+    "age_years": PatientFacts.age_years, "age_months": PatientFacts.age_months}

@@ -126,6 +126,13 @@ class _Checker:
                 elif leaf.op in (">", ">=", "<", "<=") and isinstance(leaf.value, str):
                     self.problems.append(at.problem((*sub, "value"), "a comparison needs a number",
                                                     "invalid-value", got=leaf.value))
+                elif concept is not None and concept.kind == "demographic" and isinstance(leaf.value, float) \
+                        and not leaf.value.is_integer():
+                    # ages count completed units: `age_years < 0.5` holds for every infant under 1
+                    self.problems.append(at.problem(
+                        (*sub, "value"), f"{leaf.concept!r} is a whole number ({concept.title.en}): a threshold "
+                        f"of {leaf.value:g} decides as the whole number next to it would", "not-whole",
+                        got=f"{leaf.value:g}", hint=concept.note or "use a whole number"))
             else:
                 concept = by_id.get(leaf.has or "")
                 if concept is None or concept.kind in MEASURED:

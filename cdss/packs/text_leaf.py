@@ -60,9 +60,10 @@ _TOKEN = re.compile(r"""
 # Editors' spellings of UCUM codes (not clinical content: names of units), and the spelling a leaf is written
 # with by `render` (the reverse, for the codes that have one).
 UNIT_ALIASES = {"mmHg": "mm[Hg]", "°C": "Cel", "degC": "Cel", "year": "a", "years": "a", "day": "d", "days": "d",
-                "week": "wk", "weeks": "wk", "bpm": "/min", "mIU/L": "m[IU]/L", "x10^9/L": "10*9/L",
-                "×10^9/L": "10*9/L"}
-UNIT_SPELLING = {"mm[Hg]": "mmHg", "Cel": "°C", "a": "years", "d": "days", "wk": "weeks", "m[IU]/L": "mIU/L"}
+                "week": "wk", "weeks": "wk", "month": "mo", "months": "mo", "bpm": "/min", "mIU/L": "m[IU]/L",
+                "x10^9/L": "10*9/L", "×10^9/L": "10*9/L"}
+UNIT_SPELLING = {"mm[Hg]": "mmHg", "Cel": "°C", "a": "years", "mo": "months", "d": "days", "wk": "weeks",
+                 "m[IU]/L": "mIU/L"}
 _DAY_UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
 
 

@@ -55,7 +55,8 @@ class CasePatient(Model):
 
     bundle: str | None = Field(default=None, description="Path of a FHIR Bundle JSON file, relative to the "
                                                          "case file.")
-    age_years: float | None = Field(default=None, ge=0, le=130)
+    age_years: float | None = Field(default=None, ge=0, le=130, description=(
+        "Age at `now`; a fraction is completed months (floor of fraction x 12): 0.5 is 6 months, 0.85 is 10."))
     sex: str | None = Field(default=None, description="male | female | other | unknown")
     facts: tuple[CaseFact, ...] = ()
 

@@ -12,7 +12,9 @@ concept a QuestionnaireResponse. Codes come from the concept's value set, never 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,6 +53,18 @@ def _time(now: dt.datetime, days_ago: float) -> str:
     return (now - dt.timedelta(days=days_ago)).isoformat()
 
 
+def birth_date(age_years: float, now: dt.datetime) -> dt.date:
+    """The birth date of a patient `age_years` old at `now`: the whole years, and the fraction as completed
+    months (`floor(fraction x 12)`: 0.5 is 6 months, 0.85 is 10), so that both `age_years` and `age_months`
+    of the patient are what the case means. A day of birth the month lacks falls on its last day."""
+    years = int(age_years)
+    months = years * 12 + math.floor(round((age_years - years) * 12, 9))
+    today = now.date()
+    index = today.year * 12 + today.month - 1 - months
+    year, month = divmod(index, 12)
+    return dt.date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+
+
 def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: dt.datetime,
                       age_years: float | None = None, sex: str | None = None,
                       patient_id: str = "case") -> dict[str, Any]:
@@ -61,11 +75,7 @@ def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: d
     """
     patient: dict[str, Any] = {"resourceType": "Patient", "id": patient_id}
     if age_years is not None:
-        today = now.date()
-        years = today.year - int(age_years)
-        # 29 February has no twin in most years: such a birthday falls on 28 February.
-        birth = today.replace(year=years, day=28) if (today.month, today.day) == (2, 29) else today.replace(year=years)
-        patient["birthDate"] = (birth - dt.timedelta(days=int((age_years % 1) * 365))).isoformat()
+        patient["birthDate"] = birth_date(age_years, now).isoformat()
     if sex is not None:
         patient["gender"] = sex
     entries = [{"fullUrl": f"urn:uuid:{patient_id}", "resource": patient}]

@@ -54,7 +54,7 @@ COMPLEMENT = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="
 class GenPatient:
     """A generated patient: what `bundle_from_facts` needs, kept compact so that it prints as a case."""
 
-    age_years: int | None
+    age_years: float | None  # a fraction is completed months (`cdss.testing.factories.birth_date`)
     sex: str | None
     facts: tuple[CaseFact, ...] = ()
 
@@ -93,6 +93,7 @@ class PackFocus:
     windows: set[int] = field(default_factory=set)  # within_days and days_since thresholds
     on_days: int = 0  # most distinct days a test asks for
     ages: set[float] = field(default_factory=set)
+    months: set[float] = field(default_factory=set)  # thresholds of age in months (infants)
     sexes: set[str] = field(default_factory=set)
 
 
@@ -114,6 +115,8 @@ def pack_focus(pack: Pack) -> PackFocus:
         values = [v for v in (leaf.value if isinstance(leaf.value, tuple) else (leaf.value,))]
         if leaf.concept == "age_years":
             focus.ages.update(float(v) for v in values if isinstance(v, int | float))
+        elif leaf.concept == "age_months":
+            focus.months.update(float(v) for v in values if isinstance(v, int | float))
         elif leaf.concept == "sex":
             focus.sexes.update(str(v) for v in values)
         elif leaf.stat == "days_since":
@@ -209,11 +212,18 @@ def _readings(draw: st.DrawFn, concept: Concept, thresholds: set[float], days: S
 
 
 @st.composite
-def _ages(draw: st.DrawFn, focus: PackFocus) -> int:
-    near = [int(v) for v in near_thresholds(focus.ages, *AGE_RANGE) if float(v).is_integer()]
+def _ages(draw: st.DrawFn, focus: PackFocus) -> float:
+    near: list[float] = [int(v) for v in near_thresholds(focus.ages, *AGE_RANGE) if float(v).is_integer()]
     near += [int(math.ceil(a)) - 1 for a in focus.ages if AGE_RANGE[0] < a <= AGE_RANGE[1]]
+    near += [in_years(int(m)) for m in near_thresholds(focus.months, 0, 12 * AGE_RANGE[1]) if float(m).is_integer()]
     anywhere = st.integers(*AGE_RANGE)
     return draw(st.one_of(st.sampled_from(sorted(set(near))), anywhere) if near else anywhere)
+
+
+def in_years(months: int) -> float:
+    """An age of `months` completed months as the fractional years a GenPatient holds (half a month over the
+    whole months, so that no rounding of the fraction loses one)."""
+    return (months + 0.5) / 12
 
 
 def patients(concepts: ConceptSet, *, pack: Pack | None = None, unit_variants: bool = False,
@@ -482,7 +492,8 @@ def rule_witnesses(concepts: ConceptSet, pack: Pack, rule: PackRule, *,
         age, sex = start.age_years, start.sex
         for cid in sorted(need.present - need.absent):
             facts.append(CaseFact(has=cid, days_ago=0))
-        quantities = sorted((set(need.days) | set(need.lo) | set(need.hi) | set(need.equal)) - {"age_years", "sex"})
+        quantities = sorted((set(need.days) | set(need.lo) | set(need.hi) | set(need.equal))
+                            - {"age_years", "age_months", "sex"})
         for cid in quantities:
             concept = concepts.by_id.get(cid)
             if concept is None:
@@ -491,7 +502,11 @@ def rule_witnesses(concepts: ConceptSet, pack: Pack, rule: PackRule, *,
             n = max(need.days.get(cid, 1), need.count.get(cid, 0))
             first = need.older_than.get(cid, 0)
             facts.extend(CaseFact(concept=cid, value=float(value), days_ago=first + i) for i in range(n))
-        if "age_years" in need.equal:
+        if "age_months" in need.equal:
+            age = in_years(int(need.equal["age_months"]))
+        elif "age_months" in need.lo or "age_months" in need.hi:
+            age = in_years(int(math.ceil(_pick(draw, None, _age_need(need, "age_months"), "age_months"))))
+        elif "age_years" in need.equal:
             age = int(need.equal["age_years"])
         elif "age_years" in need.lo or "age_years" in need.hi:
             age = int(math.ceil(_pick(draw, None, _age_need(need), "age_years")))
@@ -507,8 +522,8 @@ def rule_witnesses(concepts: ConceptSet, pack: Pack, rule: PackRule, *,
     return build()
 
 
-def _in_population(draw: st.DrawFn, pop: Population | None, age: int | None, sex: str | None,
-                   facts: list[CaseFact]) -> tuple[int | None, str | None, list[CaseFact]]:
+def _in_population(draw: st.DrawFn, pop: Population | None, age: float | None, sex: str | None,
+                   facts: list[CaseFact]) -> tuple[float | None, str | None, list[CaseFact]]:
     """Move a witness into the rule's population scope (age band, sex, pregnancy, lactation)."""
     if pop is None:
         return age, sex, facts
@@ -529,19 +544,20 @@ def _in_population(draw: st.DrawFn, pop: Population | None, age: int | None, sex
     return age, sex, facts
 
 
-def _age_need(need: _Need) -> _Need:
-    """Age bounds in whole years (ages are completed years)."""
+def _age_need(need: _Need, cid: str = "age_years") -> _Need:
+    """Age bounds in whole years or months (ages are completed years or months)."""
     out = _Need()
-    if "age_years" in need.lo:
-        b, strict = need.lo["age_years"]
-        out.lo["age_years"] = (math.floor(b) + 1 if strict else math.ceil(b), False)
+    most = AGE_RANGE[1] * (12 if cid == "age_months" else 1)
+    if cid in need.lo:
+        b, strict = need.lo[cid]
+        out.lo[cid] = (math.floor(b) + 1 if strict else math.ceil(b), False)
     else:
-        out.lo["age_years"] = (AGE_RANGE[0], False)
-    if "age_years" in need.hi:
-        b, strict = need.hi["age_years"]
-        out.hi["age_years"] = (math.ceil(b) - 1 if strict else math.floor(b), False)
+        out.lo[cid] = (AGE_RANGE[0], False)
+    if cid in need.hi:
+        b, strict = need.hi[cid]
+        out.hi[cid] = (math.ceil(b) - 1 if strict else math.floor(b), False)
     else:
-        out.hi["age_years"] = (AGE_RANGE[1], False)
+        out.hi[cid] = (most, False)
     return out
 
 

@@ -43,7 +43,7 @@ class Concept(Model):
                     "QuestionnaireResponse answer). `condition`, `medication`, `allergy`, `symptom`, "
                     "`finding`: coded, present or not. `encounter`: a visit, stay or discharge, from an "
                     "Encounter's class, type, service type or discharge disposition. `demographic`: read "
-                    "from Patient (age_years, sex).")
+                    "from Patient (age_years, age_months, sex).")
     title: Text
     unit: str | None = Field(default=None, description="Canonical UCUM unit of a quantity, e.g. `mm[Hg]`, "
                                                        "`mmol/L`; every value is converted to it.")

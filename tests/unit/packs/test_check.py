@@ -25,6 +25,14 @@ CYCLE = """
     citation: {source: htn-primary-2019, section: test}
     evidence: unverified
 """
+HALF_A_YEAR = """
+  - id: infant_flag
+    title: {zh: 婴儿, en: Infant}
+    combine: sum
+    parts: [{label: {zh: 小于6月龄, en: under 6 months}, points: 1, when: {concept: age_years, op: "<", value: 0.5}}]
+    citation: {source: htn-primary-2019, section: test}
+    evidence: unverified
+"""
 SHADOW = """
   - id: sbp
     title: {zh: 收缩压, en: Systolic}
@@ -56,3 +64,12 @@ def test_derived_facts_in_a_cycle_are_refused_with_their_place(tmp_path: Path):
 def test_a_derived_fact_named_like_a_concept_is_refused(tmp_path: Path):
     error = _load(tmp_path, SHADOW)
     assert [p.code for p in error.problems] == ["derived-shadows-concept"]
+
+
+def test_a_fractional_age_threshold_is_refused(tmp_path: Path):
+    """Regression: `age_years < 0.5` (meant: under 6 months) held for every infant under 1, since ages are
+    completed years; the check names the place and points to age_months."""
+    error = _load(tmp_path, HALF_A_YEAR)
+    (problem,) = [p for p in error.problems if p.code == "not-whole"]
+    assert problem.file.endswith("grading.yaml") and problem.line == 6
+    assert "'age_years' is a whole number" in problem.message and "age_months" in (problem.hint or "")

@@ -60,25 +60,23 @@ class PatientFacts:
 
     def age_years(self, now: dt.datetime) -> int | None:
         """Completed years of age at `now`."""
-        if self.birth_date is None:
-            return None
-        today = now.date()
-        years = today.year - self.birth_date.year
-        if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
-            years -= 1
-        return years
+        return None if self.birth_date is None else completed_years(self.birth_date, now.date())
 
     def age_months(self, now: dt.datetime) -> int | None:
-        """Completed calendar months of age at `now` (a month is completed on the day of the month of birth,
-        or on the month's last day when it is shorter)."""
-        if self.birth_date is None:
-            return None
-        today, born = now.date(), self.birth_date
-        months = (today.year - born.year) * 12 + today.month - born.month
-        last_day = calendar.monthrange(today.year, today.month)[1]
-        if today.day < min(born.day, last_day):
-            months -= 1
-        return months
+        """Completed calendar months of age at `now`."""
+        return None if self.birth_date is None else completed_months(self.birth_date, now.date())
+
+
+def completed_years(born: dt.date, today: dt.date) -> int:
+    """Age in completed years on `today` (the one home of this count: the engine, the panel's header)."""
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def completed_months(born: dt.date, today: dt.date) -> int:
+    """Age in completed calendar months on `today`: a month is completed on the day of the month of birth, or
+    on the month's last day when the month is shorter."""
+    months = (today.year - born.year) * 12 + today.month - born.month
+    return months - (today.day < min(born.day, calendar.monthrange(today.year, today.month)[1]))
 
 
 # The age concepts, read from the Patient's birth date (not from readings): concept id -> its value at `now`.

@@ -1,5 +1,6 @@
-"""Render: who the patient is, for a page header: name, sex and age in whole years at the evaluation time,
-as the bundle's Patient gives them (never stored: the audit store holds no patient identifier)."""
+"""Render: who the patient is, for a page header: name, sex and age at the evaluation time (completed years,
+and completed months under one year), as the bundle's Patient gives them (never stored: the audit store holds
+no patient identifier)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import json
 import re
 from typing import Any
 
+from cdss.intake.facts import completed_months, completed_years
+
 
 def patient_header(bundle: bytes, now: dt.datetime) -> dict[str, Any]:
-    """The Patient's name, sex and age in whole years at `now` (what the bundle gives; {} if unreadable)."""
+    """The Patient's name, sex, age in completed years at `now` and, under one year, `age_months` (what the
+    bundle gives; {} if unreadable; no age for a birth date after `now`)."""
     try:
         doc = json.loads(bundle)
         patient = next(e["resource"] for e in doc.get("entry") or () if isinstance(e, dict)
@@ -37,10 +41,12 @@ def patient_header(bundle: bytes, now: dt.datetime) -> dict[str, Any]:
     if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
         try:
             born = dt.date.fromisoformat(birth)
-            today = now.date()
-            out["age"] = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         except ValueError:
-            pass
+            return out
+        if born <= now.date():
+            out["age"] = completed_years(born, now.date())
+            if out["age"] < 1:
+                out["age_months"] = completed_months(born, now.date())  # "0 岁" tells a clinician nothing
     return out
 
 

@@ -21,6 +21,7 @@ import orjson
 from cdss.engine.compile import compile_pack
 from cdss.engine.evaluate import evaluate
 from cdss.errors import CdssError
+from cdss.intake.facts import completed_years
 from cdss.packs.registry import Pack, Registry, default_registry, load_registry
 
 
@@ -155,9 +156,12 @@ def _age(patient: dict[str, Any], now: dt.datetime) -> int | None:
     birth = patient.get("birthDate")
     if not isinstance(birth, str) or len(birth) < 4 or not birth[:4].isdigit():
         return None
-    parts = [int(p) for p in birth.split("-") if p.isdigit()] + [1, 1]
-    years = now.year - parts[0]
-    return years - 1 if (now.month, now.day) < (parts[1], parts[2]) else years
+    parts = [int(p) for p in birth.split("-") if p.isdigit()] + [1, 1]  # a year or year-month alone: its start
+    try:
+        born = dt.date(parts[0], parts[1], parts[2])
+    except ValueError:
+        return None  # (no such day)
+    return completed_years(born, now.date())
 
 
 def _name(patient: dict[str, Any]) -> str | None:

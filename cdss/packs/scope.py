@@ -44,6 +44,9 @@ class AgeBand(_Model):
             raise ValueError("give `min`, `max` or both")
         if self.min is not None and self.max is not None and self.min >= self.max:
             raise ValueError("`min` must be below `max` (max is exclusive)")
+        if any(v is not None and not float(v).is_integer() for v in (self.min, self.max)):
+            raise ValueError("ages are completed years: give whole numbers (a band such as `max: 0.5` holds "
+                             "for every infant under 1; test `age_months` in the rule instead)")
         return self
 
 

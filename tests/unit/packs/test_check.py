@@ -73,3 +73,14 @@ def test_a_fractional_age_threshold_is_refused(tmp_path: Path):
     (problem,) = [p for p in error.problems if p.code == "not-whole"]
     assert problem.file.endswith("grading.yaml") and problem.line == 6
     assert "'age_years' is a whole number" in problem.message and "age_months" in (problem.hint or "")
+
+
+def test_a_fractional_age_band_is_refused():
+    """A population band in completed years with a fraction (`max: 0.5`) holds for every infant under 1."""
+    from pydantic import ValidationError
+
+    from cdss.packs.scope import AgeBand
+
+    with pytest.raises(ValidationError, match="age_months"):
+        AgeBand(max=0.5)
+    assert AgeBand(min=0, max=1).max == 1

@@ -64,6 +64,7 @@ from functools import cached_property
 from typing import Any
 
 import durable_rules_engine as _engine
+import orjson
 
 from cdss.engine.matcher import Fact, Firing, LeafTest, LeafTestId, StageTests
 from cdss.errors import EngineError
@@ -140,7 +141,7 @@ def _assert_batch(ruleset_name: str, text: str, firings: list[tuple[str, str, in
         return
     state, message = started[0], started[1]
     while message:
-        for rule_name, fired in json.loads(message).items():
+        for rule_name, fired in orjson.loads(message).items():  # (the engine's own JSON: ids, keys, numbers)
             if rule_name != SENTINEL_RULE:
                 firings.append((ruleset_name, rule_name, int(fired["m"]["id"])))
             break  # one action per message, as in durable's `_flush_actions`

@@ -75,6 +75,15 @@ def test_every_module_lock_of_cdss_is_renewed_after_fork():
     assert not made_directly, "module locks not made by cdss.vocab.locks.module_lock:\n" + "\n".join(made_directly)
 
 
+def test_no_cached_property_in_cdss():
+    """On Python 3.11 functools.cached_property holds a lock per property, which a child forked while another
+    thread fills it could never take (cdss.vocab.locks); values are set when the object is made instead."""
+    used = re.compile(r"^\s*@(functools\.)?cached_property|^from functools import .*\bcached_property", re.M)
+    users = [str(p.relative_to(ROOT)) for p in sorted(ROOT.joinpath("cdss").rglob("*.py"))
+             if used.search(p.read_text(encoding="utf-8"))]
+    assert not users, f"cached_property used in {users}"
+
+
 # Clinical literals: medical codes and unit-bearing thresholds. Data belong in catalogue/ and pathways/.
 CODE_PATTERNS = [
     re.compile(r"['\"]\d{4,5}-\d['\"]"),             # LOINC

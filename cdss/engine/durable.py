@@ -59,8 +59,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Any
 
 import durable_rules_engine as _engine
@@ -105,11 +104,12 @@ class Ruleset:
 
     name: str
     rules: Mapping[str, Mapping[str, Any]]
+    keys: frozenset[str] = field(init=False, repr=False, compare=False)  # the measure keys the rules test
+    # (set when made: functools.cached_property holds a lock per property on Python 3.11, unsafe at fork)
 
-    @cached_property
-    def keys(self) -> frozenset[str]:
-        """The measure keys the rules test."""
-        return frozenset((cond["$and"][0] if "$and" in cond else cond)["k"] for cond in self.rules.values())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", frozenset(
+            (cond["$and"][0] if "$and" in cond else cond)["k"] for cond in self.rules.values()))
 
     def register(self) -> None:
         """Register with the engine once per process (defect 5)."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Protocol
 
 from cdss.errors import ConfigError
@@ -82,18 +81,17 @@ class StageTests:
 
     name: str
     tests: tuple[LeafTest, ...]
+    # Worked out once when made (not functools.cached_property: on Python 3.11 it holds a lock per property
+    # that a process forked while another thread fills it could never take; cdss.vocab.locks).
+    keys: frozenset[str] = field(init=False, repr=False, compare=False)  # the measure keys the tests need
+    by_key: Mapping[str, tuple[LeafTest, ...]] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def keys(self) -> frozenset[str]:
-        """The measure keys the tests need facts of."""
-        return frozenset(t.key for t in self.tests)
-
-    @cached_property
-    def by_key(self) -> Mapping[str, tuple[LeafTest, ...]]:
+    def __post_init__(self) -> None:
         out: dict[str, list[LeafTest]] = {}
         for test in self.tests:
             out.setdefault(test.key, []).append(test)
-        return {k: tuple(v) for k, v in out.items()}
+        object.__setattr__(self, "keys", frozenset(out))
+        object.__setattr__(self, "by_key", {k: tuple(v) for k, v in out.items()})
 
 
 class Firing(NamedTuple):

@@ -18,7 +18,7 @@ class LeafResult(NamedTuple):
 
     outcome: Truth
     facts: tuple[Evidence, ...] = ()
-    missing: str | None = None  # absent | stale | unknown-unit | implausible | too-few-days | incomplete
+    missing: str | None = None  # absent | stale | unknown-unit | implausible | too-few-days | incomplete | imprecise
 
 
 class _Compiled:

@@ -62,7 +62,7 @@ class Measure:
 
     facts: list[Fact] = field(default_factory=list)
     evidence: dict[int, Evidence] = field(default_factory=dict)
-    missing: str | None = None  # absent | stale | unknown-unit | implausible, when there is no fact
+    missing: str | None = None  # absent | stale | unknown-unit | implausible | imprecise, when there is no fact
     complete: bool = True  # day measures: False when fewer days were measured than the test needs
 
 
@@ -142,8 +142,8 @@ class _Evaluation:
 
         if concept in AGE_CONCEPTS:
             age = AGE_CONCEPTS[concept](self.facts, self.now)
-            if age is None:
-                m.missing = "absent"
+            if age is None:  # (a birth date too partial for this age: a year alone, for months)
+                m.missing = "absent" if self.facts.birth_date is None else "imprecise"
             else:
                 self.fact(m, key, age, Evidence(concept, age, self.registry.concepts.by_id[concept].unit, None,
                                                 (self.facts.patient,), "latest"))

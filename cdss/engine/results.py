@@ -216,7 +216,7 @@ class DataGap(Record):
 
     concept: str
     title: dict[str, str]
-    reason: str  # absent | stale | implausible | unknown-unit
+    reason: str  # absent | stale | implausible | unknown-unit | imprecise ...
     urgency: str  # the most urgent rule that waits for it
     rules: tuple[str, ...]
     detail: str | None = omit_empty()

@@ -8,6 +8,7 @@ kept as an IntakeNote and becomes a data gap when a rule needs it.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 import re
@@ -253,6 +254,16 @@ def _status(concept: Any) -> str | None:
     return None
 
 
+def _last_day(text: str, first: dt.date) -> dt.date | None:
+    """The last day a partial FHIR date (YYYY or YYYY-MM, read as `first`) may mean; None for a full date."""
+    size = len(text.strip())
+    if size == 4:
+        return dt.date(first.year, 12, 31)
+    if size == 7:
+        return dt.date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
+    return None
+
+
 def parse_json(data: bytes | str | Mapping[str, Any], source_name: str | None = None) -> Mapping[str, Any]:
     """The bundle as a mapping; raises IntakeError when the bytes are not JSON."""
     if isinstance(data, Mapping):
@@ -343,6 +354,7 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
     return PatientFacts(
         patient=f"Patient/{patient.get('id') or 'unknown'}",
         birth_date=birth.date() if birth else None,
+        birth_date_latest=_last_day(patient["birthDate"], birth.date()) if birth else None,
         sex=patient.get("gender") if _text(patient.get("gender")) else None,
         readings={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.readings.items())},
         present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,26 +56,35 @@ class PatientFacts:
     resource_count: int = 0
     deceased: bool | dt.datetime | None = None  # Patient.deceased[x]: True, the time of death, or None
     unrecognised: tuple[UnrecognisedCoding, ...] = ()  # codings no concept recognised, sorted
+    # A partial birthDate (YYYY or YYYY-MM) is read as its first day (`birth_date`); this is its last.
+    birth_date_latest: dt.date | None = None
 
     def age_years(self, now: dt.datetime) -> int | None:
-        """Completed years of age at `now`."""
+        """Completed years of age at `now` (of a partial birth date: counted from its first day)."""
         return None if self.birth_date is None else completed_years(self.birth_date, now.date())
 
     def age_months(self, now: dt.datetime) -> int | None:
-        """Completed calendar months of age at `now`."""
-        return None if self.birth_date is None else completed_months(self.birth_date, now.date())
+        """Completed calendar months of age at `now`; None when a partial birth date leaves them open (a
+        birth year alone, or a birth month whose days give two counts): "under 6 months" is then undecided,
+        never decided from the first day of the year or month, which would make an infant older."""
+        if self.birth_date is None:
+            return None
+        months = completed_months(self.birth_date, now.date())
+        if self.birth_date_latest is not None and completed_months(self.birth_date_latest, now.date()) != months:
+            return None
+        return months
 
 
 def completed_years(born: dt.date, today: dt.date) -> int:
-    """Age in completed years on `today` (the one home of this count: the engine, the panel's header)."""
+    """Age in completed years on `today` (the one home of this count: the engine, the panel's header). A
+    birthday on 29 February is reached on 1 March in other years."""
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def completed_months(born: dt.date, today: dt.date) -> int:
-    """Age in completed calendar months on `today`: a month is completed on the day of the month of birth, or
-    on the month's last day when the month is shorter."""
-    months = (today.year - born.year) * 12 + today.month - born.month
-    return months - (today.day < min(born.day, calendar.monthrange(today.year, today.month)[1]))
+    """Age in completed calendar months on `today`: a month is completed on the day of the month of birth (a
+    day the month lacks: on the 1st of the next), so `completed_months // 12 == completed_years` always."""
+    return (today.year - born.year) * 12 + today.month - born.month - (today.day < born.day)
 
 
 # The age concepts, read from the Patient's birth date (not from readings): concept id -> its value at `now`.

@@ -216,6 +216,7 @@ def _ages(draw: st.DrawFn, focus: PackFocus) -> float:
     near: list[float] = [int(v) for v in near_thresholds(focus.ages, *AGE_RANGE) if float(v).is_integer()]
     near += [int(math.ceil(a)) - 1 for a in focus.ages if AGE_RANGE[0] < a <= AGE_RANGE[1]]
     near += [in_years(int(m)) for m in near_thresholds(focus.months, 0, 12 * AGE_RANGE[1]) if float(m).is_integer()]
+    near += [in_years(int(math.ceil(m)) - 1) for m in focus.months if 0 < m <= 12 * AGE_RANGE[1]]  # just under
     anywhere = st.integers(*AGE_RANGE)
     return draw(st.one_of(st.sampled_from(sorted(set(near))), anywhere) if near else anywhere)
 

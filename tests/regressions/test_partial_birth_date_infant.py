@@ -1,0 +1,47 @@
+"""An infant whose birthDate gives only a year or a month: "under 6 months" is undecided, never decided from the
+first day of that year or month (review: "2025-10" on 10 April counted 6 months, and the red flag was missed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import cdss
+from cdss.packs.registry import Registry, default_registry
+from cdss.testing.cases import CaseFact
+from cdss.testing.factories import bundle_from_facts
+
+APRIL_10 = dt.datetime(2026, 4, 10, 9, 0, tzinfo=dt.UTC)
+COLD = [CaseFact(has=h) for h in ("fever", "tcm_aversion_cold", "tcm_no_sweating", "tcm_clear_nasal_discharge",
+                                   "tcm_tongue_pale_red", "tcm_coating_thin", "tcm_coating_white")] + [
+    CaseFact(concept="spo2", value=97), CaseFact(concept="resp_rate", value=24),
+    CaseFact(concept="fever_duration_days", value=1)]
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Registry:
+    return default_registry()
+
+
+def _evaluate(registry: Registry, birth: str) -> cdss.Evaluation:
+    bundle = bundle_from_facts(COLD, concepts=registry.concepts, now=APRIL_10, age_years=0.4, sex="male")
+    bundle["entry"][0]["resource"]["birthDate"] = birth
+    return cdss.evaluate(bundle, now=APRIL_10, registry=registry, pins=("tcm-differentiation",))
+
+
+def test_a_birth_month_alone_leaves_under_6_months_undecided(bundled: Registry) -> None:
+    result = _evaluate(bundled, "2025-10")  # born 1-31 October: 5 or 6 months on 10 April
+    rules = {s.rule.split("#")[1] for s in result.suggestions}
+    assert "tcm-differentiation/diagnosis/xiaoer-ganmao-fenghan" not in rules  # no TCM card while undecided
+    gaps = {(g.concept, g.reason) for g in result.data_gaps}
+    assert ("age_months", "imprecise") in gaps
+
+
+def test_a_full_birth_date_decides(bundled: Registry) -> None:
+    five_months = _evaluate(bundled, "2025-10-20")
+    assert any(s.rule.endswith("#tcm-differentiation/referral/xiaoer-ganmao-red-flags")
+               for s in five_months.suggestions)
+    seven_months = _evaluate(bundled, "2025-09-01")
+    assert any(s.rule.endswith("#tcm-differentiation/diagnosis/xiaoer-ganmao-fenghan")
+               for s in seven_months.suggestions)

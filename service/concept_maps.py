@@ -14,8 +14,8 @@ worker has written to it, so with ``CDSS_WORKERS`` > 1 an upload is in force in 
 request on. Uploads take turns across processes (an ``flock`` of ``.upload-lock`` in the folder) and each is
 checked against the folder as it is, so two workers never accept maps that conflict. Without a folder an
 upload lives in one process only: with more than one worker it is refused (403), not served by one worker
-and unknown to the others. A folder that no longer loads (edited by hand) is logged and the maps in force
-keep serving until it loads again.
+and unknown to the others. A folder that no longer loads (edited by hand), or is missing or unreadable, is
+logged and the maps in force keep serving until it loads again; uploads are refused (409) meanwhile.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class SiteMaps:
         self.folder = folder
         self.maps: dict[str, ConceptMap] = {}  # url -> map
         self.lock = threading.Lock()
-        self.seen: Signature = ()  # the folder's files as last loaded (or tried)
+        self.seen: Signature | None = ()  # the folder's files as last loaded or tried (None: folder unreadable)
 
     def load_folder(self) -> None:
         """Load every map of the folder (a broken one stops the start: ConfigError-like IntakeError)."""
@@ -74,38 +74,68 @@ class SiteMaps:
             self.seen = seen
 
     def stale(self) -> bool:
-        """Whether the folder's files differ from those this process last loaded (another worker wrote)."""
+        """Whether the folder's files differ from those this process last loaded (another worker wrote).
+        Called on the event loop before each request that uses the engine: one directory listing and a stat
+        per map file of a local folder, cheaper than the thread hop that running it elsewhere would cost."""
         return self.folder is not None and self._signature() != self.seen
 
     def sync(self) -> None:
-        """Load the folder again when another worker has changed it. A folder that no longer loads is logged
-        and the maps in force keep serving; it is tried again once its files change."""
+        """Load the folder again when another worker has changed it. A folder that no longer loads, or is
+        missing or unreadable, is logged and the maps in force keep serving; it is tried again once it changes."""
         with self.lock:
             seen = self._signature()
             if seen == self.seen:
                 return  # (another thread of this process has just loaded it)
+            self.seen = seen
+            if seen is None:
+                if self.maps:
+                    log.error("the site concept maps folder %s is missing or unreadable; the maps in force keep "
+                              "serving", self.folder)
+                return
             try:
                 self._install(self._read_folder())
             except IntakeError as exc:
                 log.error("site concept maps in %s no longer load; the maps in force keep serving: %s",
                           self.folder, "; ".join(str(p) for p in exc.problems))
-            self.seen = seen
 
-    def _signature(self) -> Signature:
-        if self.folder is None or not self.folder.is_dir():
+    def _signature(self) -> Signature | None:
+        """The folder's map files as (name, inode, size, modification time), sorted; None when the folder is
+        missing or cannot be read."""
+        if self.folder is None:
             return ()
         out = []
-        for path in map_folder(self.folder):
-            try:
-                st = path.stat()
-            except OSError:
-                continue  # (replaced or removed by another worker meanwhile: the next look sees it)
-            out.append((path.name, st.st_ino, st.st_size, st.st_mtime_ns))
-        return tuple(out)
+        try:
+            with os.scandir(self.folder) as entries:
+                for entry in entries:
+                    if not entry.name.endswith(".json"):
+                        continue  # (the lock file, a map being written: *.json.tmp)
+                    try:
+                        if entry.is_file():
+                            st = entry.stat()
+                            out.append((entry.name, st.st_ino, st.st_size, st.st_mtime_ns))
+                    except OSError:
+                        continue  # (replaced or removed by another worker meanwhile: the next look sees it)
+        except OSError:
+            return None
+        return tuple(sorted(out))
 
     def _read_folder(self) -> dict[str, ConceptMap]:
         return {m.stamp.url: m for m in load_map_files(map_folder(self.folder), self.base.registry.concepts)} \
             if self.folder is not None and self.folder.is_dir() else {}
+
+    def _folder_in_force(self) -> None:
+        """Before an upload (its turn taken): put in force the maps the folder holds now, which every worker
+        serves, so the upload is checked against them. A folder that does not load is a conflict: no upload
+        is accepted until it is fixed, or this worker would serve maps that the others cannot load."""
+        seen = self._signature()
+        try:
+            maps = self._read_folder()
+        except IntakeError as exc:
+            raise ApiError(409, "the site concept maps folder does not load, so no upload can be checked "
+                                "against it; fix or remove the broken file: "
+                                + "; ".join(str(p) for p in exc.problems), code="conflict") from exc
+        self._install(maps)
+        self.seen = seen
 
     def _install(self, maps: dict[str, ConceptMap]) -> None:
         concepts = apply_maps(self.base.registry.concepts, [maps[u] for u in sorted(maps)])
@@ -116,9 +146,8 @@ class SiteMaps:
     def upload(self, doc: Any) -> tuple[ConceptMap, bool]:
         """Check and install a map; True when it changed what is in force. Raises IntakeError / ApiError."""
         with self._turn(), self.lock:
-            if self.folder is not None and self._signature() != self.seen:
-                self._install(self._read_folder())  # checked against what every worker serves now
-                self.seen = self._signature()
+            if self.folder is not None:
+                self._folder_in_force()
             cmap = parse_map(doc, self.base.registry.concepts, file="(upload)")
             current = self.maps.get(cmap.stamp.url)
             if current is not None and current.stamp.version == cmap.stamp.version:
@@ -130,7 +159,11 @@ class SiteMaps:
             candidate = {**self.maps, cmap.stamp.url: cmap}
             apply_maps(self.base.registry.concepts, list(candidate.values()))  # duplicates across maps
             if self.folder is not None:
-                self._write(cmap.stamp.url, doc)
+                try:
+                    self._write(cmap.stamp.url, doc)
+                except OSError as exc:  # (a full disk: nothing installed, the maps in force keep serving)
+                    raise ApiError(503, f"the site concept map could not be written ({exc.strerror}); the maps "
+                                        "in force keep serving", code="exception") from exc
                 self.seen = self._signature()
             self._install(candidate)
             return cmap, True
@@ -141,8 +174,13 @@ class SiteMaps:
         if self.folder is None or fcntl is None:
             yield
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / UPLOAD_LOCK, "a+b") as handle:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / UPLOAD_LOCK, "a+b")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ApiError(503, f"the site concept maps folder cannot be written ({exc.strerror}); the maps in "
+                                "force keep serving", code="exception") from exc
+        with handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield
@@ -200,10 +238,14 @@ def list_maps(request: Request) -> dict[str, Any]:
 
 @router.put("/concept-maps", summary="Upload a new version of a site concept map",
             responses={200: {"description": "Accepted and in force: the maps now in force."},
-                       403: {"description": "Uploads need JWT authentication (OperationOutcome)."},
-                       409: {"description": "Same url and version with other content (OperationOutcome)."},
+                       403: {"description": "Uploads need JWT authentication, and a maps folder with more "
+                                            "than one worker (OperationOutcome)."},
+                       409: {"description": "Same url and version with other content, or a maps folder that "
+                                            "does not load (OperationOutcome)."},
                        422: {"description": "A broken map, refused; the old maps keep serving "
-                                            "(OperationOutcome, one issue per problem with its FHIR path)."}})
+                                            "(OperationOutcome, one issue per problem with its FHIR path)."},
+                       503: {"description": "The maps folder cannot be written; nothing changes "
+                                            "(OperationOutcome)."}})
 async def upload_map(request: Request, caller: CallerDep, settings: SettingsDep) -> dict[str, Any]:
     """Check a ConceptMap (R4 or R5 JSON) and put it in force; a broken one is refused and nothing changes."""
     if not settings.auth_enabled:

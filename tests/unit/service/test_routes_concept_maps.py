@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,37 @@ def test_upload_without_a_folder_is_refused_with_more_than_one_worker(tmp_path: 
         response = _put(client, rsa_key, _doc())
     assert response.status_code == 403
     assert "CDSS_CONCEPT_MAPS_DIR" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_no_upload_is_accepted_while_the_folder_does_not_load(two_workers: tuple[Any, Any], rsa_key: Any,
+                                                              maps_dir: Path) -> None:
+    """Review: a worker whose last look at a broken folder had failed accepted an upload against its own
+    memory; the other workers never loaded it (one served 1.1.0, the other 1.0.0, for good)."""
+    first, second = two_workers
+    assert _put(first, rsa_key, _doc()).status_code == 200
+    assert [m["version"] for m in second.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    (maps_dir / "zz-broken.json").write_text("{not json", encoding="utf-8")
+    for worker in (first, second):
+        assert [m["version"] for m in worker.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    newer = _doc()
+    newer["version"] = "1.1.0"
+    response = _put(first, rsa_key, newer)
+    assert response.status_code == 409 and "zz-broken.json" in response.json()["issue"][0]["diagnostics"]
+    for worker in (first, second):
+        assert [m["version"] for m in worker.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    (maps_dir / "zz-broken.json").unlink()
+    assert _put(first, rsa_key, newer).status_code == 200
+    assert [m["version"] for m in second.get("/concept-maps").json()["concept_maps"]] == ["1.1.0"]
+
+
+def test_a_folder_that_disappears_is_logged_and_the_maps_keep_serving(two_workers: tuple[Any, Any], rsa_key: Any,
+                                                                      maps_dir: Path, caplog: Any) -> None:
+    """Review: removing the folder silently dropped every site map in every worker."""
+    first, second = two_workers
+    assert _put(first, rsa_key, _doc()).status_code == 200
+    assert "OperationOutcome" not in _evaluate(second, rsa_key)
+    shutil.rmtree(maps_dir)
+    with caplog.at_level("ERROR", logger="cdss.service"):
+        assert "OperationOutcome" not in _evaluate(second, rsa_key)  # still mapped
+    assert "missing or unreadable" in caplog.text
+    assert [m["version"] for m in first.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]

@@ -14,8 +14,9 @@ worker has written to it, so with ``CDSS_WORKERS`` > 1 an upload is in force in 
 request on. Uploads take turns across processes (an ``flock`` of ``.upload-lock`` in the folder) and each is
 checked against the folder as it is, so two workers never accept maps that conflict. Without a folder an
 upload lives in one process only: with more than one worker it is refused (403), not served by one worker
-and unknown to the others. A folder that no longer loads (edited by hand), or is missing or unreadable, is
-logged and the maps in force keep serving until it loads again; uploads are refused (409) meanwhile.
+and unknown to the others. A folder that no longer loads (edited by hand), or is missing or unreadable, puts
+no site map in force in any worker until it loads again (logged; every answer lists the codes it did not
+understand), and uploads are refused (409) meanwhile.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ class SiteMaps:
 
     def sync(self) -> None:
         """Load the folder again when another worker has changed it. A folder that no longer loads, or is
-        missing or unreadable, is logged and the maps in force keep serving; it is tried again once it changes."""
+        missing or unreadable, puts no site map in force (logged): every worker then serves the same, which
+        keeping each worker's last maps would not (a worker started later, or one that had not looked since
+        the last upload, would hold others), and every answer lists the local codes it did not understand.
+        It is tried again once the folder changes."""
         with self.lock:
             seen = self._signature()
             if seen == self.seen:
@@ -89,14 +93,16 @@ class SiteMaps:
             self.seen = seen
             if seen is None:
                 if self.maps:
-                    log.error("the site concept maps folder %s is missing or unreadable; the maps in force keep "
-                              "serving", self.folder)
+                    log.error("the site concept maps folder %s is missing or unreadable: no site concept map is "
+                              "in force until it is back", self.folder)
+                self._install({})
                 return
             try:
                 self._install(self._read_folder())
             except IntakeError as exc:
-                log.error("site concept maps in %s no longer load; the maps in force keep serving: %s",
-                          self.folder, "; ".join(str(p) for p in exc.problems))
+                log.error("site concept maps in %s no longer load: no site concept map is in force until they "
+                          "do: %s", self.folder, "; ".join(str(p) for p in exc.problems))
+                self._install({})
 
     def _signature(self) -> Signature | None:
         """The folder's map files as (name, inode, size, modification time), sorted; None when the folder is
@@ -129,12 +135,11 @@ class SiteMaps:
         is accepted until it is fixed, or this worker would serve maps that the others cannot load."""
         seen = self._signature()
         try:
-            maps = self._read_folder()
+            self._install(self._read_folder())  # (apply_maps refuses two files mapping one code)
         except IntakeError as exc:
             raise ApiError(409, "the site concept maps folder does not load, so no upload can be checked "
                                 "against it; fix or remove the broken file: "
                                 + "; ".join(str(p) for p in exc.problems), code="conflict") from exc
-        self._install(maps)
         self.seen = seen
 
     def _install(self, maps: dict[str, ConceptMap]) -> None:

@@ -167,15 +167,22 @@ def test_each_upload_is_checked_against_what_the_other_worker_put_in_force(
     assert response.status_code == 409 and response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_a_folder_broken_by_hand_is_logged_and_the_maps_in_force_keep_serving(
+def test_a_folder_broken_by_hand_puts_no_map_in_force_in_any_worker(
         two_workers: tuple[Any, Any], rsa_key: Any, maps_dir: Path, caplog: Any) -> None:
+    """Every worker serves what the folder loads: a broken folder, none (logged), and each answer lists the
+    local codes it did not understand. (Keeping each worker's last maps let workers differ: review.)"""
     first, second = two_workers
     assert _put(first, rsa_key, _doc()).status_code == 200
     assert "OperationOutcome" not in _evaluate(second, rsa_key)
     (maps_dir / "zz-broken.json").write_text("{not json", encoding="utf-8")
     with caplog.at_level("ERROR", logger="cdss.service"):
-        assert "OperationOutcome" not in _evaluate(second, rsa_key)  # still mapped by 1.0.0
+        for worker in (first, second):
+            assert "OperationOutcome" in _evaluate(worker, rsa_key)  # the local codes, listed as not understood
+            assert worker.get("/concept-maps").json()["concept_maps"] == []
     assert "no longer load" in caplog.text and "zz-broken.json" in caplog.text
+    (maps_dir / "zz-broken.json").unlink()
+    for worker in (first, second):
+        assert "OperationOutcome" not in _evaluate(worker, rsa_key)  # mapped again by 1.0.0
 
 
 def test_upload_without_a_folder_is_refused_with_more_than_one_worker(tmp_path: Path, registry: Any,
@@ -191,32 +198,48 @@ def test_upload_without_a_folder_is_refused_with_more_than_one_worker(tmp_path: 
 def test_no_upload_is_accepted_while_the_folder_does_not_load(two_workers: tuple[Any, Any], rsa_key: Any,
                                                               maps_dir: Path) -> None:
     """Review: a worker whose last look at a broken folder had failed accepted an upload against its own
-    memory; the other workers never loaded it (one served 1.1.0, the other 1.0.0, for good)."""
+    memory; the other workers never loaded it (one served 1.1.0, the other 1.0.0, for good). Now both serve
+    what the folder loads (nothing, while it is broken) and the upload waits for the folder to be fixed."""
     first, second = two_workers
     assert _put(first, rsa_key, _doc()).status_code == 200
     assert [m["version"] for m in second.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
     (maps_dir / "zz-broken.json").write_text("{not json", encoding="utf-8")
     for worker in (first, second):
-        assert [m["version"] for m in worker.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+        assert worker.get("/concept-maps").json()["concept_maps"] == []
     newer = _doc()
     newer["version"] = "1.1.0"
     response = _put(first, rsa_key, newer)
     assert response.status_code == 409 and "zz-broken.json" in response.json()["issue"][0]["diagnostics"]
-    for worker in (first, second):
-        assert [m["version"] for m in worker.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    for worker in (first, second):  # the same in both, and the refused upload nowhere
+        assert worker.get("/concept-maps").json()["concept_maps"] == []
     (maps_dir / "zz-broken.json").unlink()
     assert _put(first, rsa_key, newer).status_code == 200
     assert [m["version"] for m in second.get("/concept-maps").json()["concept_maps"]] == ["1.1.0"]
 
 
-def test_a_folder_that_disappears_is_logged_and_the_maps_keep_serving(two_workers: tuple[Any, Any], rsa_key: Any,
+def test_a_folder_that_disappears_puts_no_map_in_force_and_is_logged(two_workers: tuple[Any, Any], rsa_key: Any,
                                                                       maps_dir: Path, caplog: Any) -> None:
-    """Review: removing the folder silently dropped every site map in every worker."""
+    """Review: removing the folder dropped every site map silently; it is logged, and every worker (a worker
+    started afterwards too) serves the same: no site map."""
     first, second = two_workers
     assert _put(first, rsa_key, _doc()).status_code == 200
     assert "OperationOutcome" not in _evaluate(second, rsa_key)
     shutil.rmtree(maps_dir)
     with caplog.at_level("ERROR", logger="cdss.service"):
-        assert "OperationOutcome" not in _evaluate(second, rsa_key)  # still mapped
+        assert "OperationOutcome" in _evaluate(second, rsa_key)
     assert "missing or unreadable" in caplog.text
-    assert [m["version"] for m in first.get("/concept-maps").json()["concept_maps"]] == ["1.0.0"]
+    assert first.get("/concept-maps").json()["concept_maps"] == []
+
+
+def test_a_folder_whose_maps_conflict_refuses_uploads_with_409(secured: Any, rsa_key: Any, maps_dir: Path) -> None:
+    """Two folder files mapping one code (put there by hand): the folder does not load, so an upload is a
+    conflict with the folder (409), not a broken upload (review: it answered 422)."""
+    assert _put(secured, rsa_key, _doc()).status_code == 200
+    twin = _doc()
+    twin["url"] = URL + "-copy"
+    (maps_dir / "zz-copy.json").write_text(json.dumps(twin), encoding="utf-8")
+    newer = _doc()
+    newer["version"] = "1.1.0"
+    response = _put(secured, rsa_key, newer)
+    assert response.status_code == 409
+    assert "duplicate-map-source" in response.json()["issue"][0]["diagnostics"]

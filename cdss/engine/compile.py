@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from cdss.engine.matcher import LeafTest, LeafTestId, StageTests
 from cdss.errors import PackError
+from cdss.intake.facts import AGE_CONCEPTS
 from cdss.packs.registry import Pack, walk_leaves
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
 from cdss.vocab.locks import module_lock
@@ -46,6 +47,7 @@ class CompiledLeaf:
     stage: int
     derived: bool  # tests a derived fact (has lower and upper bounds)
     text: str = ""  # the leaf as a clinician reads it (`describe`)
+    ranged: bool = False  # its fact has lower and upper bounds: a derived fact, or an age (a partial birth date)
 
 
 @dataclass
@@ -210,7 +212,8 @@ def _compile(pack: Pack) -> CompiledPack:
             return
         is_derived = leaf.concept in out.derived_stage
         stage = out.derived_stage[leaf.concept] if is_derived else 0  # type: ignore[index]
-        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived, describe(leaf))
+        compiled = CompiledLeaf(len(out.leaves), leaf, measure_key(leaf), stage, is_derived, describe(leaf),
+                                is_derived or leaf.concept in AGE_CONCEPTS)
         out.leaf_index[leaf] = compiled.index
         out.leaves.append(compiled)
 
@@ -233,8 +236,8 @@ def _compile(pack: Pack) -> CompiledPack:
         if leaf.has is not None:
             tests.append(LeafTest(LeafTestId(cl.index), cl.key))
             continue
-        if cl.derived:
-            # Lower and upper bounds of a score with unknown parts: "sure" uses the bound that must hold,
+        if cl.ranged:
+            # Lower and upper bounds (a score with unknown parts, an age): "sure" uses the bound that must hold,
             # "possible" the one that may (see evaluate._Evaluation.leaf_result).
             sure, possible = ("value", "upper") if leaf.op in (">", ">=") else ("upper", "value")
             if leaf.op in ("==", "!=", "in"):

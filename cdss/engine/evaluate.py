@@ -141,12 +141,15 @@ class _Evaluation:
             return m
 
         if concept in AGE_CONCEPTS:
-            age = AGE_CONCEPTS[concept](self.facts, self.now)
-            if age is None:  # (a birth date too partial for this age: a year alone, for months)
-                m.missing = "absent" if self.facts.birth_date is None else "imprecise"
-            else:
-                self.fact(m, key, age, Evidence(concept, age, self.registry.concepts.by_id[concept].unit, None,
-                                                (self.facts.patient,), "latest"))
+            ages = self.facts.ages(AGE_CONCEPTS[concept], self.now)
+            if ages is None:
+                m.missing = "absent"
+            else:  # youngest and oldest: a test both meet (or both fail) is decided, else unknown (imprecise)
+                young, old = ages
+                unit = self.registry.concepts.by_id[concept].unit
+                note = None if young == old else f"partial birth date: {young} to {old} {unit}"
+                self.fact(m, key, young, Evidence(concept, young, unit, None, (self.facts.patient,), "latest",
+                                                  note=note), upper=old)
             return m
         if concept == "sex":
             if self.facts.sex is None:
@@ -251,14 +254,15 @@ class _Evaluation:
             # Every measured day meets the test but too few days were measured: more readings decide.
             return LeafResult(UNKNOWN, evidence, missing="too-few-days") if hits else \
                 LeafResult(FALSE, tuple(m.evidence.values()))
-        if cl.derived:
+        if cl.ranged:  # a fact between two bounds (a score with unknown parts, an age from a partial date)
             fact = m.facts[0]
             exact = fact.value == fact.upper
             possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
                 return LeafResult(TRUE, evidence)
             if not exact and (possible or leaf.op in ("==", "!=", "in")):
-                return LeafResult(UNKNOWN, tuple(m.evidence.values()), missing="incomplete")
+                return LeafResult(UNKNOWN, tuple(m.evidence.values()),
+                                  missing="incomplete" if cl.derived else "imprecise")
             return LeafResult(FALSE, tuple(m.evidence.values()))
         if hits:
             return LeafResult(TRUE, evidence)

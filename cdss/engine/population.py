@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
-from cdss.intake.facts import PatientFacts, Presence
+from cdss.intake.facts import PatientFacts, Presence, completed_years
 from cdss.packs.scope import AgeBand, Population, SafetySettings
 
 TRUE, FALSE, UNKNOWN = TRUE, FALSE, UNKNOWN
@@ -112,8 +112,8 @@ def could_be_pregnant(facts: PatientFacts, now: dt.datetime, settings: SafetySet
     """A woman (or a patient of unknown sex) of childbearing age, or of unknown age."""
     if facts.sex not in ("female", "other", *UNKNOWN_SEX):
         return False
-    age = facts.age_years(now)
-    return age is None or _in_band(age, settings.childbearing_age_years)
+    ages = facts.ages(completed_years, now)
+    return ages is None or any(_in_band(age, settings.childbearing_age_years) for age in ages)
 
 
 def check_scope(pop: Population | None, facts: PatientFacts, now: dt.datetime,
@@ -123,10 +123,11 @@ def check_scope(pop: Population | None, facts: PatientFacts, now: dt.datetime,
         return ScopeResult(TRUE)
     gaps: list[str] = []
     if pop.age_years is not None:
-        age = facts.age_years(now)
-        if age is None:
+        ages = facts.ages(completed_years, now)  # (youngest, oldest): both in or both out decides
+        inside = None if ages is None else {_in_band(age, pop.age_years) for age in ages}
+        if inside is None or len(inside) > 1:
             gaps.append("age_years")
-        elif not _in_band(age, pop.age_years):
+        elif inside == {False}:
             return ScopeResult(FALSE)
     if pop.sex is not None:
         if facts.sex in UNKNOWN_SEX and "unknown" not in pop.sex:

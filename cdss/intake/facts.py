@@ -59,20 +59,26 @@ class PatientFacts:
     # A partial birthDate (YYYY or YYYY-MM) is read as its first day (`birth_date`); this is its last.
     birth_date_latest: dt.date | None = None
 
-    def age_years(self, now: dt.datetime) -> int | None:
-        """Completed years of age at `now` (of a partial birth date: counted from its first day)."""
-        return None if self.birth_date is None else completed_years(self.birth_date, now.date())
-
-    def age_months(self, now: dt.datetime) -> int | None:
-        """Completed calendar months of age at `now`; None when a partial birth date leaves them open (a
-        birth year alone, or a birth month whose days give two counts): "under 6 months" is then undecided,
-        never decided from the first day of the year or month, which would make an infant older."""
+    def ages(self, count: Callable[[dt.date, dt.date], int], now: dt.datetime) -> tuple[int, int] | None:
+        """The youngest and the oldest the patient may be at `now`, counted by `count` (`completed_years`,
+        `completed_months`): equal for a full birth date; for a partial one (a year or a month alone), from
+        its last and its first possible day, never from its first day alone, which would make a patient
+        older (an infant over 6 months, a 17-year-old an adult). None without a birth date."""
         if self.birth_date is None:
             return None
-        months = completed_months(self.birth_date, now.date())
-        if self.birth_date_latest is not None and completed_months(self.birth_date_latest, now.date()) != months:
-            return None
-        return months
+        oldest = count(self.birth_date, now.date())
+        latest = self.birth_date_latest
+        return (oldest if latest is None else count(latest, now.date())), oldest
+
+    def age_years(self, now: dt.datetime) -> int | None:
+        """Completed years of age at `now`; None without a birth date or when a partial one leaves it open."""
+        ages = self.ages(completed_years, now)
+        return ages[0] if ages is not None and ages[0] == ages[1] else None
+
+    def age_months(self, now: dt.datetime) -> int | None:
+        """Completed calendar months of age at `now`; None as `age_years`."""
+        ages = self.ages(completed_months, now)
+        return ages[0] if ages is not None and ages[0] == ages[1] else None
 
 
 def completed_years(born: dt.date, today: dt.date) -> int:
@@ -87,6 +93,6 @@ def completed_months(born: dt.date, today: dt.date) -> int:
     return (today.year - born.year) * 12 + today.month - born.month - (today.day < born.day)
 
 
-# The age concepts, read from the Patient's birth date (not from readings): concept id -> its value at `now`.
-AGE_CONCEPTS: Mapping[str, Callable[[PatientFacts, dt.datetime], int | None]] = {
-    "age_years": PatientFacts.age_years, "age_months": PatientFacts.age_months}
+# The age concepts, read from the Patient's birth date (not from readings): concept id -> how it counts.
+AGE_CONCEPTS: Mapping[str, Callable[[dt.date, dt.date], int]] = {
+    "age_years": completed_years, "age_months": completed_months}

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from cdss.engine.evaluate import evaluate_facts
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
+from cdss.intake.facts import completed_years
 from cdss.packs.registry import Registry, walk_leaves
 from cdss.packs.schema import URGENCY_ORDER
 from cdss.vocab import labels
@@ -34,7 +35,8 @@ def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registr
         ConfigError: the resident is younger than 65 or has no birth date [not-elderly].
     """
     facts = read_bundle(bundle, registry.concepts, source_name=source_name)
-    age = facts.age_years(now)
+    ages = facts.ages(completed_years, now)
+    age = None if ages is None else ages[0]  # the youngest a partial birth date allows
     if age is None or age < ELDERLY_AGE:
         raise ConfigError.one(f"the yearly assessment is for residents aged {ELDERLY_AGE} or over",
                               "not-elderly", file=source_name, got=age)

@@ -45,3 +45,28 @@ def test_a_full_birth_date_decides(bundled: Registry) -> None:
     seven_months = _evaluate(bundled, "2025-09-01")
     assert any(s.rule.endswith("#tcm-differentiation/diagnosis/xiaoer-ganmao-fenghan")
                for s in seven_months.suggestions)
+
+
+def test_a_partial_birth_date_far_from_every_threshold_still_decides(bundled: Registry) -> None:
+    """Second review: a 6-year-old recorded as "2020" or "2020-03" lost every children's card ("under 6
+    months" was left open); the youngest and oldest she may be both meet the same tests, so they decide."""
+    for birth in ("2020", "2020-03"):
+        rules = {s.rule.split("#")[1] for s in _evaluate(bundled, birth).suggestions}
+        assert "tcm-differentiation/diagnosis/xiaoer-ganmao-fenghan" in rules, birth
+
+
+def test_a_birth_year_alone_leaves_an_adult_band_open_at_its_edge(bundled: Registry) -> None:
+    """"2008" on 10 April 2026: 17 or 18. A rule for adults (18+) is undecided (data gap age_years), never
+    applied as if she were 18 (the first day of the year made her older)."""
+    from cdss.engine.population import check_scope
+    from cdss.intake.facts import PatientFacts, completed_years
+    from cdss.packs.scope import AgeBand, Population, load_safety_settings
+
+    facts = PatientFacts(patient="Patient/p", birth_date=dt.date(2008, 1, 1), sex="female",
+                         birth_date_latest=dt.date(2008, 12, 31))
+    assert facts.ages(completed_years, APRIL_10) == (17, 18)
+    settings = load_safety_settings()
+    adults = check_scope(Population(age_years=AgeBand(min=18)), facts, APRIL_10, settings)
+    assert adults.outcome.value == "unknown" and "age_years" in adults.gaps
+    over_10 = check_scope(Population(age_years=AgeBand(min=10)), facts, APRIL_10, settings)
+    assert over_10.outcome.value == "true"

@@ -71,3 +71,16 @@ def test_a_case_age_fraction_is_completed_months(age_years: float, years: int, m
     """A case's `age_years: 0.85` is a 10-month-old: both ages of the built patient are what the case means."""
     facts = PatientFacts(patient="Patient/p", birth_date=birth_date(age_years, NOW), sex=None)
     assert (facts.age_years(NOW), facts.age_months(NOW)) == (years, months)
+
+
+def test_a_partial_birth_date_gives_the_youngest_and_oldest_ages() -> None:
+    """The engine tests both ends: a test both meet (or both fail) is decided, else it is unknown."""
+    from cdss.intake.facts import completed_months, completed_years
+
+    year_only = PatientFacts(patient="Patient/p", birth_date=dt.date(2020, 1, 1), sex=None,
+                             birth_date_latest=dt.date(2020, 12, 31))
+    april_10 = dt.datetime(2026, 4, 10, 9, 0, tzinfo=dt.UTC)
+    assert year_only.ages(completed_years, april_10) == (5, 6)
+    assert year_only.ages(completed_months, april_10) == (63, 75)
+    full = PatientFacts(patient="Patient/p", birth_date=dt.date(2020, 3, 15), sex=None)
+    assert full.ages(completed_years, april_10) == (6, 6)

@@ -8,6 +8,7 @@ packs once (`worker`), then evaluates any number of patients.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import gc
 import json
@@ -156,11 +157,16 @@ def _age(patient: dict[str, Any], now: dt.datetime) -> int | None:
     birth = patient.get("birthDate")
     if not isinstance(birth, str) or len(birth) < 4 or not birth[:4].isdigit():
         return None
-    parts = [int(p) for p in birth.split("-") if p.isdigit()] + [1, 1]  # a year or year-month alone: its start
-    try:
-        born = dt.date(parts[0], parts[1], parts[2])
+    parts = [int(p) for p in birth.split("-") if p.isdigit()]
+    try:  # a year or a month alone: its last day, the youngest the resident may be (as the engine's ranges)
+        if len(parts) == 1:
+            born = dt.date(parts[0], 12, 31)
+        elif len(parts) == 2:
+            born = dt.date(parts[0], parts[1], calendar.monthrange(parts[0], parts[1])[1])
+        else:
+            born = dt.date(parts[0], parts[1], parts[2])
     except ValueError:
-        return None  # (no such day)
+        return None  # (no such day or month)
     return completed_years(born, now.date())
 
 

@@ -12,7 +12,8 @@ NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
 def test_completed_years_from_a_full_or_partial_birth_date() -> None:
     assert _age({"birthDate": "1958-11-23"}, NOW) == 67  # the birthday is tomorrow
     assert _age({"birthDate": "1958-11-22"}, NOW) == 68
-    assert _age({"birthDate": "1958"}, NOW) == 68  # a year alone counts from its first day
+    assert _age({"birthDate": "1958"}, NOW) == 67  # a year alone: the youngest she may be (born by 31 Dec)
+    assert _age({"birthDate": "1958-11"}, NOW) == 67  # born 1-30 November: 67 or 68
 
 
 def test_a_birth_date_that_does_not_exist_gives_no_age() -> None:

@@ -260,6 +260,10 @@ class _Evaluation:
             possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
                 return LeafResult(TRUE, evidence)
+            if not exact and not cl.derived and leaf.op in ("==", "!=", "in"):
+                outcome = _equality_over_ages(leaf, fact.value, fact.upper)  # (an age band: `== 5 years`)
+                if outcome is not UNKNOWN:
+                    return LeafResult(outcome, tuple(m.evidence.values()))
             if not exact and (possible or leaf.op in ("==", "!=", "in")):
                 return LeafResult(UNKNOWN, tuple(m.evidence.values()),
                                   missing="incomplete" if cl.derived else "imprecise")
@@ -678,6 +682,17 @@ def _own(run: _PackRun, stage: int, stage_leaves: Sequence[CompiledLeaf], claime
     if twin_keys:
         twins.append((run, tuple(twin_indexes), tuple(twin_keys)))
     return own
+
+
+def _equality_over_ages(leaf: Leaf, young: Any, old: Any) -> Truth:
+    """`==`, `!=` or `in` on an age known only to be a whole number from `young` to `old`: true when every
+    possible age meets it, false when none does, else unknown (a band `== 5 years` is false for 6 to 7)."""
+    wanted = set(leaf.value) if leaf.op == "in" else {leaf.value}  # type: ignore[arg-type]
+    ages = set(range(int(young), int(old) + 1))
+    equal = ages & wanted
+    if leaf.op == "!=":
+        return TRUE if not equal else FALSE if equal == ages else UNKNOWN
+    return TRUE if equal == ages else FALSE if not equal else UNKNOWN
 
 
 def _same_time(readings: Sequence[Reading]) -> list[Reading]:

@@ -70,3 +70,19 @@ def test_a_birth_year_alone_leaves_an_adult_band_open_at_its_edge(bundled: Regis
     assert adults.outcome.value == "unknown" and "age_years" in adults.gaps
     over_10 = check_scope(Population(age_years=AgeBand(min=10)), facts, APRIL_10, settings)
     assert over_10.outcome.value == "true"
+
+
+def test_an_age_band_outside_the_range_is_false_not_unknown() -> None:
+    """`age_years == 9 years` (an age-banded threshold) on a child who is 5 or 6 is false; `== 5` is open."""
+    from cdss.engine.evaluate import _equality_over_ages
+    from cdss.engine.truth import FALSE, TRUE, UNKNOWN
+    from cdss.packs.schema import Leaf
+
+    def band(op: str, value: object) -> Leaf:
+        return Leaf(concept="age_years", op=op, value=value)
+
+    assert _equality_over_ages(band("==", 9.0), 5, 6) is FALSE
+    assert _equality_over_ages(band("==", 5.0), 5, 6) is UNKNOWN
+    assert _equality_over_ages(band("in", (5.0, 6.0)), 5, 6) is TRUE
+    assert _equality_over_ages(band("!=", 9.0), 5, 6) is TRUE
+    assert _equality_over_ages(band("!=", 5.0), 5, 6) is UNKNOWN

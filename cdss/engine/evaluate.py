@@ -54,6 +54,7 @@ from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
 from cdss.packs.scope import load_safety_settings
 from cdss.packs.tables import TableFact
+from cdss.vocab import labels
 
 
 @dataclass
@@ -147,7 +148,9 @@ class _Evaluation:
             else:  # youngest and oldest: a test both meet (or both fail) is decided, else unknown (imprecise)
                 young, old = ages
                 unit = self.registry.concepts.by_id[concept].unit
-                note = None if young == old else f"partial birth date: {young} to {old} {unit}"
+                note = None if young == old else (
+                    f"出生日期不完整：{young}–{old} {labels.label('unit_display', unit or '', 'zh')} / partial birth "
+                    f"date: {young} to {old} {labels.label('unit_display', unit or '', 'en')}")
                 self.fact(m, key, young, Evidence(concept, young, unit, None, (self.facts.patient,), "latest",
                                                   note=note), upper=old)
             return m
@@ -387,7 +390,7 @@ class _Evaluation:
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
             elif decided.outcome is not FALSE and prule.rule.gaps == "report":
-                gaps.extend(GapRow(c, "absent", prule.full_id, prule.urgency) for c in scope.gaps)
+                gaps.extend(self.scope_gaps(scope, prule.full_id, prule.urgency))
                 if cond is None:
                     for index in unknown_leaves(decided):
                         gaps.extend(self.gap_entries(cp.leaves[index], cp, leaves, prule.full_id, prule.urgency))
@@ -428,7 +431,7 @@ class _Evaluation:
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
             elif row.report:
-                gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+                gaps.extend(self.scope_gaps(scope, row.full_id, row.urgency))
                 gaps.extend(GapRow(c, reason, row.full_id, row.urgency) for c, reason in self.condition_gaps(cond))
         gaps.extend(self.quiet_gaps(ix, act))
         notes = [f"{pack.key}: rules {a!r} and {b!r} both fired although {a!r} excludes {b!r}"
@@ -484,9 +487,15 @@ class _Evaluation:
             if scope.outcome is FALSE:
                 continue
             if scope.gaps:
-                gaps.extend(GapRow(c, "absent", row.full_id, row.urgency) for c in scope.gaps)
+                gaps.extend(self.scope_gaps(scope, row.full_id, row.urgency))
             gaps.extend(baseline_rows[r])
         return gaps
+
+    def scope_gaps(self, scope: population.ScopeResult, rule: str, urgency: str) -> list[GapRow]:
+        """The data gaps of an undecided population scope: a concept absent, or an age that a partial birth
+        date leaves on both sides of the band."""
+        return [GapRow(c, "imprecise" if c in AGE_CONCEPTS and self.facts.birth_date is not None else "absent",
+                       rule, urgency) for c in scope.gaps]
 
     def scope(self, pop: Any) -> population.ScopeResult:
         """`population.check_scope` of this patient, once per population object."""

@@ -66,9 +66,11 @@ class PatientFacts:
         older (an infant over 6 months, a 17-year-old an adult). None without a birth date."""
         if self.birth_date is None:
             return None
-        oldest = count(self.birth_date, now.date())
+        today = now.date()
+        oldest = count(self.birth_date, today)
         latest = self.birth_date_latest
-        return (oldest if latest is None else count(latest, now.date())), oldest
+        # (born this month or year: the youngest is a newborn, not a negative age)
+        return (oldest if latest is None else count(min(latest, today), today)), oldest
 
     def age_years(self, now: dt.datetime) -> int | None:
         """Completed years of age at `now`; None without a birth date or when a partial one leaves it open."""

@@ -167,7 +167,7 @@ def _age(patient: dict[str, Any], now: dt.datetime) -> int | None:
             born = dt.date(parts[0], parts[1], parts[2])
     except ValueError:
         return None  # (no such day or month)
-    return completed_years(born, now.date())
+    return completed_years(min(born, now.date()), now.date())  # (born this year: 0, not -1)
 
 
 def _name(patient: dict[str, Any]) -> str | None:

@@ -86,3 +86,22 @@ def test_an_age_band_outside_the_range_is_false_not_unknown() -> None:
     assert _equality_over_ages(band("in", (5.0, 6.0)), 5, 6) is TRUE
     assert _equality_over_ages(band("!=", 9.0), 5, 6) is TRUE
     assert _equality_over_ages(band("!=", 5.0), 5, 6) is UNKNOWN
+
+
+def test_born_this_month_is_a_newborn_not_a_negative_age() -> None:
+    """Third review: "2026-04" on 10 April 2026 gave ages (-1, 0)."""
+    from cdss.intake.facts import PatientFacts, completed_months
+
+    facts = PatientFacts(patient="Patient/p", birth_date=dt.date(2026, 4, 1), sex=None,
+                         birth_date_latest=dt.date(2026, 4, 30))
+    assert facts.ages(completed_months, APRIL_10) == (0, 0)
+
+
+def test_a_scope_left_open_by_a_partial_birth_date_says_imprecise_not_absent(bundled: Registry) -> None:
+    """Third review: the population-scope gap said 'absent' beside the leaf's 'imprecise' for a recorded
+    birth year (17 or 18 on 10 April 2026)."""
+    bundle = bundle_from_facts([CaseFact(has="fever")], concepts=bundled.concepts, now=APRIL_10, age_years=30,
+                               sex="female")
+    bundle["entry"][0]["resource"]["birthDate"] = "2008"
+    gaps = {(g.concept, g.reason) for g in cdss.evaluate(bundle, now=APRIL_10, registry=bundled).data_gaps}
+    assert ("age_years", "imprecise") in gaps and ("age_years", "absent") not in gaps

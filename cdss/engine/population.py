@@ -25,7 +25,6 @@ from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.intake.facts import PatientFacts, Presence, completed_years
 from cdss.packs.scope import AgeBand, Population, SafetySettings
 
-TRUE, FALSE, UNKNOWN = TRUE, FALSE, UNKNOWN
 PREGNANCY, NOT_PREGNANT, LACTATION, DELIVERY_DATE = "pregnancy", "not_pregnant", "lactation", \
     "expected_delivery_date"
 UNKNOWN_SEX = (None, "unknown")

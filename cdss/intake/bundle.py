@@ -8,7 +8,6 @@ kept as an IntakeNote and becomes a data gap when a rule needs it.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import re
@@ -29,7 +28,7 @@ from cdss.intake.supply import read_supply
 from cdss.intake.tcm_text import read_tcm_text
 from cdss.intake.unrecognised import Tally
 from cdss.vocab.concepts import ConceptSet
-from cdss.vocab.times import aware
+from cdss.vocab.times import aware, last_day
 from cdss.vocab.units import UnitTooComplex, UnknownUnit, to_canonical
 
 BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
@@ -257,11 +256,7 @@ def _status(concept: Any) -> str | None:
 def _last_day(text: str, first: dt.date) -> dt.date | None:
     """The last day a partial FHIR date (YYYY or YYYY-MM, read as `first`) may mean; None for a full date."""
     size = len(text.strip())
-    if size == 4:
-        return dt.date(first.year, 12, 31)
-    if size == 7:
-        return dt.date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
-    return None
+    return last_day(first.year) if size == 4 else last_day(first.year, first.month) if size == 7 else None
 
 
 def parse_json(data: bytes | str | Mapping[str, Any], source_name: str | None = None) -> Mapping[str, Any]:

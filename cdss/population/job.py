@@ -8,7 +8,6 @@ packs once (`worker`), then evaluates any number of patients.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import gc
 import json
@@ -24,6 +23,7 @@ from cdss.engine.evaluate import evaluate
 from cdss.errors import CdssError
 from cdss.intake.facts import completed_years
 from cdss.packs.registry import Pack, Registry, default_registry, load_registry
+from cdss.vocab.times import last_day
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,7 @@ def _age(patient: dict[str, Any], now: dt.datetime) -> int | None:
         return None
     parts = [int(p) for p in birth.split("-") if p.isdigit()]
     try:  # a year or a month alone: its last day, the youngest the resident may be (as the engine's ranges)
-        if len(parts) == 1:
-            born = dt.date(parts[0], 12, 31)
-        elif len(parts) == 2:
-            born = dt.date(parts[0], parts[1], calendar.monthrange(parts[0], parts[1])[1])
-        else:
-            born = dt.date(parts[0], parts[1], parts[2])
+        born = last_day(*parts) if len(parts) <= 2 else dt.date(parts[0], parts[1], parts[2])
     except ValueError:
         return None  # (no such day or month)
     return completed_years(min(born, now.date()), now.date())  # (born this year: 0, not -1)

@@ -9,6 +9,7 @@ the panel says so next to the field. An offset that is given is always kept.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 DATA_ZONE: dt.tzinfo = dt.UTC
@@ -27,3 +28,12 @@ def parse_time(text: str, zone: dt.tzinfo = DATA_ZONE) -> dt.datetime:
         ValueError: not ISO-8601.
     """
     return aware(dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00")), zone)
+
+
+def last_day(year: int, month: int | None = None) -> dt.date:
+    """The last day of a year, or of one of its months: the latest a partial FHIR date (YYYY, YYYY-MM) may mean.
+
+    Raises:
+        ValueError: no such month.
+    """
+    return dt.date(year, 12, 31) if month is None else dt.date(year, month, calendar.monthrange(year, month)[1])

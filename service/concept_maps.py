@@ -70,9 +70,13 @@ class SiteMaps:
         if self.folder is None or not self.folder.is_dir():
             return
         with self.lock:
-            seen = self._signature()
-            self._install(self._read_folder())
-            self.seen = seen
+            self._load()
+
+    def _load(self) -> None:
+        """Put in force the maps the folder holds now (IntakeError: it does not load; nothing changes)."""
+        seen = self._signature()  # (taken first: a change while reading is seen at the next look)
+        self._install(self._read_folder())
+        self.seen = seen
 
     def stale(self) -> bool:
         """Whether the folder's files differ from those this process last loaded (another worker wrote).
@@ -133,14 +137,12 @@ class SiteMaps:
         """Before an upload (its turn taken): put in force the maps the folder holds now, which every worker
         serves, so the upload is checked against them. A folder that does not load is a conflict: no upload
         is accepted until it is fixed, or this worker would serve maps that the others cannot load."""
-        seen = self._signature()
         try:
-            self._install(self._read_folder())  # (apply_maps refuses two files mapping one code)
+            self._load()  # (apply_maps refuses two files mapping one code)
         except IntakeError as exc:
             raise ApiError(409, "the site concept maps folder does not load, so no upload can be checked "
                                 "against it; fix or remove the broken file: "
                                 + "; ".join(str(p) for p in exc.problems), code="conflict") from exc
-        self.seen = seen
 
     def _install(self, maps: dict[str, ConceptMap]) -> None:
         concepts = apply_maps(self.base.registry.concepts, [maps[u] for u in sorted(maps)])

@@ -51,7 +51,7 @@ class _Reader:
         self.present: dict[str, list[Presence]] = {}
         self.notes: list[IntakeNote] = []
         self.unknown = Tally()  # codings no concept recognised (cdss/intake/unrecognised.py)
-        self.quick = QuickObservations(self, OBSERVATION_OK).read  # the common Observation, read faster
+        self.quick = QuickObservations(concepts, self.readings, OBSERVATION_OK).read  # the common Observation
 
     def add_presence(self, concept: str, time: dt.datetime | None, ref: str) -> None:
         self.present.setdefault(concept, []).append(Presence(concept, time, ref))

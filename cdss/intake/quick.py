@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cdss.intake.facts import Reading
 from cdss.vocab.concepts import MEMO_CODE_LENGTH, ConceptSet, remember
 from cdss.vocab.times import aware
 from cdss.vocab.units import Linear, UnitTooComplex, UnknownUnit, conversion
-
-if TYPE_CHECKING:
-    from cdss.intake.bundle import _Reader
 
 UCUM = "http://unitsofmeasure.org"
 _fromisoformat = dt.datetime.fromisoformat
@@ -32,12 +29,15 @@ _tuple_new = tuple.__new__
 
 class QuickObservations:
     """The fast path of one bundle's reader: `read(res, ref)` reads an Observation of the common shape (see
-    the module docstring) into the reader's readings; False: nothing was recorded."""
+    the module docstring) into the reader's readings; False: nothing was recorded. It holds the readings, not
+    the reader: the reader holds `read`, and a cycle would keep every reading alive until the next garbage
+    collection."""
 
-    def __init__(self, reader: _Reader, ok: set[str]):
-        self.reader = reader
+    def __init__(self, concepts: ConceptSet, readings: dict[str, list[Reading]], ok: set[str]):
+        self.concepts = concepts
+        self.readings = readings
         self.ok = ok
-        self.memo = reader.concepts.memo("quick-observation")
+        self.memo = concepts.memo("quick-observation")
 
     def read(self, res: Mapping[str, Any], ref: str) -> bool:
         status = res.get("status")
@@ -83,7 +83,7 @@ class QuickObservations:
             except TypeError:  # an unhashable system or code (a list, an object): the general reader's
                 return False
         if steps is _MISSING:
-            steps = _steps(self.reader.concepts, codings, unit, self.memo)
+            steps = _steps(self.concepts, codings, unit, self.memo)
         if steps is None:
             return False
         found = []
@@ -93,7 +93,7 @@ class QuickObservations:
                 return False
             # Reading(...) without the Python frame of a NamedTuple's __new__ (the same tuple)
             found.append(_tuple_new(Reading, (cid, canonical, canonical_unit, time, ref)))
-        readings = self.reader.readings
+        readings = self.readings
         for reading in found:
             same = readings.get(reading[0])
             if same is None:

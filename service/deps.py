@@ -9,7 +9,6 @@ they only read ``app.state``: FastAPI runs a plain ``def`` dependency in its thr
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
@@ -18,6 +17,7 @@ import httpx
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from cdss.vocab.collector import settle_long_lived
 from service.auth import Caller, TokenVerifier
 from service.errors import ApiError
 from service.settings import Settings
@@ -51,16 +51,14 @@ class Engine:
 def load_engine() -> Engine:
     """The bundled registry and the real evaluate (imported here: no engine work at import time).
 
-    The registry lives as long as the process: `gc.freeze()` moves it out of the collector's full passes,
-    which otherwise walk its many objects every few evaluations (measured: about a third of the CPU of a
-    500-resource evaluation). The registry comes ready from the pack cache (`cdss.engine.plan_cache`: packs
+    The registry lives as long as the process: it is kept out of the cyclic collector's passes
+    (`cdss.vocab.collector`). The registry comes ready from the pack cache (`cdss.engine.plan_cache`: packs
     compiled and indexed once, not in every worker) while no pack, concept or engine module changed."""
     import cdss
     from cdss.engine.plan_cache import ready_registry
 
     engine = Engine(registry=ready_registry(), evaluate_fn=cdss.evaluate)
-    gc.collect()
-    gc.freeze()
+    settle_long_lived()
     return engine
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import statistics
 import sys
@@ -17,6 +16,7 @@ import typer
 from cdss.cli import OutputFormat, app, fail
 from cdss.cli.bench_table import col, echo_cases, quantile
 from cdss.errors import CdssError
+from cdss.vocab.collector import settle_long_lived
 
 
 @app.command("bench")
@@ -91,8 +91,7 @@ def bench_command(
             evaluate(data, now=now, registry=registry, matcher=matcher)  # warm-up: compile packs, convert units once
             loads, whole = [], []
             differential_ms.clear()
-            gc.collect()
-            gc.freeze()  # as the service does once its registry is loaded (service/deps.py): long-lived objects
+            settle_long_lived()  # as the service does once its registry is loaded (service/deps.py)
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 json.loads(data)

@@ -12,7 +12,6 @@ thread, durable-rules included), and the ratio to scale 1. `--plot FILE` also wr
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import statistics
 import time
@@ -42,6 +41,7 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, A
     from cdss.engine.matcher import matcher_named
     from cdss.packs.registry import default_registry
     from cdss.testing.scale import scaled_registry
+    from cdss.vocab.collector import settle_long_lived
 
     base = default_registry()
     matcher = matcher_named(matcher_name)
@@ -56,7 +56,7 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, A
         for n, data in bundles.items():
             first = evaluate(data, now=NOW, registry=registry, matcher=matcher)  # warm-up
             times = []
-            gc.collect()
+            settle_long_lived()  # as the service does once its registry is loaded (service/deps.py)
             for _ in range(repeat):
                 t0 = time.process_time()
                 evaluate(data, now=NOW, registry=registry, matcher=matcher)

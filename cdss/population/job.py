@@ -9,7 +9,6 @@ packs once (`worker`), then evaluates any number of patients.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from cdss.engine.evaluate import evaluate
 from cdss.errors import CdssError
 from cdss.intake.facts import completed_years
 from cdss.packs.registry import Pack, Registry, default_registry, load_registry
+from cdss.vocab.collector import settle_long_lived
 from cdss.vocab.times import last_day
 
 
@@ -116,13 +116,12 @@ _workers: dict[str, Worker] = {}
 def worker(config: JobConfig) -> Worker:
     """This process's worker for the config (created, and the packs compiled, on first use).
 
-    It lives as long as the process: `gc.freeze()` keeps its registry out of the collector's full passes,
-    which otherwise walk its many objects every few evaluations."""
+    It lives as long as the process: its registry is kept out of the cyclic collector's passes
+    (`cdss.vocab.collector`)."""
     key = json.dumps(config.to_json(), sort_keys=True)
     if key not in _workers:
         _workers[key] = Worker(config)
-        gc.collect()
-        gc.freeze()
+        settle_long_lived()
     return _workers[key]
 
 

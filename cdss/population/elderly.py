@@ -7,7 +7,7 @@ word comes from the evaluation, the packs and the concept dictionary.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -16,14 +16,24 @@ from cdss.engine.evaluate import evaluate_facts
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import completed_years
-from cdss.packs.registry import Registry, walk_leaves
+from cdss.packs.registry import Pack, Registry, walk_leaves
 from cdss.packs.schema import URGENCY_ORDER
 from cdss.vocab import labels
 
-ELDERLY_AGE = 65  # the report's subject: the 规范's older residents (the rules hold their own scope)
+# The pack whose population is the report's subject: the 规范's older residents (65 and over), an age that
+# is content and lives in the pack's `population`, not here.
+ELDERLY_PACK = "elderly-health-management"
 # The pack whose judgements form the report's TCM constitution section: a suggestion of this pack that cites
 # one of its derived scores is a judged constitution; its other suggestions (the yearly reminder) stay advice.
 CONSTITUTION_PACK = "tcm-constitution"
+
+
+def elderly_age(packs: Sequence[Pack]) -> int | None:
+    """The youngest age, in completed years, that the yearly assessment is for: the lower bound of the
+    population of the elderly health-management pack among `packs` (None: no such pack, or no lower bound)."""
+    pack = next((p for p in packs if p.id == ELDERLY_PACK), None)
+    band = pack.meta.population.age_years if pack is not None and pack.meta.population is not None else None
+    return None if band is None or band.min is None else int(band.min)
 
 
 def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registry: Registry,
@@ -32,15 +42,21 @@ def elderly_view(bundle: bytes | Mapping[str, Any], *, now: dt.datetime, registr
 
     Raises:
         IntakeError: the bundle is unusable.
-        ConfigError: the resident is younger than 65 or has no birth date [not-elderly].
+        ConfigError: the resident is younger than the elderly pack's population (65 in the 规范) or has no
+            birth date [not-elderly]; no elderly health-management pack is selected [no-elderly-pack].
+        EngineError: a pin names an unknown pack or version.
     """
+    packs = registry.select(list(pins))
+    youngest = elderly_age(packs)
+    if youngest is None:
+        raise ConfigError.one(f"the yearly assessment needs the {ELDERLY_PACK} pack, whose population says whom "
+                              "it is for", "no-elderly-pack", field="pack", got=", ".join(p.key for p in packs))
     facts = read_bundle(bundle, registry.concepts, source_name=source_name)
     ages = facts.ages(completed_years, now)
     age = None if ages is None else ages[0]  # the youngest a partial birth date allows
-    if age is None or age < ELDERLY_AGE:
-        raise ConfigError.one(f"the yearly assessment is for residents aged {ELDERLY_AGE} or over",
+    if age is None or age < youngest:
+        raise ConfigError.one(f"the yearly assessment is for residents aged {youngest} or over",
                               "not-elderly", file=source_name, got=age)
-    packs = registry.select(list(pins))
     result = evaluate_facts(facts, now=now, registry=registry, packs=packs)
     data = result.model_dump(mode="json")
     concepts = registry.concepts.by_id

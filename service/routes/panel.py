@@ -52,7 +52,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import Message, Scope
 
 from cdss.errors import CdssError, ConfigError, EngineError, IntakeError
-from cdss.population.elderly import ELDERLY_AGE, elderly_view
+from cdss.population.elderly import elderly_age, elderly_view
 from cdss.render import html as H
 from cdss.render.conditions import wording_for
 from cdss.render.patient import patient_header
@@ -429,7 +429,7 @@ async def evaluation_page(evaluation_id: str, request: Request, engine: EngineDe
     return _page(request, "evaluation.html", {
         "ev": trace, "evaluation_id": evaluation_id, "groups": H.group_by_urgency(trace["suggestions"]),
         "concepts": concepts, "charts": trends.key, "other_charts": trends.other, "trends_partial": trends.partial,
-        "permalink": f"/panel/evaluations/{evaluation_id}", "elderly_age": ELDERLY_AGE,
+        "permalink": f"/panel/evaluations/{evaluation_id}", "elderly_age": elderly_age(registry.select()),
         "words": wording_for(registry).words})
 
 

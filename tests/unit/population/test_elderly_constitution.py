@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cdss.errors import ConfigError
 from cdss.packs.registry import load_registry
 from cdss.population.elderly import elderly_report, elderly_view
 from cdss.testing.factories import CaseFact, bundle_from_facts
@@ -65,3 +66,14 @@ def test_self_care_score_and_constitution_side_by_side(reg):
     assert [s["value"] for s in view["scores"]] == [0.0]  # the self-care score, its own section
     assert [c["scores"][0]["value"] for c in view["constitution"]] == [12.0, 9.0]
     assert [m["value"] for m in view["measurements"]] == [142.0]  # the items stay with their scores
+
+
+def test_the_report_age_is_the_elderly_pack_population_not_a_number_in_the_code(reg):
+    from cdss.population.elderly import elderly_age
+
+    assert elderly_age(reg.select()) == 65  # elderly-health-management: population {age_years: {min: 65}}
+    only_constitution = load_registry([ROOT / "pathways/tcm-constitution"], bundled=False)
+    assert elderly_age(only_constitution.select()) is None
+    with pytest.raises(ConfigError) as exc:  # nothing says whom the report is for
+        elderly_view(TCM_BUNDLE.read_bytes(), now=NOW, registry=only_constitution)
+    assert exc.value.problems[0].code == "no-elderly-pack"

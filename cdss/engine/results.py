@@ -148,7 +148,7 @@ def walk_traces(trace: ConditionTrace, depth: int = 0) -> Iterator[tuple[int, Co
 class Citation(Record):
     source: str
     title: str
-    year: int
+    year: int | None = omit_empty()  # (a source whose document shows no year)
     section: str
     publisher: str | None = omit_empty()
     url: str | None = omit_empty()

@@ -37,7 +37,9 @@ class Source(Model):
 
     id: str = Field(pattern=SLUG.pattern, description="Short id that citations use, e.g. `htn-primary-2020`.")
     title: str = Field(min_length=1, description="Title of the document as published (Chinese if Chinese).")
-    year: int = Field(ge=1950, le=2100, description="Year of publication.")
+    year: int | None = Field(default=None, ge=1950, le=2100,
+                             description="Year of publication; leave it out when the document shows none (a web page "
+                                         "without a date), and say so in `note`.")
     publisher: str | None = Field(default=None, description="Issuing body, e.g. 中华医学会, 国家卫生健康委.")
     url: str | None = Field(default=None, description="Where the text can be read, if public.")
     note: str | None = Field(default=None, description="How the text was obtained, caveats.")

@@ -3,6 +3,8 @@ children's glucose doses, hyperkalaemia without a known age, captopril beside an
 
 from __future__ import annotations
 
+import json
+
 from cdss.engine.evaluate import evaluate
 from cdss.packs.registry import default_registry
 from cdss.testing.factories import CaseFact, bundle_from_facts
@@ -70,3 +72,47 @@ def test_a_stroke_sign_on_an_arb_gets_the_ambulance_card_alone():
 def test_nothing_against_captopril_keeps_the_captopril_card():
     shown = _shown(_bundle(55, "male", *SEVERE_BP))
     assert CAPTOPRIL in shown and NO_CAPTOPRIL not in shown
+
+
+def _emergencies(shown: dict) -> set[str]:
+    return {rule for rule, s in shown.items() if s.urgency == "emergency"}
+
+
+def test_an_afebrile_adult_or_child_with_a_non_blanching_rash_gets_an_emergency_card():
+    for age in (40, 6):
+        shown = _shown(_bundle(age, "female", CaseFact(has="non_blanching_rash"),
+                               CaseFact(concept="body_temp", value=36.8)))
+        assert "neuro-community/referral/non-blanching-rash-without-fever" in _emergencies(shown), age
+
+
+def test_a_febrile_child_with_eczema_herpeticum_gets_the_emergency_card_and_no_steroid_card():
+    shown = _shown(_bundle(2, "male", CaseFact(has="atopic_dermatitis", days_ago=300),
+                           CaseFact(has="punched_out_erosions"), CaseFact(concept="body_temp", value=38.6)))
+    assert "skin-community/referral/eczema-herpeticum-unwell-child" in _emergencies(shown)
+    assert not [r for r in shown if r.startswith("skin-community/treatment/")]
+
+
+def test_a_child_with_pneumonia_and_spo2_93_gets_no_tcm_card_saying_the_red_flags_are_absent():
+    facts = [CaseFact(has=h) for h in ("fever", "cough", "tcm_red_throat", "tcm_tongue_red", "tcm_coating_thin",
+                                       "tcm_coating_yellow", "pneumonia")]
+    facts += [CaseFact(concept="spo2", value=93), CaseFact(concept="resp_rate", value=32),
+              CaseFact(concept="fever_duration_days", value=2)]
+    shown = _shown(_bundle(4, "female", *facts))
+    assert "tcm-differentiation/referral/feifeng-tanchuan-red-flags" in _emergencies(shown)
+    assert not [r for r in shown if r.startswith("tcm-differentiation/diagnosis/feifeng-tanchuan")]
+
+
+def test_a_source_without_a_year_is_cited_without_one_in_json_text_and_fhir():
+    from cdss.render.cds_hooks import render_cards
+    from cdss.render.fhir import guidance_bundle
+    from cdss.render.text import render_text
+
+    bundle = _bundle(2, "male", CaseFact(has="atopic_dermatitis", days_ago=300),
+                     CaseFact(has="punched_out_erosions"), CaseFact(concept="body_temp", value=38.6))
+    result = evaluate(bundle, now=NOW, registry=REG)
+    (card,) = [s for s in result.suggestions if s.rule_id == "skin-community/referral/eczema-herpeticum-unwell-child"]
+    (undated,) = [c for c in card.model_dump(mode="json")["citations"] if c["source"] == "sa-health-eczema-cpc"]
+    assert "year" not in undated  # the page shows no date: no year is made up
+    assert "None" not in render_text(result)
+    assert "None" not in json.dumps(guidance_bundle(result), ensure_ascii=False)
+    assert "None" not in json.dumps(render_cards(result, hook_instance="h1", panel_url=None).body, ensure_ascii=False)

@@ -33,7 +33,7 @@ from cdss.engine.compile import compile_pack, leaves_of
 from cdss.engine.tables import decided_value
 from cdss.packs.registry import Pack, PackRule
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
-from cdss.packs.scope import Population
+from cdss.packs.scope import Population, load_safety_settings
 from cdss.packs.tables import TableFact
 from cdss.testing.factories import CaseFact, bundle_from_facts
 from cdss.vocab.concepts import ConceptSet
@@ -542,6 +542,9 @@ def _in_population(draw: st.DrawFn, pop: Population | None, age: float | None, s
         elif mode == "only" and not any(f.has == concept for f in facts):
             facts = [*facts, CaseFact(has=concept, days_ago=0)]
             sex = "female"
+    if pop.pregnant == "only":  # a record that ends the pregnancy (postpartum) would put her outside again
+        ended_by = set(load_safety_settings().pregnancy_ended_by)
+        facts = [f for f in facts if f.has not in ended_by]
     return age, sex, facts
 
 

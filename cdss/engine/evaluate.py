@@ -99,7 +99,6 @@ class _Evaluation:
         self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
         self.seen = plan.touched(facts) if index else None  # None: every test and rule is worked out
         self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
-        self.uncertain: set[str] = set()  # emergencies fired for a patient perhaps outside their population
         self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
 
     def release(self) -> None:
@@ -383,19 +382,15 @@ class _Evaluation:
             cond = None if self.shared is None else \
                 self.shared.condition(cp.rule_keys[r], node, cp, leaves, run.parts_trace)
             decided = decide(node, leaves) if cond is None else cond.decided
-            cautions = None if decided.outcome is not TRUE else \
-                population.fires(scope, prule.urgency, self.settings)
-            if cautions is not None:
+            if decided.outcome is TRUE and scope.outcome is TRUE:
                 root = trace(decided, cp, leaves, run.parts_trace) if cond is None else cond.trace()
                 suggestion = self.suggest(pack, prule, root)
-                if cautions:
-                    suggestion = suggestion.model_copy(update={"cautions": cautions})
+                if scope.cautions:
+                    suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
-                if scope.outcome is not TRUE:
-                    self.uncertain.add(prule.full_id)
-            elif decided.outcome is TRUE:  # met, for a patient whose age or sex is missing: say so, even if silent
-                gaps.extend(self.scope_gaps(scope, prule.full_id, prule.urgency))
+            elif decided.outcome is TRUE and scope.outcome is not TRUE:  # met, the age or sex missing: say so,
+                gaps.extend(self.scope_gaps(scope, prule.full_id, prule.urgency))  # even with `gaps: silent`
             elif decided.outcome is not FALSE and prule.rule.gaps == "report":
                 gaps.extend(self.scope_gaps(scope, prule.full_id, prule.urgency))
                 if cond is None:
@@ -430,18 +425,15 @@ class _Evaluation:
             scope = self.scope(row.population)
             if scope.outcome is FALSE:
                 continue  # outside the rule's population: no advice and no data gap
-            cautions = None if outcome is not TRUE else population.fires(scope, row.urgency, self.settings)
-            if cautions is not None:
+            if outcome is TRUE and scope.outcome is TRUE:
                 prule = pack.rules[r]
                 suggestion = self.suggest(pack, prule, cond.trace(), cond.rationale())
-                if cautions:
-                    suggestion = suggestion.model_copy(update={"cautions": cautions})
+                if scope.cautions:
+                    suggestion = suggestion.model_copy(update={"cautions": scope.cautions})
                 suggestions.append(suggestion)
                 fired_slugs[prule.rule.id] = suggestion.id
-                if scope.outcome is not TRUE:
-                    self.uncertain.add(row.full_id)
-            elif outcome is TRUE:  # met, for a patient whose age or sex is missing: say so, even if silent
-                gaps.extend(self.scope_gaps(scope, row.full_id, row.urgency))
+            elif outcome is TRUE and scope.outcome is not TRUE:  # met, the age or sex missing: say so, even with
+                gaps.extend(self.scope_gaps(scope, row.full_id, row.urgency))  # `gaps: silent`
             elif row.report:
                 gaps.extend(self.scope_gaps(scope, row.full_id, row.urgency))
                 gaps.extend(GapRow(c, reason, row.full_id, row.urgency) for c, reason in self.condition_gaps(cond))
@@ -770,7 +762,7 @@ def evaluate_facts(facts: PatientFacts, *, now: dt.datetime, registry: Registry,
         suggestions.extend(s)
         gap_rows.extend(g)
         notes.extend(n)
-        suggestions, superseded = supersede.apply(suggestions, packs, uncertain=frozenset(state.uncertain))
+        suggestions, superseded = supersede.apply(suggestions, packs)
         differential = state.differential()
     finally:
         state.release()

@@ -5,8 +5,9 @@ Semantics (docs/editor/population.md):
 * A rule outside its population does not fire and reports no data gap.
 * A bound the patient's data cannot decide (no birth date against an age band, no sex against a sex list)
   makes the rule unknown: a data gap `age_years` / `sex`, never advice - reported even by a rule with `gaps:
-  silent` once its condition holds. Except an **emergency** whose condition holds: it fires, with the
-  `population_unknown` caution (`fires`), because a missed emergency is the worst failure.
+  silent` once its condition holds (K+ 7.0 or qSOFA 3 without a birth date must not be silent). An emergency
+  does not fire outside a population it may not be in: its thresholds and doses are for that population (a
+  child's normal heart rate is an adult's emergency); the data-gap card names it instead.
 * Pregnancy is read from the `pregnancy` concept (conditions, status observations, an expected delivery
   date in the future) within `pregnancy_current_days` of its date, unless a later record of a
   `pregnancy_ended_by` concept (postpartum) ends it; an explicit `not_pregnant` status more
@@ -25,13 +26,11 @@ from dataclasses import dataclass, replace
 
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.intake.facts import PatientFacts, Presence, completed_years
-from cdss.packs.schema import URGENCY_ORDER
 from cdss.packs.scope import AgeBand, Population, SafetySettings
 
 PREGNANCY, NOT_PREGNANT, LACTATION, DELIVERY_DATE = "pregnancy", "not_pregnant", "lactation", \
     "expected_delivery_date"
 UNKNOWN_SEX = (None, "unknown")
-EMERGENCY = URGENCY_ORDER[0]
 
 
 @dataclass(frozen=True)
@@ -152,20 +151,8 @@ def check_scope(pop: Population | None, facts: PatientFacts, now: dt.datetime,
         if lactating != (pop.lactating == "only"):
             return ScopeResult(FALSE)
     if gaps:
-        return ScopeResult(UNKNOWN, tuple(gaps), tuple(cautions))
+        return ScopeResult(UNKNOWN, tuple(gaps))
     return ScopeResult(TRUE, (), tuple(cautions))
-
-
-def fires(scope: ScopeResult, urgency: str, settings: SafetySettings) -> tuple[dict[str, str], ...] | None:
-    """For a rule whose condition holds: the cautions its card carries, or None when it does not fire. In its
-    population it fires with the scope's cautions; an emergency whose population the data cannot decide (no
-    birth date, no sex) fires too, with the `population_unknown` caution first; any other rule does not."""
-    if scope.outcome is TRUE:
-        return scope.cautions
-    if scope.outcome is UNKNOWN and urgency == EMERGENCY:
-        text = settings.population_unknown
-        return ({"zh": text.zh, "en": text.en}, *scope.cautions)
-    return None
 
 
 def is_deceased(facts: PatientFacts, now: dt.datetime) -> bool:

@@ -3,12 +3,6 @@
 When a rule fires together with a rule it supersedes (`kind/slug` in its own pack, `pack-id/kind/slug` in
 another), the superseded suggestion leaves the advice list and goes to `Evaluation.superseded`, with the
 rules that replaced it in `superseded_by`. Rules of packs that are not running are simply absent.
-
-An *uncertain* card (an emergency fired for a patient whose age or sex cannot be decided against its
-population, `cdss.engine.population.fires`) does not replace a card of its targets that fired within its own
-population at the same or a higher urgency: that card already answers the finding for certain, so the
-uncertain one is the card left out (a child's hyperkalaemia card for a patient without a birth date, beside
-the every-age one). Over a less urgent card it wins as any rule does.
 """
 
 from __future__ import annotations
@@ -18,7 +12,6 @@ from collections.abc import Sequence
 from cdss.engine.results import Suggestion
 from cdss.packs.registry import Pack
 from cdss.packs.safety_checks import split_target
-from cdss.packs.schema import URGENCY_ORDER
 from cdss.vocab.locks import module_lock
 
 _targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
@@ -49,21 +42,12 @@ def _targets_of(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def apply(suggestions: Sequence[Suggestion], packs: Sequence[Pack],
-          uncertain: frozenset[str] = frozenset()) -> tuple[list[Suggestion], list[Suggestion]]:
-    """(advice kept, advice superseded with `superseded_by` set); `uncertain`: the rule ids of cards fired for a
-    patient perhaps outside their population (see the module docstring)."""
+def apply(suggestions: Sequence[Suggestion], packs: Sequence[Pack]) -> tuple[list[Suggestion], list[Suggestion]]:
+    """(advice kept, advice superseded with `superseded_by` set)."""
     by_target: dict[str, set[str]] = {}
     fired = {s.rule_id: s for s in suggestions}
     replaces = targets(packs)
     for rule_id, fired_rule in fired.items():  # (the fired rules, not every rule that supersedes)
-        if rule_id in uncertain:
-            rank = URGENCY_ORDER.index(fired_rule.urgency)
-            certain = [fired[t] for t in replaces.get(rule_id, ()) if t in fired and t not in uncertain
-                       and URGENCY_ORDER.index(fired[t].urgency) <= rank]
-            if certain:
-                by_target.setdefault(rule_id, set()).update(c.rule for c in certain)
-                continue
         for t in replaces.get(rule_id, ()):
             by_target.setdefault(t, set()).add(fired_rule.rule)
     kept, superseded = [], []

@@ -107,10 +107,6 @@ class SafetySettings(_Model):
     pregnancy_unknown: SafetyText = Field(description="Caution on advice scoped `pregnant: exclude` when "
                                                       "pregnancy status is unknown.")
     deceased: SafetyText = Field(description="The note shown instead of advice for a deceased patient.")
-    population_unknown: SafetyText = Field(description="Caution on an emergency card whose condition holds for "
-                                                       "a patient whose age or sex cannot be decided against "
-                                                       "the rule's population (it fires: a missed emergency is "
-                                                       "the worst failure).")
     source: str = Field(description="Where these choices come from.")
 
 

@@ -12,7 +12,6 @@ concept a QuestionnaireResponse. Codes come from the concept's value set, never 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import math
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from pydantic import Field
 from cdss.errors import PackError
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.model import Model
+from cdss.vocab.times import last_day
 
 UCUM = "http://unitsofmeasure.org"
 
@@ -62,7 +62,7 @@ def birth_date(age_years: float, now: dt.datetime) -> dt.date:
     today = now.date()
     index = today.year * 12 + today.month - 1 - months
     year, month = divmod(index, 12)
-    return dt.date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+    return dt.date(year, month + 1, min(today.day, last_day(year, month + 1).day))
 
 
 def bundle_from_facts(facts: Iterable[CaseFact], *, concepts: ConceptSet, now: dt.datetime,

@@ -30,6 +30,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from cdss.engine.compile import compile_pack, leaves_of
+from cdss.engine.plan import FROM_PATIENT
 from cdss.engine.tables import decided_value
 from cdss.packs.registry import Pack, PackRule
 from cdss.packs.schema import AllOf, AnyOf, Condition, Derived, Leaf, NotOf
@@ -493,8 +494,7 @@ def rule_witnesses(concepts: ConceptSet, pack: Pack, rule: PackRule, *,
         age, sex = start.age_years, start.sex
         for cid in sorted(need.present - need.absent):
             facts.append(CaseFact(has=cid, days_ago=0))
-        quantities = sorted((set(need.days) | set(need.lo) | set(need.hi) | set(need.equal))
-                            - {"age_years", "age_months", "sex"})
+        quantities = sorted((set(need.days) | set(need.lo) | set(need.hi) | set(need.equal)) - FROM_PATIENT)
         for cid in quantities:
             concept = concepts.by_id.get(cid)
             if concept is None:

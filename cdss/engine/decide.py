@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
 from cdss.engine.memo import ByIdentity
 from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
-from cdss.engine.truth import TRUE, UNKNOWN, Truth, all_of, any_of
+from cdss.engine.truth import FALSE, NOT, TRUE, UNKNOWN, Truth
 
 
 class LeafResult(NamedTuple):
@@ -59,18 +59,35 @@ class Decided:
 
 def _compile(node: Node) -> _Compiled:
     """A node's outcome as a function of the leaves' outcomes: Kleene's logic (`cdss.engine.truth`),
-    short-circuiting."""
+    short-circuiting. The folds are written out, not `all_of` over a generator, and an item that is a leaf is
+    read from the leaves directly: every active rule of every evaluation runs these."""
     if isinstance(node, LeafNode):
         index = node.index
-        return _Compiled(node, lambda leaves: leaves[index].outcome, ())
+        return _Compiled(node, lambda leaves: leaves[index][0], ())
     if isinstance(node, NotNode):
         inner = _compile(node.item)
         inner_outcome = inner.outcome
-        return _Compiled(node, lambda leaves: inner_outcome(leaves).not_(), (inner,))
+        return _Compiled(node, lambda leaves: NOT[inner_outcome(leaves)], (inner,))
     items = tuple(_compile(n) for n in node.items)
-    outcomes = tuple(c.outcome for c in items)
-    fold = all_of if isinstance(node, AllNode) else any_of
-    return _Compiled(node, lambda leaves: fold(f(leaves) for f in outcomes), items)
+    return _Compiled(node, _fold(node, items), items)
+
+
+def _fold(node: AllNode | AnyNode, items: tuple[_Compiled, ...]) -> Callable[[Mapping[int, LeafResult]], Truth]:
+    """`all` (false at the first false item) or `any` (true at the first true item); else unknown if an item
+    is unknown. Leaf items are (index, None), other items (None, their outcome function)."""
+    stop, otherwise = (FALSE, TRUE) if isinstance(node, AllNode) else (TRUE, FALSE)
+    parts = tuple((c.node.index, None) if isinstance(c.node, LeafNode) else (None, c.outcome) for c in items)
+
+    def outcome(leaves: Mapping[int, LeafResult]) -> Truth:
+        unknown = False
+        for index, inner in parts:
+            value = leaves[index][0] if inner is None else inner(leaves)
+            if value is stop:
+                return stop
+            if value is UNKNOWN:
+                unknown = True
+        return UNKNOWN if unknown else otherwise
+    return outcome
 
 
 _compiled: ByIdentity[_Compiled] = ByIdentity(100_000)  # per condition node of the packs in this process

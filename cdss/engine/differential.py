@@ -259,14 +259,21 @@ def _demographic(registry: Registry) -> frozenset[str]:
         concepts, lambda: frozenset(c.id for c in concepts.by_id.values() if c.kind == "demographic"))
 
 
+_syndromes: ByIdentity[tuple[str | None]] = ByIdentity(_MAX_CACHED)  # per rule and catalogue
+
+
 def _syndrome(prule: PackRule, registry: Registry) -> str | None:
-    """A TCM rule's syndrome: the catalogue syndrome of its disease that its title names (longest match)."""
+    """A TCM rule's syndrome: the catalogue syndrome of its disease that its title names (longest match).
+    It depends on the rule and the catalogue alone: worked out once per rule (every evaluation asks)."""
     catalogue = registry.catalogue
-    entry = catalogue.get(prule.rule.then.disease or "") if catalogue is not None else None
-    if entry is None or entry.kind != "tcm":
-        return None
-    named = [s.name for s in entry.syndromes if s.name in prule.rule.then.title.zh]
-    return max(named, key=lambda n: (len(n), n)) if named else None
+
+    def find() -> tuple[str | None]:
+        entry = catalogue.get(prule.rule.then.disease or "") if catalogue is not None else None
+        if entry is None or entry.kind != "tcm":
+            return (None,)
+        named = [s.name for s in entry.syndromes if s.name in prule.rule.then.title.zh]
+        return (max(named, key=lambda n: (len(n), n)) if named else None,)
+    return _syndromes.get_or_make(prule, find, catalogue)[0]
 
 
 def differential_group(prule: PackRule, registry: Registry) -> tuple[str, str] | None:
@@ -320,19 +327,19 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
         best = max((s for s, _, _ in live), default=0.0)
         if best <= 0:
             continue
-        entry = catalogue.get(disease) if catalogue is not None else None
-        ref = DiseaseRef(entry.id, entry.code_system, entry.code, entry.name.zh, entry.name.en) if entry else \
-            DiseaseRef(disease, "urn:cdss:local", None, disease, disease)
         live_criteria = [c for _, run, d in live for c in _criteria(d, run)]
-        dead_criteria = [c for s, run, d in scores if s is None for c in _criteria(d, run)]
         for_ = [c for c in live_criteria if not c.exclusion and c.concept not in demographic
                 and (c.outcome == "true" or c.reason == "too-few-days")]
-        against = [c for c in (*live_criteria, *dead_criteria)
-                   if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]
-        unknown = [c for c in live_criteria if c.outcome == "unknown"]
         holds = any(d.outcome is TRUE for _, _, d in live)
         if not holds and not any(c.concept in registry.concepts.by_id for c in for_):
             continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
+        dead_criteria = [c for s, run, d in scores if s is None for c in _criteria(d, run)]
+        against = [c for c in (*live_criteria, *dead_criteria)
+                   if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]
+        unknown = [c for c in live_criteria if c.outcome == "unknown"]
+        entry = catalogue.get(disease) if catalogue is not None else None
+        ref = DiseaseRef(entry.id, entry.code_system, entry.code, entry.name.zh, entry.name.en) if entry else \
+            DiseaseRef(disease, "urn:cdss:local", None, disease, disease)
         status = "met" if best >= 1.0 and holds else "possible"
         live_group = _Group(disease, group.syndrome, [(run, d) for _, run, d in live])
         next_test = None if status == "met" else _next_test(live_group, best, registry, demographic)

@@ -19,8 +19,10 @@ With the index, a test, derived fact or condition that several packs have is wor
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from math import fsum
 from statistics import fmean
 from typing import Any
 
@@ -126,14 +128,9 @@ class _Evaluation:
         concept = leaf.has or leaf.concept or ""
         cutoff = self.now - dt.timedelta(days=leaf.within_days) if leaf.within_days is not None else None
 
-        def in_window(t: dt.datetime | None) -> bool:
-            if t is not None and t > self.now:
-                return False  # recorded after the evaluation time: not yet known at `now`
-            return cutoff is None or (t is not None and t >= cutoff)
-
         if leaf.has is not None:
             items: Sequence[Presence] = self.facts.present.get(concept, ())
-            kept = [p for p in items if in_window(p.time)]
+            kept = _window(items, self.now, cutoff)
             if kept:
                 self.fact(m, key, True, Evidence(concept, True, None, _iso(kept[-1].time),
                                                  tuple(dict.fromkeys(p.source for p in kept)), "present"))
@@ -163,9 +160,9 @@ class _Evaluation:
             return m
 
         if leaf.stat == "count" and self.registry.concepts.by_id[concept].kind not in ("quantity", "demographic"):
-            return self.count_presences(concept, key, in_window, m)
+            return self.count_presences(concept, key, cutoff, m)
         readings: Sequence[Reading] = self.facts.readings.get(concept, ())
-        kept_r = [r for r in readings if in_window(r.time)]
+        kept_r = _window(readings, self.now, cutoff)
         if not kept_r:
             m.missing = "stale" if any(r.time is None or r.time <= self.now for r in readings) else \
                 self.missing_reason(concept)
@@ -201,15 +198,16 @@ class _Evaluation:
                                               note=f"{len(used)} readings"))
         return m
 
-    def count_presences(self, concept: str, key: str, in_window, m: Measure) -> Measure:  # noqa: ANN001
+    def count_presences(self, concept: str, key: str, cutoff: dt.datetime | None, m: Measure) -> Measure:
         """`count` of a coded concept (e.g. follow-up visits in a year): how many distinct resources record it
         in the window. Zero is a fact for a closed-world concept (no visit recorded = none), else absent."""
         items = self.facts.present.get(concept, ())
-        kept = list(dict.fromkeys(p.source for p in items if in_window(p.time)))
+        window = _window(items, self.now, cutoff)
+        kept = list(dict.fromkeys(p.source for p in window))
         if not kept and not self.registry.concepts.by_id[concept].absent_means_false:
             m.missing = "stale" if items else "absent"
             return m
-        last = max((p.time for p in items if in_window(p.time) and p.time), default=None)
+        last = window[-1].time if window else None  # (sorted by time, the undated first)
         self.fact(m, key, len(kept), Evidence(concept, len(kept), None, _iso(last), tuple(kept), "count"))
         return m
 
@@ -219,12 +217,13 @@ class _Evaluation:
         With fewer than N days measured, the fact is the weakest day and the test can at best be unknown."""
         by_day: dict[dt.date, list[Reading]] = {}
         for r in readings:
-            if r.day is not None:
-                by_day.setdefault(r.day, []).append(r)
+            if r.time is not None:  # (Reading.day, without a property call per reading)
+                by_day.setdefault(r.time.date(), []).append(r)
         if not by_day:
             m.missing = "absent"
             return m
-        days = [(round(fmean(float(r.value) for r in rs), 3), day, rs) for day, rs in by_day.items()]
+        # (statistics.fmean is fsum / len; without its generator and counting wrapper per day)
+        days = [(round(fsum([float(r.value) for r in rs]) / len(rs), 3), day, rs) for day, rs in by_day.items()]
         high_first = leaf.op in (">", ">=")
         days.sort(key=lambda d: (-d[0] if high_first else d[0], d[1]))
         n = leaf.on_days or 1
@@ -242,7 +241,7 @@ class _Evaluation:
     # --- 2./3. matching ---------------------------------------------------------------------------
     def leaf_result(self, cl: CompiledLeaf, fired: Mapping[LeafTestId, set[int]], m: Measure) -> LeafResult:
         leaf = cl.leaf
-        hits = sorted(fired.get(LeafTestId(cl.index), ()))
+        hits = sorted(fired.get((cl.index, False), ()))  # (a LeafTestId is the tuple (leaf, possible))
         evidence = tuple(m.evidence[i] for i in hits)
         if leaf.has is not None:
             if hits:
@@ -260,7 +259,7 @@ class _Evaluation:
         if cl.ranged:  # a fact between two bounds (a score with unknown parts, an age from a partial date)
             fact = m.facts[0]
             exact = fact.value == fact.upper
-            possible = bool(fired.get(LeafTestId(cl.index, possible=True)))
+            possible = bool(fired.get((cl.index, True)))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
                 return LeafResult(TRUE, evidence)
             if not exact and not cl.derived and leaf.op in ("==", "!=", "in"):
@@ -706,6 +705,22 @@ def _equality_over_ages(leaf: Leaf, young: Any, old: Any) -> Truth:
     if leaf.op == "!=":
         return TRUE if not equal else FALSE if equal == ages else UNKNOWN
     return TRUE if equal == ages else FALSE if not equal else UNKNOWN
+
+
+_UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where intake sorts a reading without a time: first
+
+
+def _time_of(item: Reading | Presence) -> dt.datetime:
+    return item.time or _UNDATED
+
+
+def _window(items: Sequence[Reading | Presence], now: dt.datetime, cutoff: dt.datetime | None) -> Sequence[Any]:
+    """The items (sorted by time, the undated first: `PatientFacts`) recorded by `now` (a later one is not yet
+    known then) and, with a cutoff, at or after it (an undated one only without a cutoff). Two bisections,
+    not a test of every reading: a measure of a concept with years of readings is made for many tests."""
+    end = bisect_right(items, now, key=_time_of)
+    start = 0 if cutoff is None else bisect_left(items, cutoff, 0, end, key=_time_of)
+    return items[start:end]
 
 
 def _same_time(readings: Sequence[Reading]) -> list[Reading]:

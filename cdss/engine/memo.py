@@ -25,11 +25,15 @@ class ByIdentity(Generic[V]):
 
     def get(self, owner: object, *depends_on: object) -> V | None:
         found = self._entries.get(id(owner))
-        if found is None or found[0] is not owner or len(found[1]) != len(depends_on):
+        if found is None or found[0] is not owner:
             return None
-        for kept, given in zip(found[1], depends_on, strict=True):  # a loop, not any(): no generator
-            if kept is not given:
+        kept = found[1]
+        if kept or depends_on:  # (most owners have none: e.g. a condition node, looked up for every rule)
+            if len(kept) != len(depends_on):
                 return None
+            for one, given in zip(kept, depends_on, strict=True):  # a loop, not any(): no generator
+                if one is not given:
+                    return None
         return found[2]
 
     def put(self, owner: object, value: V, *depends_on: object) -> V:

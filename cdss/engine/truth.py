@@ -16,7 +16,7 @@ class Truth(StrEnum):
     UNKNOWN = "unknown"
 
     def not_(self) -> Truth:
-        return _NOT[self]
+        return NOT[self]
 
     def and_(self, other: Truth) -> Truth:
         return all_of((self, other))
@@ -30,7 +30,7 @@ class Truth(StrEnum):
 # every fold of every condition. Engine modules use these.
 TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
 
-_NOT = {TRUE: FALSE, FALSE: TRUE, UNKNOWN: UNKNOWN}
+NOT = {TRUE: FALSE, FALSE: TRUE, UNKNOWN: UNKNOWN}  # each value negated (Kleene: not unknown is unknown)
 
 
 def all_of(items: Iterable[Truth]) -> Truth:

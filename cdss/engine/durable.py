@@ -158,7 +158,9 @@ def _json(value: Any) -> str:
     """Facts or a ruleset as the engine's JSON (defect 13): an exponent always after a decimal point
     (`1.0e-05`, which it reads correctly, not `1e-05`, which crashes it or refuses the ruleset); NaN and
     infinities refused (ValueError)."""
-    return _EXPONENT.sub(r"\1.0\2", json.dumps(value, ensure_ascii=False, allow_nan=False))
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    # (a number with an exponent is written `1e-05` / `1e+16`: without either, there is nothing to rewrite)
+    return _EXPONENT.sub(r"\1.0\2", text) if "e-" in text or "e+" in text else text
 
 
 def _session(ruleset: Ruleset) -> str:

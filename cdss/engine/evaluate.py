@@ -51,7 +51,7 @@ from cdss.engine.results import (
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
-from cdss.intake.facts import AGE_CONCEPTS, PatientFacts, Presence, Reading
+from cdss.intake.facts import AGE_CONCEPTS, UNDATED, PatientFacts, Presence, Reading
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
 from cdss.packs.scope import load_safety_settings
@@ -101,6 +101,7 @@ class _Evaluation:
         self.runs: list[_PackRun] = []  # kept for the differential (cdss.engine.differential)
         self.seen = plan.touched(facts) if index else None  # None: every test and rule is worked out
         self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
+        self.scopes_by_content: dict[str, population.ScopeResult] = {}
         self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
 
     def release(self) -> None:
@@ -501,10 +502,16 @@ class _Evaluation:
                        rule, urgency) for c in scope.gaps]
 
     def scope(self, pop: Any) -> population.ScopeResult:
-        """`population.check_scope` of this patient, once per population object."""
+        """`population.check_scope` of this patient, once per population (many rules have equal ones: adults,
+        not pregnant ...), looked up by the population object."""
         found = self.scopes.get(id(pop))
         if found is None or found[0] is not pop:
-            found = self.scopes[id(pop)] = (pop, population.check_scope(pop, self.facts, self.now, self.settings))
+            content = _population_keys.get_or_make(pop, lambda: "" if pop is None else pop.model_dump_json())
+            result = self.scopes_by_content.get(content)
+            if result is None:
+                result = self.scopes_by_content[content] = population.check_scope(pop, self.facts, self.now,
+                                                                                  self.settings)
+            found = self.scopes[id(pop)] = (pop, result)
         return found[1]
 
     def prepared(self, packs: Sequence[Pack]) -> list[tuple[CompiledPack, plan.PackIndex]]:
@@ -707,11 +714,8 @@ def _equality_over_ages(leaf: Leaf, young: Any, old: Any) -> Truth:
     return TRUE if equal == ages else FALSE if not equal else UNKNOWN
 
 
-_UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where intake sorts a reading without a time: first
-
-
 def _time_of(item: Reading | Presence) -> dt.datetime:
-    return item.time or _UNDATED
+    return item.time or UNDATED
 
 
 def _window(items: Sequence[Reading | Presence], now: dt.datetime, cutoff: dt.datetime | None) -> Sequence[Any]:
@@ -796,6 +800,7 @@ STAMPS_KEPT = 4096
 _prepared: ByIdentity[tuple[CompiledPack, plan.PackIndex]] = ByIdentity(STAMPS_KEPT)
 _last_prepared: ByIdentity[list[tuple[CompiledPack, plan.PackIndex]]] = ByIdentity(SELECTIONS_KEPT)
 _advice: ByIdentity[dict[str, Any]] = ByIdentity(STAMPS_KEPT)  # per rule: the fields of its advice
+_population_keys: ByIdentity[str] = ByIdentity(STAMPS_KEPT * 16)  # per population object: its content
 _stamps: ByIdentity[PackStamp] = ByIdentity(STAMPS_KEPT)
 _selection_stamps: ByIdentity[tuple[PackStamp, ...]] = ByIdentity(SELECTIONS_KEPT)
 

@@ -25,7 +25,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
-from cdss.intake.facts import PatientFacts, Presence, completed_years
+from cdss.intake.facts import PatientFacts, Presence, completed_years, time_order
 from cdss.packs.scope import AgeBand, Population, SafetySettings
 
 PREGNANCY, NOT_PREGNANT, LACTATION, DELIVERY_DATE = "pregnancy", "not_pregnant", "lactation", \
@@ -73,7 +73,7 @@ def prepare(facts: PatientFacts, now: dt.datetime, settings: SafetySettings) -> 
     if PREGNANCY in present or pregnancy:
         changed = True
         if pregnancy:
-            present[PREGNANCY] = tuple(sorted(pregnancy, key=_key))
+            present[PREGNANCY] = tuple(sorted(pregnancy, key=time_order))
         else:
             present.pop(PREGNANCY, None)
     if LACTATION in present:
@@ -93,17 +93,13 @@ def _ended_at(facts: PatientFacts, now: dt.datetime, settings: SafetySettings) -
     return max(times, default=None)
 
 
-def _key(p: Presence) -> tuple[dt.datetime, str]:
-    return (p.time or dt.datetime.min.replace(tzinfo=dt.UTC), p.source)
-
-
 def pregnancy_status(facts: PatientFacts, now: dt.datetime, settings: SafetySettings) -> str:
     """pregnant | not-pregnant | unknown (facts already `prepare`d)."""
     pregnant = facts.present.get(PREGNANCY, ())
     negative = _current(facts.present.get(NOT_PREGNANT, ()), now, settings.not_pregnant_current_days)
-    latest_neg = max((_key(p)[0] for p in negative), default=None)
+    latest_neg = max((time_order(p)[0] for p in negative), default=None)
     if pregnant:
-        latest_pos = max(_key(p)[0] for p in pregnant)
+        latest_pos = max(time_order(p)[0] for p in pregnant)
         return "not-pregnant" if latest_neg is not None and latest_neg > latest_pos else "pregnant"
     if negative or facts.sex == "male":
         return "not-pregnant"

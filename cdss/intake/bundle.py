@@ -21,7 +21,7 @@ from cdss.intake import identity
 from cdss.intake.careteam import read_careteam
 from cdss.intake.dose import read_dose
 from cdss.intake.encounter import read_encounter
-from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading
+from cdss.intake.facts import IntakeNote, PatientFacts, Presence, Reading, in_time_order
 from cdss.intake.questionnaire import read_questionnaire_response
 from cdss.intake.quick import QuickObservations
 from cdss.intake.supply import read_supply
@@ -351,8 +351,8 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
         birth_date=birth.date() if birth else None,
         birth_date_latest=_last_day(patient["birthDate"], birth.date()) if birth else None,
         sex=patient.get("gender") if _text(patient.get("gender")) else None,
-        readings={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.readings.items())},
-        present={k: tuple(sorted(v, key=_time_key)) for k, v in sorted(reader.present.items())},
+        readings={k: in_time_order(v) for k, v in sorted(reader.readings.items())},
+        present={k: in_time_order(v) for k, v in sorted(reader.present.items())},
         notes=tuple(reader.notes),
         resource_count=count,
         deceased=identity.deceased(patient, path, reader.when),
@@ -380,7 +380,3 @@ def _text(value: Any) -> bool:
 def _full_url_id(entry: Mapping[str, Any]) -> str | None:
     url = entry.get("fullUrl")
     return url.rsplit("/", 1)[-1].removeprefix("urn:uuid:") if _text(url) and url else None
-
-
-def _time_key(item: Reading | Presence) -> tuple[dt.datetime, str]:
-    return (item.time or dt.datetime.min.replace(tzinfo=dt.UTC), item.source)

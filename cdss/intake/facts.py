@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from operator import attrgetter
+from typing import NamedTuple, TypeVar
 
 from cdss.intake.unrecognised import UnrecognisedCoding
+
+T = TypeVar("T", "Reading", "Presence")
 
 
 # Readings, presences and notes are NamedTuples: immutable like the frozen dataclasses elsewhere, and
@@ -32,6 +35,26 @@ class Presence(NamedTuple):
     concept: str
     time: dt.datetime | None
     source: str
+
+
+UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where a reading or presence without a time sorts: first
+_TIME_THEN_SOURCE = attrgetter("time", "source")
+
+
+def time_order(item: Reading | Presence) -> tuple[dt.datetime, str]:
+    """The order of a concept's readings and presences in PatientFacts: by time, then source; undated first."""
+    return (item.time or UNDATED, item.source)
+
+
+def in_time_order(items: Iterable[T]) -> tuple[T, ...]:
+    """`items` sorted by `time_order`. Sorted by (time, source) in C first, without a Python call per item:
+    that order is the same when every item has a time, and when one has none a comparison sort must compare
+    it with a dated one, which raises TypeError; then by `time_order`."""
+    listed = list(items)
+    try:
+        return tuple(sorted(listed, key=_TIME_THEN_SOURCE))
+    except TypeError:
+        return tuple(sorted(listed, key=time_order))
 
 
 class IntakeNote(NamedTuple):

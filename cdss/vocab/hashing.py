@@ -13,7 +13,11 @@ def content_sha256(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+# What json.dumps(..., sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")) uses, made once:
+# json.dumps makes a new encoder for every call with options, and an evaluation makes an id per suggestion.
+_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def content_id(*parts: Any, length: int = 16) -> str:
     """A short stable id from content (sha256 of its compact canonical JSON): ids of suggestions."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+    return hashlib.sha256(_COMPACT.encode(parts).encode()).hexdigest()[:length]

@@ -202,14 +202,9 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
         try:
             for ruleset, facts in rulesets:
                 keys = ruleset.keys
-                batch: list[dict[str, Any]] = []
-                seen: set[tuple[tuple[str, str, Any], ...]] = set()
-                for fact in facts:
-                    if fact["k"] in keys:  # the others would match nothing
-                        same = tuple(sorted((name, type(v).__name__, v) for name, v in fact.items()))
-                        if same not in seen:  # defect 4: an identical fact is observed, not matched again
-                            seen.add(same)
-                            batch.append(fact)
+                batch = [fact for fact in facts if fact["k"] in keys]  # the others would match nothing
+                if len({fact["id"] for fact in batch}) < len(batch):  # (with distinct ids no two are identical)
+                    batch = _distinct(batch)
                 if not batch:
                     continue  # not even registered: a process registers only the rulesets it uses
                 current = ruleset.name
@@ -226,6 +221,19 @@ def run(rulesets: Sequence[tuple[Ruleset, Iterable[Mapping[str, Any]]]]) -> list
                 raise
             raise EngineError.one(f"durable-rules failed: {exc}", "engine-failure") from exc
     return firings
+
+
+def _distinct(facts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The facts without repeats (defect 4: an identical fact is observed, not matched again), in order; equal
+    by name, type and value (True is not 1)."""
+    seen: set[tuple[tuple[str, str, Any], ...]] = set()
+    out = []
+    for fact in facts:
+        same = tuple(sorted((name, type(v).__name__, v) for name, v in fact.items()))
+        if same not in seen:
+            seen.add(same)
+            out.append(fact)
+    return out
 
 
 def _retract(ruleset_name: str, text: str) -> None:

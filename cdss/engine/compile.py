@@ -48,6 +48,14 @@ class CompiledLeaf:
     derived: bool  # tests a derived fact (has lower and upper bounds)
     text: str = ""  # the leaf as a clinician reads it (`describe`)
     ranged: bool = False  # its fact has lower and upper bounds: a derived fact, or an age (a partial birth date)
+    # Its tests' ids in a matcher's firings (`possible`: a ranged fact that may meet it), made once here: every
+    # evaluation looks its firings up by them.
+    test: LeafTestId = field(init=False, repr=False, compare=False)
+    possible_test: LeafTestId = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", LeafTestId(self.index))
+        object.__setattr__(self, "possible_test", LeafTestId(self.index, possible=True))
 
 
 @dataclass
@@ -234,7 +242,7 @@ def _compile(pack: Pack) -> CompiledPack:
         tests = by_stage.setdefault(cl.stage, [])
         leaf = cl.leaf
         if leaf.has is not None:
-            tests.append(LeafTest(LeafTestId(cl.index), cl.key))
+            tests.append(LeafTest(cl.test, cl.key))
             continue
         if cl.ranged:
             # Lower and upper bounds (a score with unknown parts, an age): "sure" uses the bound that must hold,
@@ -242,10 +250,10 @@ def _compile(pack: Pack) -> CompiledPack:
             sure, possible = ("value", "upper") if leaf.op in (">", ">=") else ("upper", "value")
             if leaf.op in ("==", "!=", "in"):
                 sure = possible = "value"
-            tests.append(LeafTest(LeafTestId(cl.index), cl.key, leaf.op, leaf.value, sure))
-            tests.append(LeafTest(LeafTestId(cl.index, possible=True), cl.key, leaf.op, leaf.value, possible))
+            tests.append(LeafTest(cl.test, cl.key, leaf.op, leaf.value, sure))
+            tests.append(LeafTest(cl.possible_test, cl.key, leaf.op, leaf.value, possible))
         else:
-            tests.append(LeafTest(LeafTestId(cl.index), cl.key, leaf.op, leaf.value))
+            tests.append(LeafTest(cl.test, cl.key, leaf.op, leaf.value))
     base = f"{pack.id}@{pack.version}#{pack.sha256[:12]}"
     out.groups = {stage: StageTests(f"{base}:s{stage}", tuple(tests)) for stage, tests in sorted(by_stage.items())}
     return out

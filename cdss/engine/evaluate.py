@@ -19,7 +19,6 @@ With the index, a test, derived fact or condition that several packs have is wor
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from math import fsum
@@ -51,7 +50,7 @@ from cdss.engine.results import (
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
-from cdss.intake.facts import AGE_CONCEPTS, UNDATED, PatientFacts, Presence, Reading
+from cdss.intake.facts import AGE_CONCEPTS, PatientFacts, Presence, Reading, recorded_in_window
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
 from cdss.packs.scope import load_safety_settings
@@ -131,7 +130,7 @@ class _Evaluation:
 
         if leaf.has is not None:
             items: Sequence[Presence] = self.facts.present.get(concept, ())
-            kept = _window(items, self.now, cutoff)
+            kept = recorded_in_window(items, self.now, cutoff)
             if kept:
                 self.fact(m, key, True, Evidence(concept, True, None, _iso(kept[-1].time),
                                                  tuple(dict.fromkeys(p.source for p in kept)), "present"))
@@ -163,7 +162,7 @@ class _Evaluation:
         if leaf.stat == "count" and self.registry.concepts.by_id[concept].kind not in ("quantity", "demographic"):
             return self.count_presences(concept, key, cutoff, m)
         readings: Sequence[Reading] = self.facts.readings.get(concept, ())
-        kept_r = _window(readings, self.now, cutoff)
+        kept_r = recorded_in_window(readings, self.now, cutoff)
         if not kept_r:
             m.missing = "stale" if any(r.time is None or r.time <= self.now for r in readings) else \
                 self.missing_reason(concept)
@@ -203,12 +202,12 @@ class _Evaluation:
         """`count` of a coded concept (e.g. follow-up visits in a year): how many distinct resources record it
         in the window. Zero is a fact for a closed-world concept (no visit recorded = none), else absent."""
         items = self.facts.present.get(concept, ())
-        window = _window(items, self.now, cutoff)
+        window = recorded_in_window(items, self.now, cutoff)
         kept = list(dict.fromkeys(p.source for p in window))
         if not kept and not self.registry.concepts.by_id[concept].absent_means_false:
             m.missing = "stale" if items else "absent"
             return m
-        last = window[-1].time if window else None  # (sorted by time, the undated first)
+        last = max((p.time for p in window if p.time), default=None)  # (of equal instants, the first by source)
         self.fact(m, key, len(kept), Evidence(concept, len(kept), None, _iso(last), tuple(kept), "count"))
         return m
 
@@ -242,7 +241,7 @@ class _Evaluation:
     # --- 2./3. matching ---------------------------------------------------------------------------
     def leaf_result(self, cl: CompiledLeaf, fired: Mapping[LeafTestId, set[int]], m: Measure) -> LeafResult:
         leaf = cl.leaf
-        hits = sorted(fired.get((cl.index, False), ()))  # (a LeafTestId is the tuple (leaf, possible))
+        hits = sorted(fired.get(cl.test, ()))
         evidence = tuple(m.evidence[i] for i in hits)
         if leaf.has is not None:
             if hits:
@@ -260,7 +259,7 @@ class _Evaluation:
         if cl.ranged:  # a fact between two bounds (a score with unknown parts, an age from a partial date)
             fact = m.facts[0]
             exact = fact.value == fact.upper
-            possible = bool(fired.get((cl.index, True)))
+            possible = bool(fired.get(cl.possible_test))
             if hits and (exact or leaf.op in (">", ">=", "<", "<=")):
                 return LeafResult(TRUE, evidence)
             if not exact and not cl.derived and leaf.op in ("==", "!=", "in"):
@@ -502,8 +501,8 @@ class _Evaluation:
                        rule, urgency) for c in scope.gaps]
 
     def scope(self, pop: Any) -> population.ScopeResult:
-        """`population.check_scope` of this patient, once per population (many rules have equal ones: adults,
-        not pregnant ...), looked up by the population object."""
+        """`population.check_scope` of this patient, once per population: looked up by the object, then by its
+        content (`model_dump_json`), as many rules have equal ones (adults, not pregnant ...)."""
         found = self.scopes.get(id(pop))
         if found is None or found[0] is not pop:
             content = _population_keys.get_or_make(pop, lambda: "" if pop is None else pop.model_dump_json())
@@ -712,19 +711,6 @@ def _equality_over_ages(leaf: Leaf, young: Any, old: Any) -> Truth:
     if leaf.op == "!=":
         return TRUE if not equal else FALSE if equal == ages else UNKNOWN
     return TRUE if equal == ages else FALSE if not equal else UNKNOWN
-
-
-def _time_of(item: Reading | Presence) -> dt.datetime:
-    return item.time or UNDATED
-
-
-def _window(items: Sequence[Reading | Presence], now: dt.datetime, cutoff: dt.datetime | None) -> Sequence[Any]:
-    """The items (sorted by time, the undated first: `PatientFacts`) recorded by `now` (a later one is not yet
-    known then) and, with a cutoff, at or after it (an undated one only without a cutoff). Two bisections,
-    not a test of every reading: a measure of a concept with years of readings is made for many tests."""
-    end = bisect_right(items, now, key=_time_of)
-    start = 0 if cutoff is None else bisect_left(items, cutoff, 0, end, key=_time_of)
-    return items[start:end]
 
 
 def _same_time(readings: Sequence[Reading]) -> list[Reading]:

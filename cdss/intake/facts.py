@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 from cdss.intake.unrecognised import UnrecognisedCoding
 
-T = TypeVar("T", "Reading", "Presence")
+Timed = TypeVar("Timed", "Reading", "Presence")
 
 
 # Readings, presences and notes are NamedTuples: immutable like the frozen dataclasses elsewhere, and
@@ -38,6 +39,7 @@ class Presence(NamedTuple):
 
 
 UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where a reading or presence without a time sorts: first
+_TIME = attrgetter("time")
 _TIME_THEN_SOURCE = attrgetter("time", "source")
 
 
@@ -46,7 +48,21 @@ def time_order(item: Reading | Presence) -> tuple[dt.datetime, str]:
     return (item.time or UNDATED, item.source)
 
 
-def in_time_order(items: Iterable[T]) -> tuple[T, ...]:
+def _dated(item: Reading | Presence) -> bool:
+    return item.time is not None
+
+
+def recorded_in_window(items: Sequence[Timed], now: dt.datetime, cutoff: dt.datetime | None) -> Sequence[Timed]:
+    """The items of a concept (in `time_order`) recorded by `now` (a later one is not yet known then) and, with
+    a cutoff, at or after it; an undated one only without a cutoff. Bisections, not a test of every item: a
+    concept with years of readings is measured for many tests."""
+    undated = 0 if not items or items[0].time is not None else bisect_left(items, True, key=_dated)
+    end = bisect_right(items, now, undated, key=_TIME)
+    start = 0 if cutoff is None else bisect_left(items, cutoff, undated, end, key=_TIME)
+    return items[start:end]
+
+
+def in_time_order(items: Iterable[Timed]) -> tuple[Timed, ...]:
     """`items` sorted by `time_order`. Sorted by (time, source) in C first, without a Python call per item:
     that order is the same when every item has a time, and when one has none a comparison sort must compare
     it with a dated one, which raises TypeError; then by `time_order`."""
@@ -68,7 +84,8 @@ class IntakeNote(NamedTuple):
 
 @dataclass(frozen=True)
 class PatientFacts:
-    """Everything the rules may use about one patient, keyed by concept id; readings sorted by time."""
+    """Everything the rules may use about one patient, keyed by concept id. Each concept's readings and
+    presences are in `time_order` (the engine bisects them: `recorded_in_window`)."""
 
     patient: str  # "Patient/<id>"
     birth_date: dt.date | None

@@ -181,7 +181,10 @@ def _suggestion_row(s: dict[str, Any]) -> dict[str, Any]:
     pack, version = pack_version.split("@", 1)
     return {"suggestion_id": s["id"], "pack": pack, "pack_version": version, "rule": rule, "kind": s["kind"],
             "urgency": s["urgency"], "disease": (s.get("disease") or {}).get("id"),
-            "title_zh": s["title"]["zh"], "title_en": s["title"]["en"], "evidence": s["evidence"]}
+            "title_zh": s["title"]["zh"], "title_en": s["title"]["en"], "evidence": s["evidence"],
+            # what to check before acting on it (e.g. a pregnancy status to confirm), as the evaluation says
+            "cautions_zh": [c["zh"] for c in s.get("cautions", ())],
+            "cautions_en": [c["en"] for c in s.get("cautions", ())]}
 
 
 def _gap_row(g: dict[str, Any], packs: list[dict[str, Any]]) -> dict[str, Any]:

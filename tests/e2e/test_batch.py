@@ -67,6 +67,8 @@ RESIDENTS = {
     "d1": (66, _t2dm([15, 105, 195, 285], 6.5) + [CaseFact(has="annual_health_check", days_ago=15)], "team-2"),
     "d2": (45, _t2dm([30], 7.8), "team-1"),
     "e1": (80, [CaseFact(has="annual_health_check", days_ago=200)], "team-2"),
+    # a woman of 30, pregnancy status unknown: the statin card carries a caution to confirm it (no indicator)
+    "c1": (30, [CaseFact(concept="ldl_c", value=5.5, days_ago=10)], None),
 }
 
 
@@ -187,6 +189,20 @@ def test_parquet_tables_name_patient_pack_version_and_rule(population: Path):
                      if m["indicator"] == "elderly_health_management_rate")
     assert elderly == [("Patient/d1", True), ("Patient/e1", True), ("Patient/h2", False)]
     assert pq.read_table(population / "local" / "data_gaps.parquet").num_rows >= 0
+
+
+def test_parquet_suggestions_keep_the_cautions_of_the_evaluations(population: Path):
+    """What to check before acting (c1's unknown pregnancy status) is not lost in the table an analyst reads."""
+    rows = pq.read_table(population / "local" / "suggestions.parquet").to_pylist()
+    got = {(r["patient"], r["suggestion_id"]): (r["cautions_zh"], r["cautions_en"]) for r in rows}
+    expected = {}
+    for line in (population / "local" / "evaluations.ndjson").read_text().splitlines():
+        evaluation = json.loads(line)
+        for s in evaluation["suggestions"]:
+            cautions = s.get("cautions", [])
+            expected[(evaluation["patient"], s["id"])] = ([c["zh"] for c in cautions], [c["en"] for c in cautions])
+    assert got == expected
+    assert any(zh for zh, _ in got.values())
 
 
 def test_report_lists_the_overdue_residents_per_doctor(population: Path):

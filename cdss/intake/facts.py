@@ -38,27 +38,30 @@ class Presence(NamedTuple):
     source: str
 
 
-UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where a reading or presence without a time sorts: first
-_TIME = attrgetter("time")
+UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where a reading or presence without a time sorts
 _TIME_THEN_SOURCE = attrgetter("time", "source")
 
 
 def time_order(item: Reading | Presence) -> tuple[dt.datetime, str]:
-    """The order of a concept's readings and presences in PatientFacts: by time, then source; undated first."""
+    """The order of a concept's readings and presences in PatientFacts: by time, then source; an undated one at
+    `UNDATED` (first, unless a time of year 1 with a positive offset is earlier still)."""
     return (item.time or UNDATED, item.source)
 
 
-def _dated(item: Reading | Presence) -> bool:
-    return item.time is not None
+def _time_or_undated(item: Reading | Presence) -> dt.datetime:
+    return item.time or UNDATED
 
 
 def recorded_in_window(items: Sequence[Timed], now: dt.datetime, cutoff: dt.datetime | None) -> Sequence[Timed]:
     """The items of a concept (in `time_order`) recorded by `now` (a later one is not yet known then) and, with
     a cutoff, at or after it; an undated one only without a cutoff. Bisections, not a test of every item: a
     concept with years of readings is measured for many tests."""
-    undated = 0 if not items or items[0].time is not None else bisect_left(items, True, key=_dated)
-    end = bisect_right(items, now, undated, key=_TIME)
-    start = 0 if cutoff is None else bisect_left(items, cutoff, undated, end, key=_TIME)
+    if now < UNDATED or (cutoff is not None and cutoff <= UNDATED):  # (a window reaching year 1: each item)
+        return tuple(i for i in items if (cutoff is None and i.time is None) or
+                     (i.time is not None and i.time <= now and (cutoff is None or i.time >= cutoff)))
+    # Here an undated item sorts as UNDATED, which is within the window exactly when there is no cutoff.
+    end = bisect_right(items, now, key=_time_or_undated)
+    start = 0 if cutoff is None else bisect_left(items, cutoff, 0, end, key=_time_or_undated)
     return items[start:end]
 
 

@@ -24,8 +24,8 @@ SUGGESTION_SCHEMA = pa.schema([
     ("patient", pa.string()), ("suggestion_id", pa.string()), ("pack", pa.string()), ("pack_version", pa.string()),
     ("rule", pa.string()), ("kind", pa.string()), ("urgency", pa.string()), ("disease", pa.string()),
     ("title_zh", pa.string()), ("title_en", pa.string()), ("evidence", pa.string()),
-    ("cautions_zh", pa.list_(pa.string())), ("cautions_en", pa.list_(pa.string())),
-    ("centre", pa.string()), ("team", pa.string()), ("doctor", pa.string())])
+    ("centre", pa.string()), ("team", pa.string()), ("doctor", pa.string()),
+    ("cautions_zh", pa.list_(pa.string())), ("cautions_en", pa.list_(pa.string()))])  # (added last: 2026-12)
 GAP_SCHEMA = pa.schema([
     ("patient", pa.string()), ("pack", pa.string()), ("pack_version", pa.string()), ("rule", pa.string()),
     ("concept", pa.string()), ("reason", pa.string()), ("urgency", pa.string())])

@@ -18,12 +18,12 @@ from typing import Any
 import orjson
 
 from cdss.engine.compile import compile_pack
-from cdss.engine.evaluate import evaluate
+from cdss.engine.evaluate import evaluate_facts
 from cdss.errors import CdssError
-from cdss.intake.facts import completed_years
+from cdss.intake.bundle import read_bundle
+from cdss.intake.facts import PatientFacts, completed_years
 from cdss.packs.registry import Pack, Registry, default_registry, load_registry
 from cdss.vocab.collector import settle_long_lived
-from cdss.vocab.times import last_day
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,9 @@ class Worker:
                                  count=len(docs))
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": d} for d in docs]}
         try:
-            result = evaluate(bundle, now=self.now, registry=self.registry, pins=list(self.config.pins),
-                              source_name=f"Patient/{key}")
+            facts = read_bundle(bundle, self.registry.concepts, source_name=f"Patient/{key}")
+            result = evaluate_facts(facts, now=self.now, registry=self.registry,
+                                    packs=self.registry.select(list(self.config.pins)))
         except CdssError as exc:
             problem = exc.problems[0] if exc.problems else None
             return _error_record(key, str(problem) if problem else "unusable data",
@@ -73,7 +74,7 @@ class Worker:
         record = {"key": key, "patient": result.patient, "line": line, "fired": fired,
                   "suggestions": [_suggestion_row(s) for s in data["suggestions"]],
                   "gaps": [_gap_row(g, data["packs"]) for g in data["data_gaps"]],
-                  "age": _age(patients[0], self.now), "name": _name(patients[0]),
+                  "age": listed_age(facts, self.now), "name": _name(patients[0]),
                   **self.groups(patients[0], docs)}
         return json.dumps(record, ensure_ascii=False, sort_keys=True)
 
@@ -152,16 +153,12 @@ def _ref(value: Any) -> str | None:
     return None
 
 
-def _age(patient: dict[str, Any], now: dt.datetime) -> int | None:
-    birth = patient.get("birthDate")
-    if not isinstance(birth, str) or len(birth) < 4 or not birth[:4].isdigit():
-        return None
-    parts = [int(p) for p in birth.split("-") if p.isdigit()]
-    try:  # a year or a month alone: its last day, the youngest the resident may be (as the engine's ranges)
-        born = last_day(*parts) if len(parts) <= 2 else dt.date(parts[0], parts[1], parts[2])
-    except ValueError:
-        return None  # (no such day or month)
-    return completed_years(min(born, now.date()), now.date())  # (born this year: 0, not -1)
+def listed_age(facts: PatientFacts, now: dt.datetime) -> int | None:
+    """The age a population listing shows: completed years, read from the birth date as the engine reads it;
+    for a year or a month alone, the youngest the resident may be (as the engine's ranges); a birth date
+    after `now` is 0, not negative."""
+    ages = facts.ages(completed_years, now)
+    return None if ages is None else max(ages[0], 0)
 
 
 def _name(patient: dict[str, Any]) -> str | None:

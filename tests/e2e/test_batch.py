@@ -12,7 +12,7 @@ The population (now = 2026-12-01; one centre, two family-doctor teams; visits co
 | d2 | 45 | T2DM | 30                     | FPG 7.8 | -     | team-1 / dr-li   |
 | e1 | 80 | -    | -                      | -      | 200 d  | team-2 / dr-wang |
 | e2 | 64 | -    | -                      | -      | -      | unsigned (a Bundle file, not NDJSON) |
-| c1 | 30 | -    | -                      | LDL-C 5.5 | -   | unsigned (a statin card with a caution: pregnancy status unknown) |
+| c1 | 30 | -    | -                      | LDL-C 5.5 | -   | unsigned (a statin card, pregnancy status unknown) |
 | ghost | - | an Observation whose Patient is missing -> errors.ndjson |
 
 Expected (numerator / denominator):

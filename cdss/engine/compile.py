@@ -75,10 +75,6 @@ class CompiledPack:
     derived_keys: dict[str, str] = field(default_factory=dict)  # derived id -> its definition's key
     rule_keys: list[str] = field(default_factory=list)  # aligned with rule_trees
 
-    @property
-    def stages(self) -> list[int]:
-        return sorted(self.groups)
-
 
 @dataclass(frozen=True)
 class LeafNode:

@@ -285,7 +285,7 @@ class _Evaluation:
                 runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace)))
                 run.index = ix
                 run.active = plan.active(ix, self.seen)
-        for stage in sorted({s for run in runs for s in run.cp.stages}):
+        for stage in sorted({s for run in runs for s in run.cp.groups}):  # (a pack's stages: its groups' keys)
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []
             merged = plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0) \

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from cdss.engine.compile import AllNode, AnyNode, CompiledPack, LeafNode, Node, NotNode
 from cdss.engine.memo import ByIdentity
 from cdss.engine.results import ConditionTrace, Evidence, trusted_trace
-from cdss.engine.truth import FALSE, NOT, TRUE, UNKNOWN, Truth
+from cdss.engine.truth import FALSE, NOT, TRUE, UNKNOWN, WORD, Truth
 
 
 class LeafResult(NamedTuple):
@@ -167,7 +167,7 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
     if isinstance(node, LeafNode):
         cl = cp.leaves[node.index]
         res = leaves[node.index]
-        return trusted_trace(cl.text, res.outcome.value, res.facts,
+        return trusted_trace(cl.text, WORD[res.outcome], res.facts,
                              parts.get(cl.leaf.concept or "", ()) if cl.derived else ())
     outcome = decided.outcome
     if isinstance(node, AnyNode) and outcome is TRUE:
@@ -175,7 +175,7 @@ def trace(decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
     else:
         shown = tuple(trace(i, cp, leaves, parts) for i in decided.items)
     if isinstance(node, NotNode):
-        return trusted_trace("not", outcome.value, (), shown)
+        return trusted_trace("not", WORD[outcome], (), shown)
     if isinstance(node, AllNode) and node.name:
-        return trusted_trace(node.name, outcome.value, (), shown)
-    return trusted_trace("any" if isinstance(node, AnyNode) else "all", outcome.value, (), shown)
+        return trusted_trace(node.name, WORD[outcome], (), shown)
+    return trusted_trace("any" if isinstance(node, AnyNode) else "all", WORD[outcome], (), shown)

@@ -35,7 +35,7 @@ from cdss.engine.compile import AnyNode, CompiledLeaf, CompiledPack, LeafNode, N
 from cdss.engine.decide import Decided, LeafResult, decide
 from cdss.engine.memo import ByIdentity
 from cdss.engine.results import Candidate, Criterion, DiseaseRef, NextTest, trusted_criterion
-from cdss.engine.truth import FALSE, TRUE, UNKNOWN
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN, WORD
 from cdss.packs.registry import PackRule, Registry
 
 SCORE_DIGITS = 3
@@ -125,23 +125,42 @@ def rule_score(d: Decided, cp: CompiledPack, demographic: frozenset[str],
 
 # --- evidence --------------------------------------------------------------------------------------------
 
-def _criteria(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[Criterion]:
-    """The leaves of a decided rule that matter to a clinician: an `any` that holds shows what holds."""
+def _shown_leaves(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[tuple[CompiledLeaf, LeafResult, bool]]:
+    """The leaves of a decided rule that matter to a clinician, each with its result and whether it counts
+    for the rule (not under a `not`): an `any` that holds shows what holds."""
     node = d.node
     if isinstance(node, LeafNode):
-        cl = run.cp.leaves[node.index]
-        res = run.leaves[node.index]
-        yield trusted_criterion(cl.text, cl.leaf.subject, res.outcome.value, run.prule.full_id, not positive,
-                                res.facts, res.missing if res.outcome is UNKNOWN else None)
+        yield run.cp.leaves[node.index], run.leaves[node.index], positive
         return
     if isinstance(node, NotNode):
-        yield from _criteria(d.items[0], run, not positive)
+        yield from _shown_leaves(d.items[0], run, not positive)
         return
     items = d.items
     if isinstance(node, AnyNode) and d.outcome is TRUE:
         items = tuple(i for i in items if i.outcome is TRUE)
     for item in items:
-        yield from _criteria(item, run, positive)
+        yield from _shown_leaves(item, run, positive)
+
+
+def _criteria(d: Decided, run: RuleRun) -> Iterable[Criterion]:
+    """`_shown_leaves` as the differential's criteria."""
+    for cl, res, positive in _shown_leaves(d, run):
+        yield trusted_criterion(cl.text, cl.leaf.subject, WORD[res.outcome], run.prule.full_id, not positive,
+                                res.facts, res.missing if res.outcome is UNKNOWN else None)
+
+
+def _for(cl: CompiledLeaf, res: LeafResult, positive: bool, demographic: frozenset[str]) -> bool:
+    """A criterion for the disease: a test of the patient's own data (not age or sex) that counts for it and
+    is met, or is met on too few days so far."""
+    return positive and cl.leaf.subject not in demographic and (
+        res.outcome is TRUE or (res.outcome is UNKNOWN and res.missing == "too-few-days"))
+
+
+def _has_finding(live: list[tuple[float, RuleRun, Decided]], demographic: frozenset[str], concepts: Any) -> bool:
+    """Whether some criterion for the disease is a finding of the patient's (a concept, not a derived fact
+    such as "no red flags" = 0), without making the criteria."""
+    return any(_for(cl, res, positive, demographic) and cl.leaf.subject in concepts.by_id
+               for _, run, d in live for cl, res, positive in _shown_leaves(d, run))
 
 
 def _sorted_unique(items: Iterable[Criterion]) -> tuple[Criterion, ...]:
@@ -327,12 +346,12 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
         best = max((s for s, _, _ in live), default=0.0)
         if best <= 0:
             continue
+        holds = any(d.outcome is TRUE for _, _, d in live)
+        if not holds and not _has_finding(live, demographic, registry.concepts):
+            continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
         live_criteria = [c for _, run, d in live for c in _criteria(d, run)]
         for_ = [c for c in live_criteria if not c.exclusion and c.concept not in demographic
                 and (c.outcome == "true" or c.reason == "too-few-days")]
-        holds = any(d.outcome is TRUE for _, _, d in live)
-        if not holds and not any(c.concept in registry.concepts.by_id for c in for_):
-            continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
         dead_criteria = [c for s, run, d in scores if s is None for c in _criteria(d, run)]
         against = [c for c in (*live_criteria, *dead_criteria)
                    if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]

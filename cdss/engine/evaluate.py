@@ -47,7 +47,7 @@ from cdss.engine.results import (
     trusted_trace,
     walk_facts,
 )
-from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN, WORD, Truth
 from cdss.errors import ConfigError
 from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import AGE_CONCEPTS, PatientFacts, Presence, Reading, recorded_in_window
@@ -637,7 +637,7 @@ class _Evaluation:
         unknown_points = unknown
 
         def part_traces() -> tuple[ConditionTrace, ...]:
-            return tuple(trusted_trace(f"{part.label.zh} / {part.label.en}: {points:g}", outcome.value, (),
+            return tuple(trusted_trace(f"{part.label.zh} / {part.label.en}: {points:g}", WORD[outcome], (),
                                        (t if t is not None else trace(decided, cp, leaves, parts_trace),))
                          for part, decided, outcome, points, t in shown)
         parts_trace.put_later(d.id, part_traces)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from cdss.engine.compile import CompiledPack
 from cdss.engine.decide import LeafResult, decide, trace
 from cdss.engine.results import ConditionTrace, trusted_trace
-from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
+from cdss.engine.truth import FALSE, TRUE, UNKNOWN, WORD, Truth
 from cdss.packs.schema import Table
 from cdss.packs.tables import TableFact
 
@@ -134,7 +134,7 @@ def run_table(d: TableFact, cp: CompiledPack, leaves: Mapping[int, LeafResult],
         text = f"行{i + 1} / row {i + 1}: {row.label.zh} / {row.label.en} [{cells or '-'}] → {row.then:g}{mark}"
         shown = trace(dec, cp, leaves, parts) if dec.items else None
         items = () if shown is None else shown.parts if shown.text == "all" else (shown,)
-        traces.append(trusted_trace(text, dec.outcome.value, (), items))
+        traces.append(trusted_trace(text, WORD[dec.outcome], (), items))
     return result, tuple(traces)
 
 

@@ -31,6 +31,7 @@ class Truth(StrEnum):
 TRUE, FALSE, UNKNOWN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
 
 NOT = {TRUE: FALSE, FALSE: TRUE, UNKNOWN: UNKNOWN}  # each value negated (Kleene: not unknown is unknown)
+WORD = {t: t.value for t in Truth}  # each value's word: `Truth.value` is a Python property call (~0.15 us)
 
 
 def all_of(items: Iterable[Truth]) -> Truth:

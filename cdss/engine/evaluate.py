@@ -279,17 +279,18 @@ class _Evaluation:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
         if self.seen is None:
             runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
+            stages = [(stage, None) for stage in sorted({s for run in runs for s in run.cp.groups})]
         else:
             runs = self.runs = []
-            for cp, ix in self.prepared(packs):
+            prepared = self.prepared(packs)
+            for cp, ix in prepared:
                 runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace)))
                 run.index = ix
                 run.active = plan.active(ix, self.seen)
-        for stage in sorted({s for run in runs for s in run.cp.groups}):  # (a pack's stages: its groups' keys)
+            stages = _stages.get_or_make(prepared, lambda: _merged_stages(runs), self.registry.concepts)
+        for stage, merged in stages:
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []
-            merged = plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0) \
-                if self.seen is not None else None
             merged_keys: set[str] = set()
             merged_facts: list[Fact] = []
             claimed: set[str] = set()  # the leaf keys of this stage that a pack already works out
@@ -678,6 +679,13 @@ class _Evaluation:
         return _advice.put(prule, fields, pack, catalogue)
 
 
+def _merged_stages(runs: Sequence[_PackRun]) -> list[tuple[int, plan.MergedStage | None]]:
+    """The stages of the packs, in order (a pack's stages are its groups' keys), each with the packs' tests
+    merged (`plan.merged_stage`; None: matched per pack)."""
+    return [(stage, plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0))
+            for stage in sorted({s for run in runs for s in run.cp.groups})]
+
+
 def _own(run: _PackRun, stage: int, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
          twins: list[tuple[_PackRun, tuple[int, ...], tuple[str, ...]]]) -> Sequence[CompiledLeaf]:
     """The leaves of a stage that this pack works out: those whose key no earlier pack of the stage has (the
@@ -785,6 +793,7 @@ STAMPS_KEPT = 4096
 # Per pack (and concept set): what `compile_pack` and `pack_index` give; and the list, per selection of packs.
 _prepared: ByIdentity[tuple[CompiledPack, plan.PackIndex]] = ByIdentity(STAMPS_KEPT)
 _last_prepared: ByIdentity[list[tuple[CompiledPack, plan.PackIndex]]] = ByIdentity(SELECTIONS_KEPT)
+_stages: ByIdentity[list[tuple[int, plan.MergedStage | None]]] = ByIdentity(SELECTIONS_KEPT)  # per prepared list
 _advice: ByIdentity[dict[str, Any]] = ByIdentity(STAMPS_KEPT)  # per rule: the fields of its advice
 _population_keys: ByIdentity[str] = ByIdentity(STAMPS_KEPT * 16)  # per population object: its content
 _stamps: ByIdentity[PackStamp] = ByIdentity(STAMPS_KEPT)

@@ -142,11 +142,14 @@ def _shown_leaves(d: Decided, run: RuleRun, positive: bool = True) -> Iterable[t
         yield from _shown_leaves(item, run, positive)
 
 
+def _criterion(run: RuleRun, cl: CompiledLeaf, res: LeafResult, positive: bool) -> Criterion:
+    return trusted_criterion(cl.text, cl.leaf.subject, WORD[res.outcome], run.prule.full_id, not positive,
+                             res.facts, res.missing if res.outcome is UNKNOWN else None)
+
+
 def _criteria(d: Decided, run: RuleRun) -> Iterable[Criterion]:
     """`_shown_leaves` as the differential's criteria."""
-    for cl, res, positive in _shown_leaves(d, run):
-        yield trusted_criterion(cl.text, cl.leaf.subject, WORD[res.outcome], run.prule.full_id, not positive,
-                                res.facts, res.missing if res.outcome is UNKNOWN else None)
+    return (_criterion(run, cl, res, positive) for cl, res, positive in _shown_leaves(d, run))
 
 
 def _for(cl: CompiledLeaf, res: LeafResult, positive: bool, demographic: frozenset[str]) -> bool:
@@ -154,13 +157,6 @@ def _for(cl: CompiledLeaf, res: LeafResult, positive: bool, demographic: frozens
     is met, or is met on too few days so far."""
     return positive and cl.leaf.subject not in demographic and (
         res.outcome is TRUE or (res.outcome is UNKNOWN and res.missing == "too-few-days"))
-
-
-def _has_finding(live: list[tuple[float, RuleRun, Decided]], demographic: frozenset[str], concepts: Any) -> bool:
-    """Whether some criterion for the disease is a finding of the patient's (a concept, not a derived fact
-    such as "no red flags" = 0), without making the criteria."""
-    return any(_for(cl, res, positive, demographic) and cl.leaf.subject in concepts.by_id
-               for _, run, d in live for cl, res, positive in _shown_leaves(d, run))
 
 
 def _sorted_unique(items: Iterable[Criterion]) -> tuple[Criterion, ...]:
@@ -347,11 +343,14 @@ def build_differential(rule_runs: Sequence[RuleRun], registry: Registry,
         if best <= 0:
             continue
         holds = any(d.outcome is TRUE for _, _, d in live)
-        if not holds and not _has_finding(live, demographic, registry.concepts):
+        shown = [(run, cl, res, positive) for _, run, d in live for cl, res, positive in _shown_leaves(d, run)]
+        counts = [_for(cl, res, positive, demographic) for _, cl, res, positive in shown]
+        findings = (cl.leaf.subject in registry.concepts.by_id for f, (_, cl, _, _) in zip(counts, shown, strict=True)
+                    if f)
+        if not holds and not any(findings):
             continue  # met only through derived facts (e.g. "no red flags" = 0): no finding of the patient's
-        live_criteria = [c for _, run, d in live for c in _criteria(d, run)]
-        for_ = [c for c in live_criteria if not c.exclusion and c.concept not in demographic
-                and (c.outcome == "true" or c.reason == "too-few-days")]
+        live_criteria = [_criterion(*s) for s in shown]  # (made only now: most groups stop above)
+        for_ = [c for c, f in zip(live_criteria, counts, strict=True) if f]
         dead_criteria = [c for s, run, d in scores if s is None for c in _criteria(d, run)]
         against = [c for c in (*live_criteria, *dead_criteria)
                    if (c.outcome == "false" and not c.exclusion) or (c.outcome == "true" and c.exclusion)]

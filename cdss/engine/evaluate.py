@@ -287,7 +287,8 @@ class _Evaluation:
                 runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace)))
                 run.index = ix
                 run.active = plan.active(ix, self.seen)
-            stages = _stages.get_or_make(prepared, lambda: _merged_stages(runs), self.registry.concepts)
+            stages = _stages.get_or_make(prepared, lambda: _merged_stages(runs), self.registry.concepts) \
+                if isinstance(packs, tuple) else _merged_stages(runs)  # (as `prepared`: a list may change in place)
         for stage, merged in stages:
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []

@@ -47,7 +47,7 @@ class Worker:
         self.config = config
         self.registry: Registry = load_registry([Path(p) for p in config.packs_dirs]) if config.packs_dirs \
             else default_registry()
-        self.packs: list[Pack] = self.registry.select(list(config.pins))
+        self.packs: tuple[Pack, ...] = self.registry.select(list(config.pins))
         for pack in self.packs:
             compile_pack(pack)
         self.now = dt.datetime.fromisoformat(config.now)
@@ -62,8 +62,7 @@ class Worker:
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": d} for d in docs]}
         try:
             facts = read_bundle(bundle, self.registry.concepts, source_name=f"Patient/{key}")
-            result = evaluate_facts(facts, now=self.now, registry=self.registry,
-                                    packs=self.registry.select(list(self.config.pins)))
+            result = evaluate_facts(facts, now=self.now, registry=self.registry, packs=self.packs)
         except CdssError as exc:
             problem = exc.problems[0] if exc.problems else None
             return _error_record(key, str(problem) if problem else "unusable data",

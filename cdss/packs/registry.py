@@ -7,10 +7,11 @@ same checks for the service as for `cdss pack validate`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from cdss.errors import EngineError, PackError, Problem, ProblemList, did_you_mean
 from cdss.packs.cache import cached
@@ -195,6 +196,12 @@ class Registry:
 
     def all(self) -> list[Pack]:
         return [p for pid in sorted(self.packs) for p in self.versions(pid)]
+
+    def stamped(self, stamps: Iterable[Mapping[str, Any]]) -> list[Pack]:
+        """The loaded packs of an evaluation's pack stamps (`{"id", "version"}`, as its JSON lists them), in
+        their order; a version no longer loaded is left out."""
+        return [p for stamp in stamps if (p := self.packs.get(stamp.get("id"), {}).get(stamp.get("version")))
+                is not None]
 
     def select(self, pins: Sequence[str] = ()) -> tuple[Pack, ...]:
         """Packs to run: by default the newest active version of each pack; a pin `id` or `id@version`

@@ -105,8 +105,7 @@ def trends_view(trace: Mapping[str, Any], readings: Readings | None, registry: R
     """
     partial = readings is None
     data: Readings = _cited(trace) if readings is None else readings
-    packs = [p for stamp in trace["packs"]
-             if (p := registry.packs.get(stamp["id"], {}).get(stamp["version"])) is not None]
+    packs = registry.stamped(trace["packs"])
     fired = [s["rule"].split("#", 1)[-1] for s in trace["suggestions"]]
     thresholds = collect_thresholds(packs, fired)
     order = {c.id: i for i, c in enumerate(registry.concepts.source.concepts)}

@@ -64,7 +64,6 @@ from service.deps import ClockDep, EngineDep, SettingsDep
 
 if TYPE_CHECKING:  # the engine is imported when it is loaded (service.deps)
     from cdss.engine.results import Evaluation
-    from cdss.packs.registry import Pack, Registry
 
 log = logging.getLogger("cdss.service")
 
@@ -431,13 +430,7 @@ async def evaluation_page(evaluation_id: str, request: Request, engine: EngineDe
         "ev": trace, "evaluation_id": evaluation_id, "groups": H.group_by_urgency(trace["suggestions"]),
         "concepts": concepts, "charts": trends.key, "other_charts": trends.other, "trends_partial": trends.partial,
         "permalink": f"/panel/evaluations/{evaluation_id}",
-        "elderly_age": elderly_age(_evaluated_packs(registry, trace)), "words": wording_for(registry).words})
-
-
-def _evaluated_packs(registry: Registry, trace: Mapping[str, Any]) -> list[Pack]:
-    """The loaded packs of the versions an evaluation ran with (a version no longer loaded is left out)."""
-    return [registry.packs[p["id"]][p["version"]] for p in trace.get("packs", ())
-            if p.get("version") in registry.packs.get(p.get("id"), {})]
+        "elderly_age": elderly_age(registry.stamped(trace.get("packs", ()))), "words": wording_for(registry).words})
 
 
 @router.get("/evaluations/{evaluation_id}/elderly-report", response_class=HTMLResponse)

@@ -93,11 +93,10 @@ def test_an_unknown_evaluation_is_404(client: TestClient) -> None:
 def test_the_report_link_age_comes_from_the_pack_versions_the_evaluation_ran_with() -> None:
     # review of round 6: the link's age came from today's default packs, not the evaluation's own versions
     from cdss.packs.registry import default_registry
-    from service.routes.panel import _evaluated_packs
 
     registry = default_registry()
     (elderly,) = [p for p in registry.select() if p.id == "elderly-health-management"]
     trace = {"packs": [{"id": elderly.id, "version": elderly.version}, {"id": elderly.id, "version": "0.0.1"},
                        {"id": "no-such-pack", "version": "1.0.0"}]}
-    assert _evaluated_packs(registry, trace) == [elderly]  # versions no longer loaded are left out
-    assert _evaluated_packs(registry, {"packs": []}) == []
+    assert registry.stamped(trace["packs"]) == [elderly]  # versions no longer loaded are left out
+    assert registry.stamped([]) == []

@@ -25,7 +25,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from cdss.engine.truth import FALSE, TRUE, UNKNOWN, Truth
-from cdss.intake.facts import PatientFacts, Presence, completed_years, time_order
+from cdss.intake.facts import PatientFacts, Presence, completed_years, sort_time, time_order
 from cdss.packs.scope import AgeBand, Population, SafetySettings
 
 PREGNANCY, NOT_PREGNANT, LACTATION, DELIVERY_DATE = "pregnancy", "not_pregnant", "lactation", \
@@ -97,9 +97,9 @@ def pregnancy_status(facts: PatientFacts, now: dt.datetime, settings: SafetySett
     """pregnant | not-pregnant | unknown (facts already `prepare`d)."""
     pregnant = facts.present.get(PREGNANCY, ())
     negative = _current(facts.present.get(NOT_PREGNANT, ()), now, settings.not_pregnant_current_days)
-    latest_neg = max((time_order(p)[0] for p in negative), default=None)
+    latest_neg = max((sort_time(p) for p in negative), default=None)
     if pregnant:
-        latest_pos = max(time_order(p)[0] for p in pregnant)
+        latest_pos = max(sort_time(p) for p in pregnant)
         return "not-pregnant" if latest_neg is not None and latest_neg > latest_pos else "pregnant"
     if negative or facts.sex == "male":
         return "not-pregnant"

@@ -42,14 +42,15 @@ UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # where a reading or presence 
 _TIME_THEN_SOURCE = attrgetter("time", "source")
 
 
-def time_order(item: Reading | Presence) -> tuple[dt.datetime, str]:
-    """The order of a concept's readings and presences in PatientFacts: by time, then source; an undated one at
-    `UNDATED` (first, unless a time of year 1 with a positive offset is earlier still)."""
-    return (item.time or UNDATED, item.source)
-
-
-def _time_or_undated(item: Reading | Presence) -> dt.datetime:
+def sort_time(item: Reading | Presence) -> dt.datetime:
+    """The time an item sorts by: its own, or `UNDATED` (first, unless a time of year 1 with a positive offset
+    is earlier still)."""
     return item.time or UNDATED
+
+
+def time_order(item: Reading | Presence) -> tuple[dt.datetime, str]:
+    """The order of a concept's readings and presences in PatientFacts: by `sort_time`, then source."""
+    return (sort_time(item), item.source)
 
 
 def recorded_in_window(items: Sequence[Timed], now: dt.datetime, cutoff: dt.datetime | None) -> Sequence[Timed]:
@@ -60,8 +61,8 @@ def recorded_in_window(items: Sequence[Timed], now: dt.datetime, cutoff: dt.date
         return tuple(i for i in items if (cutoff is None and i.time is None) or
                      (i.time is not None and i.time <= now and (cutoff is None or i.time >= cutoff)))
     # Here an undated item sorts as UNDATED, which is within the window exactly when there is no cutoff.
-    end = bisect_right(items, now, key=_time_or_undated)
-    start = 0 if cutoff is None else bisect_left(items, cutoff, 0, end, key=_time_or_undated)
+    end = bisect_right(items, now, key=sort_time)
+    start = 0 if cutoff is None else bisect_left(items, cutoff, 0, end, key=sort_time)
     return items[start:end]
 
 

@@ -68,17 +68,22 @@ class Measure:
     complete: bool = True  # day measures: False when fewer days were measured than the test needs
 
 
-@dataclass
 class _PackRun:
-    """One pack's progress through an evaluation: its tests' outcomes, derived facts and their traces."""
+    """One pack's progress through an evaluation: its tests' outcomes, derived facts and their traces. (A plain
+    class: one is made per pack per evaluation, and a dataclass's generated `__init__` costs twice as much.)"""
 
-    cp: CompiledPack
-    leaves: dict[int, LeafResult] = field(default_factory=dict)
-    parts_trace: PartTraces = field(default_factory=PartTraces)
-    derived_facts: dict[str, Measure] = field(default_factory=dict)
-    index: plan.PackIndex | None = None  # with the index (`cdss.engine.plan`): what this patient needs worked out
-    active: plan.Active | None = None
-    borrowed: set[str] = field(default_factory=set)  # derived facts another pack summed (cdss.engine.shared)
+    __slots__ = ("cp", "leaves", "parts_trace", "derived_facts", "index", "active", "borrowed")
+
+    def __init__(self, cp: CompiledPack, leaves: dict[int, LeafResult] | None = None,
+                 parts_trace: PartTraces | None = None, index: plan.PackIndex | None = None,
+                 active: plan.Active | None = None):
+        self.cp = cp
+        self.leaves: dict[int, LeafResult] = {} if leaves is None else leaves
+        self.parts_trace: PartTraces = PartTraces() if parts_trace is None else parts_trace
+        self.derived_facts: dict[str, Measure] = {}
+        self.index = index  # with the index (`cdss.engine.plan`): what this patient needs worked out
+        self.active = active
+        self.borrowed: set[str] = set()  # derived facts another pack summed (cdss.engine.shared)
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -284,9 +289,8 @@ class _Evaluation:
             runs = self.runs = []
             prepared = self.prepared(packs)
             for cp, ix in prepared:
-                runs.append(run := _PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace)))
-                run.index = ix
-                run.active = plan.active(ix, self.seen)
+                runs.append(_PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace), ix,
+                                     plan.active(ix, self.seen)))
             stages = _stages.get_or_make(prepared, lambda: _merged_stages(runs), self.registry.concepts) \
                 if isinstance(packs, tuple) else _merged_stages(runs)  # (as `prepared`: a list may change in place)
         for stage, merged in stages:
@@ -817,11 +821,13 @@ def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],
         rules, urgencies = grouped.setdefault((concept, reason), (set(), []))
         rules.add(rule)
         urgencies.append(urgency)
-    titles = {d.id: d.title for p in packs for d in p.derived}
+    titles: dict[str, Any] | None = None  # a derived fact's title, looked for only when one has a gap
     out = []
     for (concept, reason), (rules, urgencies) in grouped.items():
         c = registry.concepts.by_id.get(concept)
-        title = c.title if c else titles.get(concept)
+        if c is None and titles is None:
+            titles = {d.id: d.title for p in packs for d in p.derived}
+        title = c.title if c is not None else titles.get(concept) if titles is not None else None
         detail = "; ".join(n.detail for n in facts.notes if n.concept == concept and n.reason == reason) or None
         out.append(DataGap(concept=concept, title={"zh": title.zh, "en": title.en} if title else
                            {"zh": concept, "en": concept}, reason=reason, rules=tuple(sorted(rules)),

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cdss.engine.memo import ByIdentity
 from cdss.engine.results import Suggestion
 from cdss.packs.registry import Pack
 from cdss.packs.safety_checks import split_target
 from cdss.vocab.locks import module_lock
 
-_targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
-_lock = module_lock(globals(), "_lock")
 TARGETS_KEPT = 16  # selections of packs whose targets are kept per process
+_targets: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+_by_selection: ByIdentity[dict[str, tuple[str, ...]]] = ByIdentity(TARGETS_KEPT)
+_lock = module_lock(globals(), "_lock")
 
 
 def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
-    """Full rule id -> full ids of the rules it supersedes (worked out once per selection of packs)."""
+    """Full rule id -> full ids of the rules it supersedes (worked out once per selection of packs: looked up
+    by the selection object, as `Registry.select` keeps it, then by the packs' keys and hashes)."""
+    found = _by_selection.get(packs)
+    if found is not None:
+        return found
     key = tuple(f"{p.key}#{p.sha256}" for p in packs)
     found = _targets.get(key)
     if found is None:
@@ -29,7 +35,7 @@ def targets(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:
             while len(_targets) >= TARGETS_KEPT:
                 _targets.pop(next(iter(_targets)), None)
             _targets[key] = found
-    return found
+    return _by_selection.put(packs, found) if isinstance(packs, tuple) else found  # (a list may change)
 
 
 def _targets_of(packs: Sequence[Pack]) -> dict[str, tuple[str, ...]]:

@@ -107,6 +107,7 @@ class _Evaluation:
         self.scopes: dict[int, tuple[Any, population.ScopeResult]] = {}
         self.scopes_by_content: dict[str, population.ScopeResult] = {}
         self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
+        self.selection: plan.SelectionActive | None = None  # with the index: what the record activates in the packs
 
     def release(self) -> None:
         """Drop the unbuilt part traces: each holds its pack's traces (a cycle), which would leave this
@@ -286,11 +287,12 @@ class _Evaluation:
             runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
             stages = [(stage, None) for stage in sorted({s for run in runs for s in run.cp.groups})]
         else:
-            runs = self.runs = []
             prepared = self.prepared(packs)
-            for cp, ix in prepared:
-                runs.append(_PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace), ix,
-                                     plan.active(ix, self.seen)))
+            selection = _selection_plans.get_or_make(prepared, lambda: plan.Selection([ix for _, ix in prepared])) \
+                if isinstance(packs, tuple) else plan.Selection([ix for _, ix in prepared])  # (as `prepared`)
+            self.selection = selection.active(self.seen)
+            runs = self.runs = [_PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace), ix, act)
+                                for (cp, ix), act in zip(prepared, self.selection.actives, strict=True)]
             stages = _stages.get_or_make(prepared, lambda: _merged_stages(runs), self.registry.concepts) \
                 if isinstance(packs, tuple) else _merged_stages(runs)  # (as `prepared`: a list may change in place)
         for stage, merged in stages:
@@ -554,23 +556,11 @@ class _Evaluation:
             return plan.build_index(cp, baseline, lambda r: differential_group(prules[r], self.registry))
         return plan.index_for(cp, self.registry.concepts, build)
 
-    def differential_groups(self) -> set[tuple[str, str]] | None:
-        """The differential groups that may give a candidate: those with a rule worked out, or one that scores
-        without data (None: no index, every group)."""
-        if self.seen is None:
-            return None
-        out: set[tuple[str, str]] = set()
-        for run in self.runs:
-            if run.active is not None:
-                out.update(run.active.groups)
-        return out
-
     def differential(self) -> tuple[Candidate, ...]:
         """The differential of the diagnosis rules in the patient's population (`cdss.engine.differential`);
         with the index, of the groups that may give a candidate, each condition scored once per group
         (`cdss.engine.shared.differential`)."""
-        groups = self.differential_groups()
-        if groups is None:
+        if self.selection is None:
             return build_differential(
                 [RuleRun(prule, run.cp, node, run.leaves) for run in self.runs
                  for prule, node in zip(run.cp.pack.rules, run.cp.rule_trees, strict=True)
@@ -580,21 +570,17 @@ class _Evaluation:
         firsts: list[RuleRun] = []
         twins: dict[str, list[str]] = {}  # a first rule's id -> the ids of the rules with its condition and group
         seen: dict[tuple[tuple[str, str], str], str] = {}
-        for run in self.runs:
-            cp, ix = run.cp, run.index
-            assert ix is not None
-            if groups.isdisjoint(ix.group_set):
-                continue
-            for r in ix.diagnosis:
-                g, row = ix.groups[r], ix.rows[r]
-                if g not in groups or self.scope(row.population).outcome is FALSE:
-                    continue  # (nothing outside the patient's population)
-                first = seen.get((g, row.key))
-                if first is None:
-                    seen[(g, row.key)] = row.full_id
-                    firsts.append(RuleRun(cp.pack.rules[r], cp, cp.rule_trees[r], run.leaves))
-                else:
-                    twins.setdefault(first, []).append(row.full_id)
+        runs, scope = self.runs, self.scope
+        for i, r, g, row in self.selection.diagnosis:  # (the diagnosis rules in `groups`, in pack order)
+            if scope(row.population).outcome is FALSE:
+                continue  # (nothing outside the patient's population)
+            first = seen.get((g, row.key))
+            if first is None:
+                seen[(g, row.key)] = row.full_id
+                cp = runs[i].cp
+                firsts.append(RuleRun(cp.pack.rules[r], cp, cp.rule_trees[r], runs[i].leaves))
+            else:
+                twins.setdefault(first, []).append(row.full_id)
         return shared.differential(firsts, twins, self.registry, build_differential)
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
@@ -799,6 +785,7 @@ STAMPS_KEPT = 4096
 _prepared: ByIdentity[tuple[CompiledPack, plan.PackIndex]] = ByIdentity(STAMPS_KEPT)
 _last_prepared: ByIdentity[list[tuple[CompiledPack, plan.PackIndex]]] = ByIdentity(SELECTIONS_KEPT)
 _stages: ByIdentity[list[tuple[int, plan.MergedStage | None]]] = ByIdentity(SELECTIONS_KEPT)  # per prepared list
+_selection_plans: ByIdentity[plan.Selection] = ByIdentity(SELECTIONS_KEPT)  # per prepared list
 _advice: ByIdentity[dict[str, Any]] = ByIdentity(STAMPS_KEPT)  # per rule: the fields of its advice
 _population_keys: ByIdentity[str] = ByIdentity(STAMPS_KEPT * 16)  # per population object: its content
 _stamps: ByIdentity[PackStamp] = ByIdentity(STAMPS_KEPT)

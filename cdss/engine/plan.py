@@ -78,7 +78,6 @@ class PackIndex:
     rows: tuple[RuleRow, ...] = ()  # aligned with pack.rules
     excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (rule id, the rule ids it excludes), in pack order
     gap_rows: tuple[tuple[GapRow, ...], ...] = ()  # aligned with pack.rules: the baseline's gaps as rows
-    group_set: frozenset[tuple[str, str]] = frozenset()  # every differential group of the pack
 
 
 class RuleRow(NamedTuple):
@@ -181,8 +180,7 @@ def build_index(cp: CompiledPack, baseline: Baseline,
                                    p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
                      tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes),
                      tuple(tuple(GapRow(c, reason, p.full_id, p.urgency) for c, reason in gaps)
-                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)),
-                     frozenset(g for g in groups if g is not None))
+                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)))
 
 
 ACTIVE_KEPT = 64  # per pack index: the Active of this many sets of touched concepts are kept
@@ -231,6 +229,45 @@ def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
                   {s: tuple(v) for s, v in derived.items()}, groups,
                   {s: (tuple(cl.index for cl in v), tuple(ix.cp.leaf_keys[cl.index] for cl in v))
                    for s, v in by_stage.items()}, frozenset((*by_stage, *derived)))
+
+
+class SelectionActive(NamedTuple):
+    """What one evaluation works out across a selection of packs: each pack's `Active` (aligned with the
+    selection's indexes), the differential groups that may give a candidate (those of the active rules, and
+    the scoring ones), and the diagnosis rules in those groups as (pack position, rule index, group, row), in
+    pack order."""
+
+    actives: tuple[Active, ...]
+    groups: frozenset[tuple[str, str]]
+    diagnosis: tuple[tuple[int, int, tuple[str, str], RuleRow], ...]
+
+
+class Selection:
+    """The indexes of a selection of packs, and what a record activates in all of them (`active`): worked out
+    once per set of touched concepts of any of the packs, kept for the last ACTIVE_KEPT such sets, so that an
+    evaluation does not ask every pack in turn."""
+
+    __slots__ = ("indexes", "concepts", "_kept")
+
+    def __init__(self, indexes: Sequence[PackIndex]):
+        self.indexes = tuple(indexes)
+        self.concepts: frozenset[str] = frozenset().union(*(ix.concepts for ix in self.indexes))
+        self._kept: dict[frozenset[str], SelectionActive] = {}
+
+    def active(self, seen: Set[str]) -> SelectionActive:
+        hits = self.concepts.intersection(seen)  # (each pack's Active depends only on its share of these)
+        found = self._kept.get(hits)
+        if found is None:
+            actives = tuple(active(ix, hits) for ix in self.indexes)
+            groups = frozenset().union(*(a.groups for a in actives))
+            diagnosis = tuple((i, r, g, ix.rows[r]) for i, ix in enumerate(self.indexes) for r in ix.diagnosis
+                              if (g := ix.groups[r]) in groups)
+            found = SelectionActive(actives, groups, diagnosis)
+            with _lock:
+                if len(self._kept) >= ACTIVE_KEPT:
+                    self._kept.pop(next(iter(self._kept)), None)
+                self._kept[hits] = found
+        return found
 
 
 def derived_active(ix: PackIndex, did: str, seen: Set[str]) -> bool:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cdss.engine import plan
 from cdss.engine.compile import compile_pack
@@ -20,6 +21,7 @@ from cdss.engine.evaluate import _Evaluation, evaluate_facts
 from cdss.engine.matcher import Fact, LeafTest, LeafTestId, PlainMatcher, StageTests
 from cdss.engine.population import prepare
 from cdss.intake.bundle import read_bundle
+from cdss.intake.facts import PatientFacts
 from cdss.packs.registry import default_registry
 from cdss.packs.scope import load_safety_settings
 from cdss.render.json import render_json
@@ -180,3 +182,29 @@ def test_copies_share_their_keys_and_are_decided_once_per_evaluation():
     state.run_packs(packs)
     decided = sum(len(run.active.rules) for run in state.runs)
     assert 0 < len(state.shared.conditions) <= decided / 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(picked=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_what_a_record_activates_across_the_packs_is_what_each_pack_activates(picked):
+    """`plan.Selection` keeps, per set of touched concepts, every pack's `Active`, the differential groups and
+    the diagnosis rules in them: each must be exactly what asking the packs one by one gives, whichever sets
+    came before (past ACTIVE_KEPT sets, the oldest are forgotten, never mixed up)."""
+    if "bundled" not in _SELECTION:  # one per process, as evaluations keep it
+        registry = default_registry()
+        state = _Evaluation(PatientFacts(patient="Patient/-", birth_date=None, sex=None), NOW, registry, PlainMatcher())
+        _SELECTION["bundled"] = plan.Selection([ix for _, ix in state.prepared(registry.select())])
+    selection = _SELECTION["bundled"]
+    indexes = selection.indexes
+    concepts = sorted(selection.concepts)
+    seen = frozenset({*(concepts[i % len(concepts)] for i in picked), "unrelated-concept"})
+    got = selection.active(seen)
+    actives = [plan.active(ix, seen) for ix in indexes]
+    assert got.actives == tuple(actives)
+    groups = frozenset().union(*(a.groups for a in actives))
+    assert got.groups == groups
+    assert got.diagnosis == tuple((i, r, ix.groups[r], ix.rows[r]) for i, ix in enumerate(indexes)
+                                  for r in ix.diagnosis if ix.groups[r] in groups)
+
+
+_SELECTION: dict[str, plan.Selection] = {}

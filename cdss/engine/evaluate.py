@@ -56,6 +56,7 @@ from cdss.packs.schema import URGENCY_ORDER, Derived, Leaf
 from cdss.packs.scope import load_safety_settings
 from cdss.packs.tables import TableFact
 from cdss.vocab import labels
+from cdss.vocab.model import Text
 
 
 @dataclass
@@ -69,8 +70,8 @@ class Measure:
 
 
 class _PackRun:
-    """One pack's progress through an evaluation: its tests' outcomes, derived facts and their traces. (A plain
-    class: one is made per pack per evaluation, and a dataclass's generated `__init__` costs twice as much.)"""
+    """One pack's progress through an evaluation: its tests' outcomes, derived facts and their traces (one per
+    pack per evaluation)."""
 
     __slots__ = ("cp", "leaves", "parts_trace", "derived_facts", "index", "active", "borrowed")
 
@@ -366,6 +367,8 @@ class _Evaluation:
         gaps: list[GapRow] = []
         notes: list[str] = []
         for run in runs:
+            if run.active is not None and not run.active.rules and not run.active.quiet_rules:
+                continue  # no rule of this pack is worked out or gives a data gap: it gives nothing
             s, g, n = self.decide(run)
             suggestions.extend(s)
             gaps.extend(g)
@@ -808,13 +811,13 @@ def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],
         rules, urgencies = grouped.setdefault((concept, reason), (set(), []))
         rules.add(rule)
         urgencies.append(urgency)
-    titles: dict[str, Any] | None = None  # a derived fact's title, looked for only when one has a gap
+    titles: dict[str, Text] = {}  # the derived facts' titles, gathered only when a gap is on one
     out = []
     for (concept, reason), (rules, urgencies) in grouped.items():
         c = registry.concepts.by_id.get(concept)
-        if c is None and titles is None:
+        if c is None and not titles:
             titles = {d.id: d.title for p in packs for d in p.derived}
-        title = c.title if c is not None else titles.get(concept) if titles is not None else None
+        title = c.title if c is not None else titles.get(concept)
         detail = "; ".join(n.detail for n in facts.notes if n.concept == concept and n.reason == reason) or None
         out.append(DataGap(concept=concept, title={"zh": title.zh, "en": title.en} if title else
                            {"zh": concept, "en": concept}, reason=reason, rules=tuple(sorted(rules)),

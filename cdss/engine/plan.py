@@ -21,8 +21,10 @@ So skipping never drops a data gap nor changes a result: `evaluate_facts(..., in
 and rule, and tests compare the two (tests/regressions/test_rule_index.py) on every pack case and on
 generated patients. The index of a pack is built once per process per pack version, content hash and
 concept set; what one patient activates (`active`) depends only on which of the pack's concepts the record
-touches, and is kept per index for the last ACTIVE_KEPT such sets. Within an evaluation, identical leaves,
-derived facts and conditions of different packs are worked out once (`cdss.engine.shared`).
+touches, and is kept per index for the last ACTIVE_KEPT such sets; a `Selection` of packs keeps what a
+record activates in all of them (every pack's Active, the differential's groups and rules) in the same way.
+Within an evaluation, identical leaves, derived facts and conditions of different packs are worked out once
+(`cdss.engine.shared`).
 """
 
 from __future__ import annotations
@@ -183,7 +185,7 @@ def build_index(cp: CompiledPack, baseline: Baseline,
                            for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)))
 
 
-ACTIVE_KEPT = 64  # per pack index: the Active of this many sets of touched concepts are kept
+ACTIVE_KEPT = 64  # per pack index, and per Selection: what this many sets of touched concepts activate is kept
 
 
 def active(ix: PackIndex, seen: Set[str]) -> Active:

@@ -811,7 +811,7 @@ def _gaps(rows: list[GapRow], registry: Registry, packs: Sequence[Pack],
         rules, urgencies = grouped.setdefault((concept, reason), (set(), []))
         rules.add(rule)
         urgencies.append(urgency)
-    titles: dict[str, Text] = {}  # the derived facts' titles, gathered only when a gap is on one
+    titles: dict[str, Text] = {}  # the derived facts' titles, gathered only for a gap on no concept of the set
     out = []
     for (concept, reason), (rules, urgencies) in grouped.items():
         c = registry.concepts.by_id.get(concept)

@@ -286,16 +286,17 @@ class _Evaluation:
         """Match every pack's tests, one matcher run per stage for all packs together, then decide the rules."""
         if self.seen is None:
             runs = self.runs = [_PackRun(compile_pack(p)) for p in packs]
-            stages = [(stage, None) for stage in sorted({s for run in runs for s in run.cp.groups})]
+            stages: Sequence[tuple[int, plan.MergedStage | None]] = \
+                [(stage, None) for stage in sorted({s for run in runs for s in run.cp.groups})]
         else:
             prepared = self.prepared(packs)
-            selection = _selection_plans.get_or_make(prepared, lambda: plan.Selection([ix for _, ix in prepared])) \
-                if isinstance(packs, tuple) else plan.Selection([ix for _, ix in prepared])  # (as `prepared`)
+            # (kept per selection, as `prepared` is; not for a list of packs, which may change in place)
+            selection = _selections.get_or_make(prepared, lambda: plan.Selection([ix for _, ix in prepared])) \
+                if isinstance(packs, tuple) else plan.Selection([ix for _, ix in prepared])
             self.selection = selection.active(self.seen)
             runs = self.runs = [_PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace), ix, act)
                                 for (cp, ix), act in zip(prepared, self.selection.actives, strict=True)]
-            stages = _stages.get_or_make(prepared, lambda: _merged_stages(runs), self.registry.concepts) \
-                if isinstance(packs, tuple) else _merged_stages(runs)  # (as `prepared`: a list may change in place)
+            stages = selection.stages
         for stage, merged in stages:
             work: list[tuple[StageTests, list[Fact]]] = []
             staged: list[tuple[_PackRun, Sequence[CompiledLeaf], dict[str, Measure]]] = []
@@ -673,13 +674,6 @@ class _Evaluation:
         return _advice.put(prule, fields, pack, catalogue)
 
 
-def _merged_stages(runs: Sequence[_PackRun]) -> list[tuple[int, plan.MergedStage | None]]:
-    """The stages of the packs, in order (a pack's stages are its groups' keys), each with the packs' tests
-    merged (`plan.merged_stage`; None: matched per pack)."""
-    return [(stage, plan.merged_stage([r.cp.groups[stage] for r in runs if stage in r.cp.groups], stage > 0))
-            for stage in sorted({s for run in runs for s in run.cp.groups})]
-
-
 def _own(run: _PackRun, stage: int, stage_leaves: Sequence[CompiledLeaf], claimed: set[str],
          twins: list[tuple[_PackRun, tuple[int, ...], tuple[str, ...]]]) -> Sequence[CompiledLeaf]:
     """The leaves of a stage that this pack works out: those whose key no earlier pack of the stage has (the
@@ -787,8 +781,7 @@ STAMPS_KEPT = 4096
 # Per pack (and concept set): what `compile_pack` and `pack_index` give; and the list, per selection of packs.
 _prepared: ByIdentity[tuple[CompiledPack, plan.PackIndex]] = ByIdentity(STAMPS_KEPT)
 _last_prepared: ByIdentity[list[tuple[CompiledPack, plan.PackIndex]]] = ByIdentity(SELECTIONS_KEPT)
-_stages: ByIdentity[list[tuple[int, plan.MergedStage | None]]] = ByIdentity(SELECTIONS_KEPT)  # per prepared list
-_selection_plans: ByIdentity[plan.Selection] = ByIdentity(SELECTIONS_KEPT)  # per prepared list
+_selections: ByIdentity[plan.Selection] = ByIdentity(SELECTIONS_KEPT)  # per prepared list
 _advice: ByIdentity[dict[str, Any]] = ByIdentity(STAMPS_KEPT)  # per rule: the fields of its advice
 _population_keys: ByIdentity[str] = ByIdentity(STAMPS_KEPT * 16)  # per population object: its content
 _stamps: ByIdentity[PackStamp] = ByIdentity(STAMPS_KEPT)

@@ -245,15 +245,20 @@ class SelectionActive(NamedTuple):
 
 
 class Selection:
-    """The indexes of a selection of packs, and what a record activates in all of them (`active`): worked out
-    once per set of touched concepts of any of the packs, kept for the last ACTIVE_KEPT such sets, so that an
-    evaluation does not ask every pack in turn."""
+    """The indexes of a selection of packs; their stages in order, each with the packs' tests merged
+    (`merged_stage`; None: matched per pack); and what a record activates in all of them (`active`): worked
+    out once per set of touched concepts of any of the packs, kept for the last ACTIVE_KEPT such sets, so that
+    an evaluation does not ask every pack in turn."""
 
-    __slots__ = ("indexes", "concepts", "_kept")
+    __slots__ = ("indexes", "concepts", "stages", "_kept")
 
     def __init__(self, indexes: Sequence[PackIndex]):
         self.indexes = tuple(indexes)
         self.concepts: frozenset[str] = frozenset().union(*(ix.concepts for ix in self.indexes))
+        groups = [ix.cp.groups for ix in self.indexes]  # (a pack's stages are its groups' keys)
+        self.stages: tuple[tuple[int, MergedStage | None], ...] = tuple(
+            (stage, merged_stage([g[stage] for g in groups if stage in g], stage > 0))
+            for stage in sorted({s for g in groups for s in g}))
         self._kept: dict[frozenset[str], SelectionActive] = {}
 
     def active(self, seen: Set[str]) -> SelectionActive:

@@ -15,10 +15,12 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cdss.engine import evaluate as evaluate_module
 from cdss.engine import plan
 from cdss.engine.compile import compile_pack
 from cdss.engine.evaluate import _Evaluation, evaluate_facts
 from cdss.engine.matcher import Fact, LeafTest, LeafTestId, PlainMatcher, StageTests
+from cdss.engine.memo import ByIdentity
 from cdss.engine.population import prepare
 from cdss.intake.bundle import read_bundle
 from cdss.intake.facts import PatientFacts
@@ -114,6 +116,7 @@ def test_past_the_limit_of_merged_selections_stages_are_matched_per_pack(monkeyp
     monkeypatch.setattr(plan, "MAX_MERGED_SELECTIONS", 0)
     monkeypatch.setattr(plan, "_merged", {})
     monkeypatch.setattr(plan, "_selections", set())
+    monkeypatch.setattr(evaluate_module, "_selections", ByIdentity(16))  # (else an earlier test's merged stages)
     registry = default_registry()
     packs = registry.select()
     assert plan.merged_stage([compile_pack(p).groups[0] for p in packs if 0 in compile_pack(p).groups]) is None

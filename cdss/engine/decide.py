@@ -95,7 +95,7 @@ _compiled: ByIdentity[_Compiled] = ByIdentity(100_000)  # per condition node of 
 
 def decide(node: Node, leaves: Mapping[int, LeafResult]) -> Decided:
     """The outcome of a condition from its leaves' outcomes (three-valued); its items when asked for."""
-    found = _compiled.get(node) or _compiled.put(node, _compile(node))
+    found = _compiled.get_alone(node) or _compiled.put(node, _compile(node))
     return Decided(found.outcome(leaves), found, leaves)
 
 

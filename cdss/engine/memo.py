@@ -28,13 +28,19 @@ class ByIdentity(Generic[V]):
         if found is None or found[0] is not owner:
             return None
         kept = found[1]
-        if kept or depends_on:  # (most owners have none: e.g. a condition node, looked up for every rule)
+        if kept or depends_on:  # (many owners have none)
             if len(kept) != len(depends_on):
                 return None
             for one, given in zip(kept, depends_on, strict=True):  # a loop, not any(): no generator
                 if one is not given:
                     return None
         return found[2]
+
+    def get_alone(self, owner: object) -> V | None:
+        """`get` for an owner whose value depends on no other object (a condition node, looked up for every
+        rule of every evaluation): without packing and comparing dependencies."""
+        found = self._entries.get(id(owner))
+        return found[2] if found is not None and found[0] is owner and not found[1] else None
 
     def put(self, owner: object, value: V, *depends_on: object) -> V:
         if len(self._entries) >= self._limit:

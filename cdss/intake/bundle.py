@@ -306,12 +306,14 @@ def read_bundle(data: bytes | str | Mapping[str, Any], concepts: ConceptSet, *,
             raise reader.fail(_entry_path(i), "entry has no resource", "bad-entry")
         count += 1
         rtype = res.get("resourceType")
-        for key in ("resourceType", "id"):
-            if key in res and not (res[key].__class__ is str and res[key].isascii()) and not _text(res[key]):
-                raise reader.fail(f"{_entry_path(i)}.{key}", "must be a JSON string of valid Unicode text",
-                                  "bad-type", got=ascii(res[key])[:40] if isinstance(res[key], str)
-                                  else type(res[key]).__name__)
-        ref = f"{rtype}/{res.get('id') or _full_url_id(entry) or i}"
+        rid = res.get("id")
+        if not (rtype.__class__ is str and rtype.isascii() and rid.__class__ is str and rid.isascii()):
+            for key in ("resourceType", "id"):  # (ASCII text of both, the usual case, needs no closer look)
+                if key in res and not _text(res[key]):
+                    raise reader.fail(f"{_entry_path(i)}.{key}", "must be a JSON string of valid Unicode text",
+                                      "bad-type", got=ascii(res[key])[:40] if isinstance(res[key], str)
+                                      else type(res[key]).__name__)
+        ref = f"{rtype}/{rid or _full_url_id(entry) or i}"
         if rtype != "Patient" and ("subject" in res or "patient" in res):  # identity.SUBJECT_KEYS
             refs.extend((i, key, reference) for key, reference in identity.references(res))
         if rtype == "Observation" and reader.quick(res, ref):

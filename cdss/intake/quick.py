@@ -13,6 +13,7 @@ two paths give the same facts; this one only skips work.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ from cdss.vocab.units import Linear, UnitTooComplex, UnknownUnit, conversion
 UCUM = "http://unitsofmeasure.org"
 _fromisoformat = dt.datetime.fromisoformat
 _MISSING = object()
+_UNIT_SYSTEMS = (UCUM, None)  # a valueQuantity's code is read as UCUM in these; otherwise its unit text
+_ANY_NUMBER = (-math.inf, math.inf)
 _tuple_new = tuple.__new__
 
 
@@ -46,11 +49,10 @@ class QuickObservations:
         if "component" in res or "valueCodeableConcept" in res or "valueString" in res:
             return False  # more than one quantity: the general reader's
         when = res.get("effectiveDateTime")  # the first of the time fields the general reader tries
-        if when.__class__ is not str:
-            return False
-        # A dateTime with a time part and no surrounding space, parsed as _Reader.when parses it (no date
-        # alone can be this long); anything else, or a time it would refuse, is left to `when`.
-        if len(when) <= 10 or when[10] != "T" or when[0].isspace() or when[-1].isspace():
+        # A dateTime with a time part (no date alone has a "T" at 10), parsed as _Reader.when parses it once
+        # stripped: fromisoformat refuses surrounding space, so a spaced text, like a time it refuses, is
+        # left to `when` (tests/unit/intake/test_quick.py draws such texts).
+        if when.__class__ is not str or when[10:11] != "T":
             return False
         try:
             time = _fromisoformat(when.replace("Z", "+00:00"))
@@ -72,7 +74,9 @@ class QuickObservations:
             return False
         if number - number != 0.0:  # inf or nan
             return False
-        unit = q.get("code") if q.get("system") in (UCUM, None) and q.get("code") else q.get("unit")
+        unit = q.get("code")
+        if not unit or q.get("system") not in _UNIT_SYSTEMS:
+            unit = q.get("unit")
         if unit.__class__ is not str or not unit:
             return False
         steps = _MISSING
@@ -86,14 +90,26 @@ class QuickObservations:
             steps = _steps(self.concepts, codings, unit, self.memo)
         if steps is None:
             return False
-        found = []
-        for cid, linear, canonical_unit, plausible in steps:
+        readings = self.readings
+        if len(steps) == 1:  # the usual case, without the list of found readings
+            cid, linear, canonical_unit, low, high = steps[0]
             canonical = number if linear is None else linear.canonical(number)
-            if plausible and not (plausible[0] <= canonical <= plausible[1]):
+            if not (low <= canonical <= high):
                 return False
             # Reading(...) without the Python frame of a NamedTuple's __new__ (the same tuple)
+            reading = _tuple_new(Reading, (cid, canonical, canonical_unit, time, ref))
+            same = readings.get(cid)
+            if same is None:
+                readings[cid] = [reading]
+            else:
+                same.append(reading)
+            return True
+        found = []
+        for cid, linear, canonical_unit, low, high in steps:
+            canonical = number if linear is None else linear.canonical(number)
+            if not (low <= canonical <= high):
+                return False
             found.append(_tuple_new(Reading, (cid, canonical, canonical_unit, time, ref)))
-        readings = self.readings
         for reading in found:
             same = readings.get(reading[0])
             if same is None:
@@ -103,13 +119,14 @@ class QuickObservations:
         return True
 
 
-_Step = tuple[str, "Linear | None", "str | None", "tuple[float, float] | None"]
+_Step = tuple[str, "Linear | None", "str | None", float, float]
 
 
 def _steps(concepts: ConceptSet, codings: list[Any], unit: str, memo: dict[Any, Any]) -> tuple[_Step, ...] | None:
     """What a value in `unit` coded by `codings` becomes: per concept, its conversion (None: unchanged), unit
-    and plausible range; None when some concept is not a quantity or the unit does not convert (the general
-    reader says why). Remembered for a single coding (the usual case): it depends on nothing else."""
+    and plausible range (from -inf to inf when the concept has none); None when some concept is not a quantity
+    or the unit does not convert (the general reader says why). Remembered for a single coding (the usual
+    case): it depends on nothing else."""
     ids = concepts.match([c for c in codings if isinstance(c, dict)])
     steps = _work_out(concepts, ids, unit) if ids else None
     if len(codings) == 1 and codings[0].__class__ is dict:
@@ -131,5 +148,6 @@ def _work_out(concepts: ConceptSet, ids: tuple[str, ...], unit: str) -> tuple[_S
         except (UnknownUnit, UnitTooComplex):
             return None
         identity = linear.scale == 1.0 and linear.offset == 0.0  # Linear.canonical would return float(value)
-        steps.append((cid, None if identity else linear, concept.unit, concept.plausible))
+        low, high = concept.plausible or _ANY_NUMBER
+        steps.append((cid, None if identity else linear, concept.unit, low, high))
     return tuple(steps)

@@ -6,6 +6,8 @@ import copy
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdss.errors import IntakeError
 from cdss.intake.bundle import read_bundle
@@ -84,6 +86,47 @@ def test_the_fast_path_reads_every_observation_as_the_general_reader_does(regist
     fast = _read(bundle, registry)
     monkeypatch.setattr(QuickObservations, "read", lambda self, res, ref: False)
     assert fast == _read(bundle, registry)
+
+
+_SPACES = st.sampled_from([" ", "\t", "\n", "\u3000", "\xa0", "\u2028"])
+_TIMES = st.one_of(
+    st.datetimes(timezones=st.one_of(st.none(), st.timezones())).map(lambda t: t.isoformat()),
+    st.dates().map(lambda d: d.isoformat()),
+    st.sampled_from(["2026-11-20T08:00:00Z", "2026-11-20T08", "2026-11-20T08:00:00,5", "2026-W47-5T08:00",
+                     "20261120T0800", "2026-11-20T24:00:00", "2026-11-20 08:00:00+08:00", "2026-11-20T"]),
+    st.text(max_size=30),
+)
+_PADDED_TIMES = st.tuples(st.lists(_SPACES, max_size=2).map("".join), _TIMES,
+                          st.lists(_SPACES, max_size=2).map("".join)).map("".join)
+_UNITS = st.fixed_dictionaries(
+    {"value": st.one_of(st.integers(60, 250), st.sampled_from([150.5, -5, 5000, 10**400, 1e308, float("nan"),
+                                                               float("inf"), True, "150", None]))},
+    optional={"unit": st.sampled_from(["mm[Hg]", "mmHg", "", "kPa", "furlong", 150]),
+              "system": st.sampled_from([UCUM, "urn:x", None, ["urn:x"]]),
+              "code": st.sampled_from(["mm[Hg]", "kPa", "", "mmHg", None])})
+
+
+def _same_on_both_paths(registry, obs: dict) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": PATIENT}, {"resource": obs}]}
+    fast = _read(bundle, registry)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(QuickObservations, "read", lambda self, res, ref: False)
+        assert fast == _read(bundle, registry)
+
+
+@settings(max_examples=300, deadline=None)
+@given(when=_PADDED_TIMES)
+def test_any_time_text_reads_alike_on_both_paths(registry, when):
+    """The fast path leaves to the general reader whatever time it would not read exactly as that reader does:
+    times with surrounding space, dates alone, week dates, texts that are no time; a time without a zone is
+    read in UTC on both."""
+    _same_on_both_paths(registry, _obs(effectiveDateTime=when))
+
+
+@settings(max_examples=300, deadline=None)
+@given(quantity=_UNITS)
+def test_any_quantity_reads_alike_on_both_paths(registry, quantity):
+    _same_on_both_paths(registry, _obs(valueQuantity=quantity))
 
 
 def test_remembered_lookups_do_not_outlive_a_change_of_tables(registry):

@@ -32,17 +32,21 @@ from cdss.engine.results import Candidate, ConditionTrace, Criterion, walk_facts
 from cdss.packs.registry import Registry
 
 
-@dataclass
 class Condition:
-    """One decided condition key: the first rule's decision, with what its trace and gaps are made of."""
+    """One decided condition key: the first rule's decision, with what its trace and gaps are made of.
+    (A slotted class with a plain `__init__`: made for every decided key of every evaluation.)"""
 
-    decided: Decided
-    cp: CompiledPack
-    leaves: Mapping[int, LeafResult]
-    parts: Mapping[str, tuple[ConditionTrace, ...]]
-    traced: ConditionTrace | None = None
-    gaps: tuple[tuple[str, str], ...] | None = None
-    shown: tuple[tuple[ConditionTrace, ...], list[tuple[str, str, str]]] | None = None
+    __slots__ = ("decided", "cp", "leaves", "parts", "traced", "gaps", "shown")
+
+    def __init__(self, decided: Decided, cp: CompiledPack, leaves: Mapping[int, LeafResult],
+                 parts: Mapping[str, tuple[ConditionTrace, ...]]):
+        self.decided = decided
+        self.cp = cp
+        self.leaves = leaves
+        self.parts = parts
+        self.traced: ConditionTrace | None = None
+        self.gaps: tuple[tuple[str, str], ...] | None = None
+        self.shown: tuple[tuple[ConditionTrace, ...], list[tuple[str, str, str]]] | None = None
 
     def trace(self) -> ConditionTrace:
         """The condition as shown in a rationale (`cdss.engine.decide.trace`), once."""

@@ -6,7 +6,8 @@ rule ids). Two generated bundles are timed (`cdss.testing.factories.synthetic_bu
 cost of an evaluation, which grows with the rules, not with the patient) and one of 500 resources. Medians of
 `repeat` timed evaluations after one warm-up (which compiles the packs and registers their rulesets), in CPU
 milliseconds of this process (steadier than wall time on a shared machine; the evaluation runs on this
-thread, durable-rules included), and the ratio to scale 1. `--plot FILE` also writes the curve as SVG (matplotlib).
+thread, durable-rules included), and the ratio to scale 1; the scales are timed in turn (`measure`).
+`--plot FILE` also writes the curve as SVG (matplotlib).
 """
 
 from __future__ import annotations
@@ -36,38 +37,46 @@ def parse_scales(text: str) -> list[int]:
 
 
 def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, Any]:
-    """Median CPU milliseconds per evaluation at each rules scale, for the small and the 500-resource bundle."""
+    """Median CPU milliseconds per evaluation at each rules scale, for the small and the 500-resource bundle,
+    and the ratio to scale 1 (or to the first scale given, without 1).
+
+    The scales are timed in turn, `repeat` rounds of one evaluation of each bundle at each scale (the order
+    reversed every other round), not one scale after the other: this machine's speed drifts by tens of per
+    cent from minute to minute, and timed one after the other a drift between two scales became part of their
+    ratio. A ratio is the median over the rounds of that round's time at the scale over its time at scale 1.
+    """
     from cdss.engine.evaluate import evaluate
     from cdss.engine.matcher import matcher_named
     from cdss.packs.registry import default_registry
+    from cdss.testing.factories import synthetic_bundle
     from cdss.testing.scale import scaled_registry
     from cdss.vocab.collector import settle_long_lived
 
     base = default_registry()
     matcher = matcher_named(matcher_name)
-    from cdss.testing.factories import synthetic_bundle
-
     bundles = {n: json.dumps(synthetic_bundle(n, concepts=base.concepts, now=NOW)).encode() for n in (SMALL, LARGE)}
+    registries = {scale: scaled_registry(base, scale) for scale in scales}
+    suggestions = {(scale, n): len(evaluate(data, now=NOW, registry=registry, matcher=matcher).suggestions)
+                   for scale, registry in registries.items() for n, data in bundles.items()}  # warm-up
+    settle_long_lived()  # as the service does once its registry is loaded (service/deps.py)
+    times: dict[tuple[int, int], list[float]] = {key: [] for key in suggestions}
+    for turn in range(repeat):
+        for scale in scales if turn % 2 == 0 else scales[::-1]:
+            for n, data in bundles.items():
+                t0 = time.process_time()
+                evaluate(data, now=NOW, registry=registries[scale], matcher=matcher)
+                times[scale, n].append((time.process_time() - t0) * 1000)
+    one = 1 if 1 in scales else scales[0]
     rows: list[dict[str, Any]] = []
-    for scale in scales:
-        registry = scaled_registry(base, scale)
+    for scale, registry in registries.items():
         packs = registry.select()
         row: dict[str, Any] = {"scale": scale, "packs": len(packs), "rules": sum(len(p.rules) for p in packs)}
-        for n, data in bundles.items():
-            first = evaluate(data, now=NOW, registry=registry, matcher=matcher)  # warm-up
-            times = []
-            settle_long_lived()  # as the service does once its registry is loaded (service/deps.py)
-            for _ in range(repeat):
-                t0 = time.process_time()
-                evaluate(data, now=NOW, registry=registry, matcher=matcher)
-                times.append((time.process_time() - t0) * 1000)
-            row[f"ms_{n}"] = round(statistics.median(times), 2)
-            row[f"suggestions_{n}"] = len(first.suggestions)
-        rows.append(row)
-    one = next((r for r in rows if r["scale"] == 1), rows[0])
-    for row in rows:
         for n in bundles:
-            row[f"x_{n}"] = round(row[f"ms_{n}"] / one[f"ms_{n}"], 2)
+            row[f"ms_{n}"] = round(statistics.median(times[scale, n]), 2)
+            row[f"x_{n}"] = round(statistics.median(t / b for t, b in zip(times[scale, n], times[one, n],
+                                                                           strict=True)), 2)
+            row[f"suggestions_{n}"] = suggestions[scale, n]
+        rows.append(row)
     return {"matcher": matcher.name, "repeat": repeat, "small_resources": SMALL, "large_resources": LARGE,
             "rows": rows}
 
@@ -78,7 +87,8 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     small, large = result["small_resources"], result["large_resources"]
-    table = Table(title=f"evaluation time vs rules (matcher {result['matcher']}, median of {result['repeat']})")
+    table = Table(title=f"evaluation time vs rules (matcher {result['matcher']}, median of {result['repeat']} rounds, "
+                        "the scales timed in turn)")
     for name in ("scale", "packs", "rules", f"{small} res. CPU ms", "× scale 1", f"{large} res. CPU ms", "× scale 1 "):
         table.add_column(name, justify="right")
     for r in result["rows"]:

@@ -75,3 +75,31 @@ def test_parse_scales():
     assert parse_scales("1, 5,10") == [1, 5, 10]
     with pytest.raises(ValueError):
         parse_scales("0")
+
+
+
+def test_the_rules_scale_bench_times_the_scales_in_turn_and_pairs_their_ratios(monkeypatch):
+    """A machine that slows down 5x halfway through (as this one drifts) changes no ratio: each round times
+    every scale, and a ratio pairs the times of one round. (Timed one scale after the other, scale 1 would
+    have been timed fast and scale 2 slow: a ratio of 15, not 3.)"""
+    from types import SimpleNamespace
+
+    from cdss.cli import bench_scale
+
+    clock = {"now": 0.0}
+    order: list[int] = []
+
+    def fake_evaluate(data, *, now, registry, matcher):  # 1 s against the packs, 3 s against 2 copies of them
+        packs = len(registry.select())
+        order.append(packs)
+        speed = 1.0 if len(order) <= 4 + 8 else 5.0  # (4 warm-ups, then 2 rounds fast and 2 slow)
+        clock["now"] += (3.0 if packs > 43 else 1.0) * speed
+        return SimpleNamespace(suggestions=())
+
+    monkeypatch.setattr("cdss.engine.evaluate.evaluate", fake_evaluate)
+    monkeypatch.setattr(bench_scale, "time", SimpleNamespace(process_time=lambda: clock["now"]))
+    result = bench_scale.measure([1, 2], repeat=4, matcher_name="plain")
+    rows = {r["scale"]: r for r in result["rows"]}
+    assert (rows[1]["packs"], rows[2]["packs"]) == (43, 86)
+    assert (rows[1]["x_20"], rows[1]["x_500"], rows[2]["x_20"], rows[2]["x_500"]) == (1.0, 1.0, 3.0, 3.0)
+    assert order[4:12] == [43, 43, 86, 86, 86, 86, 43, 43]  # in turn, the order reversed every other round

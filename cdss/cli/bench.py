@@ -46,6 +46,9 @@ def bench_command(
                                     "the rules: comma-separated scales (e.g. 1,5,10), each running every pack "
                                     "and scale - 1 renamed copies of it, timed on a small and a 500-resource "
                                     "bundle (cdss/cli/bench_scale.py)."),
+    own_concepts: bool = typer.Option(False, "--own-concepts", help="With --rules-scale: each copy tests "
+                                      "concepts of its own, which no record mentions (new content for other "
+                                      "conditions), instead of the original's (the worst case)."),
     plot: Path | None = typer.Option(None, "--plot", help="With --rules-scale: also write the curve as SVG."),
 ) -> None:
     """Measure intake + evaluation per bundle (p50, p99), bundles per second on one core, peak memory, and the
@@ -57,7 +60,8 @@ def bench_command(
         run_batch_bench(population, 0 if workers == 1 else workers, fmt.value)
         return
     if rules_scale:
-        _scale_bench(rules_scale, repeat=repeat, matcher_name=matcher_name, fmt=fmt, plot_path=plot)
+        _scale_bench(rules_scale, repeat=repeat, matcher_name=matcher_name, fmt=fmt, plot_path=plot,
+                     own_concepts=own_concepts)
         return
     if startup:
         _startup_bench(repeat=repeat, fmt=fmt)
@@ -190,7 +194,7 @@ def _startup_bench(*, repeat: int, fmt: OutputFormat) -> None:
 
 
 def _scale_bench(scales_text: str, *, repeat: int, matcher_name: str, fmt: OutputFormat,
-                 plot_path: Path | None) -> None:
+                 plot_path: Path | None, own_concepts: bool) -> None:
     from cdss.cli.bench_scale import measure, parse_scales, plot, print_table
 
     try:
@@ -200,7 +204,7 @@ def _scale_bench(scales_text: str, *, repeat: int, matcher_name: str, fmt: Outpu
                    err=True)
         raise typer.Exit(2) from None
     try:
-        result = measure(scales, repeat=repeat, matcher_name=matcher_name)
+        result = measure(scales, repeat=repeat, matcher_name=matcher_name, own_concepts=own_concepts)
     except CdssError as exc:
         fail(exc, 1)
     if plot_path is not None:

@@ -36,7 +36,7 @@ def parse_scales(text: str) -> list[int]:
     return scales
 
 
-def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, Any]:
+def measure(scales: list[int], *, repeat: int, matcher_name: str, own_concepts: bool = False) -> dict[str, Any]:
     """Median CPU milliseconds per evaluation at each rules scale, for the small and the 500-resource bundle,
     and the ratio to scale 1 (or to the first scale given, without 1).
 
@@ -44,6 +44,7 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, A
     reversed every other round), not one scale after the other: this machine's speed drifts by tens of per
     cent from minute to minute, and timed one after the other a drift between two scales became part of their
     ratio. A ratio is the median over the rounds of that round's time at the scale over its time at scale 1.
+    With `own_concepts`, the copies test concepts of their own (`cdss.testing.scale`).
     """
     from cdss.engine.evaluate import evaluate
     from cdss.engine.matcher import matcher_named
@@ -55,7 +56,7 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, A
     base = default_registry()
     matcher = matcher_named(matcher_name)
     bundles = {n: json.dumps(synthetic_bundle(n, concepts=base.concepts, now=NOW)).encode() for n in (SMALL, LARGE)}
-    registries = {scale: scaled_registry(base, scale) for scale in scales}
+    registries = {scale: scaled_registry(base, scale, own_concepts=own_concepts) for scale in scales}
     suggestions = {(scale, n): len(evaluate(data, now=NOW, registry=registry, matcher=matcher).suggestions)
                    for scale, registry in registries.items() for n, data in bundles.items()}  # warm-up
     settle_long_lived()  # as the service does once its registry is loaded (service/deps.py)
@@ -78,7 +79,7 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str) -> dict[str, A
             row[f"suggestions_{n}"] = suggestions[scale, n]
         rows.append(row)
     return {"matcher": matcher.name, "repeat": repeat, "small_resources": SMALL, "large_resources": LARGE,
-            "rows": rows}
+            "copies": "own concepts" if own_concepts else "same concepts", "rows": rows}
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -87,8 +88,8 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     small, large = result["small_resources"], result["large_resources"]
-    table = Table(title=f"evaluation time vs rules (matcher {result['matcher']}, median of {result['repeat']} rounds, "
-                        "the scales timed in turn)")
+    table = Table(title=f"evaluation time vs rules (copies on {result['copies']}; matcher {result['matcher']}, "
+                        f"median of {result['repeat']} rounds, the scales timed in turn)")
     for name in ("scale", "packs", "rules", f"{small} res. CPU ms", "× scale 1", f"{large} res. CPU ms", "× scale 1 "):
         table.add_column(name, justify="right")
     for r in result["rows"]:
@@ -114,7 +115,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("CPU ms per evaluation (median)")
         ax.set_ylim(bottom=0)
         ax.legend()
-        ax.set_title(f"cdss bench --rules-scale (matcher {result['matcher']})", fontsize=10)
+        ax.set_title(f"cdss bench --rules-scale (copies on {result['copies']}; matcher {result['matcher']})",
+                     fontsize=10)
         fig.tight_layout()
         fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
         plt.close(fig)

@@ -6,15 +6,27 @@ full id of every copied rule is renamed (`htn-community-x2/referral/severe-bp-ur
 target in another pack points at that pack's copy of the same number, so each copy behaves exactly like the
 original: the same suggestions, data gaps and superseded advice, under renamed rule ids. The copies are
 built in memory from the checked packs (no YAML is parsed again) and are never published or written.
+
+Copies are the worst case for the rule index: every copy tests the concepts the original tests, so a record
+that touches a rule touches all its copies. `scaled_registry(registry, k, own_concepts=True)` gives each copy
+concepts of its own instead: copy c tests `sbp_x<c>` where the original tests `sbp`, a concept like `sbp` but
+with no codes, so that no record mentions it. That is what new content for other conditions mostly is; the
+demographic concepts (age, sex) and the population scopes are not renamed.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+
+from pydantic import BaseModel
 
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.safety_checks import split_target
+from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.hashing import content_sha256
+
+_CONCEPT_FIELDS = ("concept", "has")  # the fields of a condition, part or table column that name a concept
 
 
 def copy_id(pack_id: str, copy: int) -> str:
@@ -22,8 +34,9 @@ def copy_id(pack_id: str, copy: int) -> str:
     return pack_id if copy == 1 else f"{pack_id}-x{copy}"
 
 
-def copy_pack(pack: Pack, copy: int, copied: frozenset[str]) -> Pack:
-    """Copy number `copy` of a pack: renamed, with `supersedes` targets in the `copied` packs renamed too."""
+def copy_pack(pack: Pack, copy: int, copied: frozenset[str], renamed: frozenset[str] = frozenset()) -> Pack:
+    """Copy number `copy` of a pack: renamed, with `supersedes` targets in the `copied` packs renamed too, and
+    the concepts in `renamed` replaced by the copy's own (`own_concept`)."""
     if copy == 1:
         return pack
     new_id = copy_id(pack.id, copy)
@@ -34,14 +47,57 @@ def copy_pack(pack: Pack, copy: int, copied: frozenset[str]) -> Pack:
             return t
         return "/".join((copy_id(parts[0], copy), parts[1], parts[2]))
 
-    rules = tuple(PackRule(r.rule.model_copy(update={"supersedes": tuple(target(t) for t in r.rule.supersedes)})
-                           if r.rule.supersedes else r.rule, new_id, r.file, r.line) for r in pack.rules)
+    rules = tuple(PackRule(_own_concepts(r.rule.model_copy(update={"supersedes": tuple(target(t) for t in
+                                                                                 r.rule.supersedes)})
+                                         if r.rule.supersedes else r.rule, renamed, copy), new_id, r.file, r.line)
+                  for r in pack.rules)
     meta = pack.meta.model_copy(update={"id": new_id})
-    return replace(pack, meta=meta, rules=rules, sha256=content_sha256(pack.sha256, new_id))
+    derived = tuple(_own_concepts(d, renamed, copy) for d in pack.derived)
+    # (the hash names what was renamed: compiled packs are kept by content hash)
+    sha256 = content_sha256(pack.sha256, new_id, *(("own concepts",) if renamed else ()))
+    return replace(pack, meta=meta, rules=rules, derived=derived, sha256=sha256)
 
 
-def scaled_registry(registry: Registry, scale: int) -> Registry:
-    """The registry's selected packs (newest active versions) and `scale - 1` renamed copies of each.
+def own_concept(concept: str, copy: int) -> str:
+    """The id of copy `copy`'s own concept for `concept` (a snake_case id, as the dictionary's)."""
+    return f"{concept}_x{copy}"
+
+
+def _own_concepts(value: Any, renamed: frozenset[str], copy: int) -> Any:
+    """`value` (a rule, condition, derived fact ...) with every concept in `renamed` it names replaced by the
+    copy's own; the same object when it names none. Population scopes are left as they are."""
+    if not renamed:
+        return value
+    if isinstance(value, BaseModel):
+        update = {}
+        for name in type(value).model_fields:
+            if name == "population":
+                continue
+            old = getattr(value, name)
+            if name in _CONCEPT_FIELDS and old in renamed:
+                update[name] = own_concept(old, copy)
+            elif (new := _own_concepts(old, renamed, copy)) is not old:
+                update[name] = new
+        return value.model_copy(update=update) if update else value
+    if isinstance(value, tuple | list):
+        items = [_own_concepts(v, renamed, copy) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    return value
+
+
+def _with_own_concepts(concepts: ConceptSet, renamed: frozenset[str], copies: int) -> ConceptSet:
+    """The dictionary with, for each copy, a codeless twin of every concept in `renamed`."""
+    extra = tuple(c.model_copy(update={"id": own_concept(c.id, copy), "codes": (), "value_codes": ()})
+                  for copy in range(2, copies + 1) for c in concepts.source.concepts if c.id in renamed)
+    source = concepts.source.model_copy(update={"concepts": concepts.source.concepts + extra})
+    return ConceptSet.build(source, content_sha256(concepts.sha256, f"own concepts x{copies}"))
+
+
+def scaled_registry(registry: Registry, scale: int, *, own_concepts: bool = False) -> Registry:
+    """The registry's selected packs (newest active versions) and `scale - 1` renamed copies of each; with
+    `own_concepts`, each copy tests concepts of its own that no record mentions (see the module docstring).
 
     Raises:
         ValueError: `scale` is below 1.
@@ -50,8 +106,13 @@ def scaled_registry(registry: Registry, scale: int) -> Registry:
         raise ValueError(f"a rules scale is a whole number >= 1, got {scale}")
     packs = registry.select()
     copied = frozenset(p.id for p in packs)
-    out = Registry(concepts=registry.concepts, catalogue=registry.catalogue)
+    concepts = registry.concepts
+    renamed: frozenset[str] = frozenset()
+    if own_concepts and scale > 1:
+        renamed = frozenset(c.id for c in concepts.source.concepts if c.kind != "demographic")
+        concepts = _with_own_concepts(concepts, renamed, scale)
+    out = Registry(concepts=concepts, catalogue=registry.catalogue)
     for copy in range(1, scale + 1):
         for pack in packs:
-            out.add(copy_pack(pack, copy, copied))
+            out.add(copy_pack(pack, copy, copied, renamed))
     return out

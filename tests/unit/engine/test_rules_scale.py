@@ -103,3 +103,25 @@ def test_the_rules_scale_bench_times_the_scales_in_turn_and_pairs_their_ratios(m
     assert (rows[1]["packs"], rows[2]["packs"]) == (43, 86)
     assert (rows[1]["x_20"], rows[1]["x_500"], rows[2]["x_20"], rows[2]["x_500"]) == (1.0, 1.0, 3.0, 3.0)
     assert order[4:12] == [43, 43, 86, 86, 86, 86, 43, 43]  # in turn, the order reversed every other round
+
+
+def test_copies_with_concepts_of_their_own_advise_as_for_a_record_with_no_data():
+    """With --own-concepts a copy tests concepts no record mentions: against a full record it gives what the
+    original gives for the same patient with no data at all (advice by age and sex, closed-world absences)."""
+    base = default_registry()
+    registry = scaled_registry(base, 3, own_concepts=True)
+    bundle = synthetic_bundle(500, concepts=base.concepts, now=NOW)
+    patient_only = dict(bundle, entry=[e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"])
+    result = evaluate(bundle, now=NOW, registry=registry, matcher=PlainMatcher())
+    full = evaluate(bundle, now=NOW, registry=base, matcher=PlainMatcher())
+    empty = evaluate(patient_only, now=NOW, registry=base, matcher=PlainMatcher())
+    by_copy: dict[str, list[str]] = {"": [], "-x2": [], "-x3": []}
+    for s in result.suggestions:
+        suffix = next((x for x in ("-x2", "-x3") if s.pack_id.endswith(x)), "")
+        by_copy[suffix].append(_strip(s.rule_id))
+    assert sorted(by_copy[""]) == sorted(s.rule_id for s in full.suggestions)
+    expected = sorted(s.rule_id for s in empty.suggestions)
+    assert expected and expected != sorted(by_copy[""])  # (so a copy that kept the original's concepts fails)
+    assert sorted(by_copy["-x2"]) == sorted(by_copy["-x3"]) == expected
+    assert {c.id for c in registry.concepts.source.concepts} >= {"sbp", "sbp_x2", "sbp_x3"}
+    assert not registry.concepts.by_id["sbp_x2"].codes

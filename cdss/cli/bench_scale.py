@@ -30,7 +30,7 @@ def parse_scales(text: str) -> list[int]:
     Raises:
         ValueError: not a comma-separated list of whole numbers >= 1.
     """
-    scales = [int(s) for s in text.split(",") if s.strip()]
+    scales = list(dict.fromkeys(int(s) for s in text.split(",") if s.strip()))  # (a scale given twice: once)
     if not scales or min(scales) < 1:
         raise ValueError(text)
     return scales
@@ -43,7 +43,8 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str, own_concepts: 
     The scales are timed in turn, `repeat` rounds of one evaluation of each bundle at each scale (the order
     reversed every other round), not one scale after the other: this machine's speed drifts by tens of per
     cent from minute to minute, and timed one after the other a drift between two scales became part of their
-    ratio. A ratio is the median over the rounds of that round's time at the scale over its time at scale 1.
+    ratio. A ratio is the median over the rounds of that round's time at the scale over its time at scale 1, so
+    it need not equal the ratio of the two medians shown beside it.
     With `own_concepts`, the copies test concepts of their own (`cdss.testing.scale`).
     """
     from cdss.engine.evaluate import evaluate
@@ -56,6 +57,7 @@ def measure(scales: list[int], *, repeat: int, matcher_name: str, own_concepts: 
     base = default_registry()
     matcher = matcher_named(matcher_name)
     bundles = {n: json.dumps(synthetic_bundle(n, concepts=base.concepts, now=NOW)).encode() for n in (SMALL, LARGE)}
+    scales = list(dict.fromkeys(scales))  # (each scale timed once per round)
     registries = {scale: scaled_registry(base, scale, own_concepts=own_concepts) for scale in scales}
     suggestions = {(scale, n): len(evaluate(data, now=NOW, registry=registry, matcher=matcher).suggestions)
                    for scale, registry in registries.items() for n, data in bundles.items()}  # warm-up

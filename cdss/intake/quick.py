@@ -50,8 +50,8 @@ class QuickObservations:
             return False  # more than one quantity: the general reader's
         when = res.get("effectiveDateTime")  # the first of the time fields the general reader tries
         # A dateTime with a time part (no date alone has a "T" at 10), parsed as _Reader.when parses it once
-        # stripped: fromisoformat refuses surrounding space, so a spaced text, like a time it refuses, is
-        # left to `when` (tests/unit/intake/test_quick.py draws such texts).
+        # stripped: CPython's C fromisoformat refuses surrounding space, so a spaced text, like a time it
+        # refuses, is left to `when` (tests/unit/intake/test_quick.py draws such texts).
         if when.__class__ is not str or when[10:11] != "T":
             return False
         try:

@@ -73,6 +73,7 @@ def test_parse_scales():
     from cdss.cli.bench_scale import parse_scales
 
     assert parse_scales("1, 5,10") == [1, 5, 10]
+    assert parse_scales("1,5,1,5") == [1, 5]
     with pytest.raises(ValueError):
         parse_scales("0")
 
@@ -89,20 +90,23 @@ def test_the_rules_scale_bench_times_the_scales_in_turn_and_pairs_their_ratios(m
     clock = {"now": 0.0}
     order: list[int] = []
 
+    packs = len(default_registry().select())
+
     def fake_evaluate(data, *, now, registry, matcher):  # 1 s against the packs, 3 s against 2 copies of them
-        packs = len(registry.select())
-        order.append(packs)
+        order.append(len(registry.select()))
         speed = 1.0 if len(order) <= 4 + 8 else 5.0  # (4 warm-ups, then 2 rounds fast and 2 slow)
-        clock["now"] += (3.0 if packs > 43 else 1.0) * speed
+        clock["now"] += (3.0 if order[-1] > packs else 1.0) * speed
         return SimpleNamespace(suggestions=())
 
     monkeypatch.setattr("cdss.engine.evaluate.evaluate", fake_evaluate)
     monkeypatch.setattr(bench_scale, "time", SimpleNamespace(process_time=lambda: clock["now"]))
-    result = bench_scale.measure([1, 2], repeat=4, matcher_name="plain")
+    monkeypatch.setattr("cdss.vocab.collector.settle_long_lived", lambda: None)  # (the collector stays as it is)
+    result = bench_scale.measure([1, 2, 1], repeat=4, matcher_name="plain")  # (a scale given twice: timed once)
     rows = {r["scale"]: r for r in result["rows"]}
-    assert (rows[1]["packs"], rows[2]["packs"]) == (43, 86)
+    assert (rows[1]["packs"], rows[2]["packs"]) == (packs, 2 * packs)
     assert (rows[1]["x_20"], rows[1]["x_500"], rows[2]["x_20"], rows[2]["x_500"]) == (1.0, 1.0, 3.0, 3.0)
-    assert order[4:12] == [43, 43, 86, 86, 86, 86, 43, 43]  # in turn, the order reversed every other round
+    one, two = packs, 2 * packs
+    assert order[4:] == [one, one, two, two, two, two, one, one] * 2  # in turn, reversed every other round
 
 
 def test_copies_with_concepts_of_their_own_advise_as_for_a_record_with_no_data():

@@ -11,7 +11,8 @@ Copies are the worst case for the rule index: every copy tests the concepts the 
 that touches a rule touches all its copies. `scaled_registry(registry, k, own_concepts=True)` gives each copy
 concepts of its own instead: copy c tests `sbp_x<c>` where the original tests `sbp`, a concept like `sbp` but
 with no codes, so that no record mentions it. That is what new content for other conditions mostly is; the
-demographic concepts (age, sex) and the population scopes are not renamed.
+demographic concepts (age, sex) and the population scopes (which read pregnancy and lactation) are not
+renamed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from cdss.packs.safety_checks import split_target
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.hashing import content_sha256
 
-_CONCEPT_FIELDS = ("concept", "has")  # the fields of a condition, part or table column that name a concept
+# The fields that name a concept: of a condition, part or table column, and of a rule's property specs; and
+# those that list concepts (the drugs a rule advises, read by the safety checks and property tests).
+_CONCEPT_FIELDS = ("concept", "has", "monotone_increasing", "monotone_decreasing")
+_CONCEPT_LIST_FIELDS = ("advises",)
 
 
 def copy_id(pack_id: str, copy: int) -> str:
@@ -51,7 +55,7 @@ def copy_pack(pack: Pack, copy: int, copied: frozenset[str], renamed: frozenset[
                                                                                  r.rule.supersedes)})
                                          if r.rule.supersedes else r.rule, renamed, copy), new_id, r.file, r.line)
                   for r in pack.rules)
-    meta = pack.meta.model_copy(update={"id": new_id})
+    meta = _own_concepts(pack.meta.model_copy(update={"id": new_id}), renamed, copy)  # (its derived facts)
     derived = tuple(_own_concepts(d, renamed, copy) for d in pack.derived)
     # (the hash names what was renamed: compiled packs are kept by content hash)
     sha256 = content_sha256(pack.sha256, new_id, *(("own concepts",) if renamed else ()))
@@ -76,6 +80,10 @@ def _own_concepts(value: Any, renamed: frozenset[str], copy: int) -> Any:
             old = getattr(value, name)
             if name in _CONCEPT_FIELDS and old in renamed:
                 update[name] = own_concept(old, copy)
+            elif name in _CONCEPT_LIST_FIELDS and any(c in renamed for c in old):
+                update[name] = tuple(own_concept(c, copy) if c in renamed else c for c in old)
+            elif name == "requires_within_days" and old is not None and old[0] in renamed:
+                update[name] = (own_concept(old[0], copy), old[1])
             elif (new := _own_concepts(old, renamed, copy)) is not old:
                 update[name] = new
         return value.model_copy(update=update) if update else value

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from cdss.packs.registry import Pack, PackRule, Registry
 from cdss.packs.safety_checks import split_target
+from cdss.packs.schema import Rule
 from cdss.vocab.concepts import ConceptSet
 from cdss.vocab.hashing import content_sha256
 
@@ -51,10 +52,12 @@ def copy_pack(pack: Pack, copy: int, copied: frozenset[str], renamed: frozenset[
             return t
         return "/".join((copy_id(parts[0], copy), parts[1], parts[2]))
 
-    rules = tuple(PackRule(_own_concepts(r.rule.model_copy(update={"supersedes": tuple(target(t) for t in
-                                                                                 r.rule.supersedes)})
-                                         if r.rule.supersedes else r.rule, renamed, copy), new_id, r.file, r.line)
-                  for r in pack.rules)
+    def copied_rule(rule: Rule) -> Rule:
+        if rule.supersedes:
+            rule = rule.model_copy(update={"supersedes": tuple(target(t) for t in rule.supersedes)})
+        return _own_concepts(rule, renamed, copy)
+
+    rules = tuple(PackRule(copied_rule(r.rule), new_id, r.file, r.line) for r in pack.rules)
     meta = _own_concepts(pack.meta.model_copy(update={"id": new_id}), renamed, copy)  # (its derived facts)
     derived = tuple(_own_concepts(d, renamed, copy) for d in pack.derived)
     # (the hash names what was renamed: compiled packs are kept by content hash)

@@ -89,7 +89,6 @@ def test_the_rules_scale_bench_times_the_scales_in_turn_and_pairs_their_ratios(m
 
     clock = {"now": 0.0}
     order: list[int] = []
-
     packs = len(default_registry().select())
 
     def fake_evaluate(data, *, now, registry, matcher):  # 1 s against the packs, 3 s against 2 copies of them

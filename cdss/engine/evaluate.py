@@ -109,6 +109,7 @@ class _Evaluation:
         self.scopes_by_content: dict[str, population.ScopeResult] = {}
         self.shared = shared.Shared() if index else None  # identical conditions worked out once (cdss.engine.shared)
         self.selection: plan.SelectionActive | None = None  # with the index: what the record activates in the packs
+        self.selection_plan: plan.Selection | None = None  # with the index: the selection of packs itself
 
     def release(self) -> None:
         """Drop the unbuilt part traces: each holds its pack's traces (a cycle), which would leave this
@@ -293,6 +294,7 @@ class _Evaluation:
             # (kept per selection, as `prepared` is; not for a list of packs, which may change in place)
             selection = _selections.get_or_make(prepared, lambda: plan.Selection([ix for _, ix in prepared])) \
                 if isinstance(packs, tuple) else plan.Selection([ix for _, ix in prepared])
+            self.selection_plan = selection
             self.selection = selection.active(self.seen)
             runs = self.runs = [_PackRun(cp, dict(ix.baseline.leaves), PartTraces(ix.baseline.parts_trace), ix, act)
                                 for (cp, ix), act in zip(prepared, self.selection.actives, strict=True)]
@@ -563,7 +565,8 @@ class _Evaluation:
     def differential(self) -> tuple[Candidate, ...]:
         """The differential of the diagnosis rules in the patient's population (`cdss.engine.differential`);
         with the index, of the groups that may give a candidate, each condition scored once per group
-        (`cdss.engine.shared.differential`)."""
+        (`cdss.engine.shared.differential`), leaving out the quiet groups known to give no candidate
+        (`silent_groups`)."""
         if self.selection is None:
             return build_differential(
                 [RuleRun(prule, run.cp, node, run.leaves) for run in self.runs
@@ -571,11 +574,16 @@ class _Evaluation:
                  if prule.kind == "diagnosis" and self.scope(  # nothing outside the patient's population
                      prule.rule.population or run.cp.pack.meta.population).outcome is not FALSE],
                 self.registry)
+        silent = self.silent_groups()
+        return self.differential_of([d for d in self.selection.diagnosis if d[2] not in silent])
+
+    def differential_of(self, diagnosis: Sequence[plan.DiagnosisRule]) -> tuple[Candidate, ...]:
+        """The differential of these diagnosis rules (in pack order), each condition scored once per group."""
         firsts: list[RuleRun] = []
         twins: dict[str, list[str]] = {}  # a first rule's id -> the ids of the rules with its condition and group
         seen: dict[tuple[tuple[str, str], str], str] = {}
         runs, scope = self.runs, self.scope
-        for i, r, g, row in self.selection.diagnosis:  # (the diagnosis rules in `groups`, in pack order)
+        for i, r, g, row in diagnosis:
             if scope(row.population).outcome is FALSE:
                 continue  # (nothing outside the patient's population)
             first = seen.get((g, row.key))
@@ -586,6 +594,24 @@ class _Evaluation:
             else:
                 twins.setdefault(first, []).append(row.full_id)
         return shared.differential(firsts, twins, self.registry, build_differential)
+
+    def silent_groups(self) -> set[tuple[str, str]]:
+        """The quiet groups (`plan.QuietGroup`) that give this patient no candidate. Whether one does depends
+        only on its `plan.silent_key`, so it is worked out alone the first time a key is met in the process
+        and then known; a group that gives a candidate is always scored with the others."""
+        assert self.selection is not None and self.selection_plan is not None
+        silent: set[tuple[str, str]] = set()
+        known, leaves = self.selection_plan.silent, [run.leaves for run in self.runs]
+        for q in self.selection.quiet:
+            key = plan.silent_key(q, [self.scope(row.population).outcome is FALSE for _, _, _, row in q.rules],
+                                  leaves)
+            found = known.get(key)
+            if found is None:
+                found = not self.differential_of(q.rules)
+                self.selection_plan.remember_silent(key, found)
+            if found:
+                silent.add(q.group)
+        return silent
 
     def gap_entries(self, cl: CompiledLeaf, cp: CompiledPack, leaves: Mapping[int, LeafResult],
                     rule: str, urgency: str) -> list[GapRow]:

@@ -15,7 +15,11 @@ evaluation:
   still gives its data gaps, the baseline's, after its population check, exactly as the full walk would;
 - a diagnosis rule enters the differential when it is active, when its baseline score is positive, or when
   another rule of its group (the same disease and syndrome) is: a group of inactive rules that score
-  nothing without data would be dropped by the differential anyway.
+  nothing without data would be dropped by the differential anyway;
+- a group none of whose rules tests a touched concept but the Patient's own is *quiet* (`QuietGroup`):
+  whether it gives a candidate depends only on its `silent_key` (which of its rules the population scopes
+  exclude, and the outcomes of its age and sex tests), so the answer is kept per `Selection` and a group
+  known to give none is not scored. A group that gives a candidate is always scored from the patient's facts.
 
 So skipping never drops a data gap nor changes a result: `evaluate_facts(..., index=False)` walks every test
 and rule, and tests compare the two (tests/regressions/test_rule_index.py) on every pack case and on
@@ -80,6 +84,8 @@ class PackIndex:
     rows: tuple[RuleRow, ...] = ()  # aligned with pack.rules
     excludes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (rule id, the rule ids it excludes), in pack order
     gap_rows: tuple[tuple[GapRow, ...], ...] = ()  # aligned with pack.rules: the baseline's gaps as rows
+    patient_leaves: tuple[tuple[int, ...], ...] = ()  # aligned with pack.rules: its leaves in always_leaves
+    other_concepts: tuple[frozenset[str], ...] = ()  # aligned with pack.rules: what its other leaves depend on
 
 
 class RuleRow(NamedTuple):
@@ -164,12 +170,15 @@ def build_index(cp: CompiledPack, baseline: Baseline,
             leaves_by.setdefault(c, []).append(index)
     rules_by: dict[str, list[int]] = {}
     always_rules = set()
+    patient_leaves, other_concepts = [], []
     for r, node in enumerate(cp.rule_trees):
         indexes = _rule_leaves(node)
         if indexes & always_leaves or baseline.rule_outcomes[r] is TRUE:
             always_rules.add(r)
         for c in sorted(frozenset().union(*(per_leaf[i] for i in indexes))):
             rules_by.setdefault(c, []).append(r)
+        patient_leaves.append(tuple(sorted(indexes & always_leaves)))
+        other_concepts.append(frozenset().union(*(per_leaf[i] for i in indexes - always_leaves)))
     groups = tuple(group_of(r) for r in range(len(cp.pack.rules)))
     scoring = frozenset(g for g, s in zip(groups, baseline.rule_scores, strict=True)
                         if g is not None and s is not None and s > 0)
@@ -182,10 +191,12 @@ def build_index(cp: CompiledPack, baseline: Baseline,
                                    p.full_id, p.urgency) for p, key in zip(cp.pack.rules, cp.rule_keys, strict=True)),
                      tuple((p.rule.id, tuple(p.rule.excludes)) for p in cp.pack.rules if p.rule.excludes),
                      tuple(tuple(GapRow(c, reason, p.full_id, p.urgency) for c, reason in gaps)
-                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)))
+                           for p, gaps in zip(cp.pack.rules, baseline.rule_gaps, strict=True)),
+                     tuple(patient_leaves), tuple(other_concepts))
 
 
 ACTIVE_KEPT = 64  # per pack index, and per Selection: what this many sets of touched concepts activate is kept
+SILENT_KEPT = 4096  # per Selection: whether a quiet group gives no candidate, for this many silent keys
 
 
 def active(ix: PackIndex, seen: Set[str]) -> Active:
@@ -233,24 +244,61 @@ def _active(ix: PackIndex, hits: frozenset[str]) -> Active:
                    for s, v in by_stage.items()}, frozenset((*by_stage, *derived)))
 
 
+DiagnosisRule = tuple[int, int, tuple[str, str], RuleRow]  # (pack position, rule index, group, row)
+
+
+class QuietGroup(NamedTuple):
+    """A differential group none of whose rules tests a concept the record touches, except the Patient's own
+    (age, sex): every other test keeps its baseline outcome. So whether the group gives a candidate depends
+    only on which of its rules the patient's population scopes exclude and on the outcomes (and reasons
+    missing) of `leaves`, its rules' tests that read the Patient, as (pack position, leaf index)."""
+
+    group: tuple[str, str]
+    rules: tuple[DiagnosisRule, ...]  # in pack order
+    leaves: tuple[tuple[int, int], ...]
+
+
 class SelectionActive(NamedTuple):
     """What one evaluation works out across a selection of packs: each pack's `Active` (aligned with the
     selection's indexes), the differential groups that may give a candidate (those of the active rules, and
-    the scoring ones), and the diagnosis rules in those groups as (pack position, rule index, group, row), in
-    pack order."""
+    the scoring ones), the diagnosis rules in those groups, in pack order, and which of those groups are
+    quiet (`QuietGroup`)."""
 
     actives: tuple[Active, ...]
     groups: frozenset[tuple[str, str]]
-    diagnosis: tuple[tuple[int, int, tuple[str, str], RuleRow], ...]
+    diagnosis: tuple[DiagnosisRule, ...]
+    quiet: tuple[QuietGroup, ...] = ()
+
+
+def silent_key(q: QuietGroup, excluded: Sequence[bool], leaves: Sequence[Mapping[int, LeafResult]]) -> tuple[Any, ...]:
+    """What a quiet group's differential depends on for one patient: which of its rules the population
+    scopes exclude (`excluded`, aligned with `q.rules`), and the outcome and reason missing of each of its
+    tests that read the Patient (from `leaves`, each pack's outcomes by pack position). Never evidence: a
+    group with a candidate is always worked out from the patient's own facts."""
+    return (q.group, tuple(excluded), tuple((res.outcome, res.missing) for i, leaf in q.leaves
+                                            for res in (leaves[i][leaf],)))
+
+
+def quiet_groups(indexes: Sequence[PackIndex], diagnosis: Sequence[DiagnosisRule],
+                 hits: Set[str]) -> tuple[QuietGroup, ...]:
+    """The quiet groups among the diagnosis rules' groups, for a record that touches `hits`."""
+    members: dict[tuple[str, str], list[DiagnosisRule]] = {}
+    for d in diagnosis:
+        members.setdefault(d[2], []).append(d)
+    return tuple(QuietGroup(g, tuple(rules), tuple((i, leaf) for i, r, _, _ in rules
+                                                   for leaf in indexes[i].patient_leaves[r]))
+                 for g, rules in members.items()
+                 if all(indexes[i].other_concepts[r].isdisjoint(hits) for i, r, _, _ in rules))
 
 
 class Selection:
     """The indexes of a selection of packs; their stages in order, each with the packs' tests merged
     (`merged_stage`; None: matched per pack); and what a record activates in all of them (`active`): worked
     out once per set of touched concepts of any of the packs, kept for the last ACTIVE_KEPT such sets, so that
-    an evaluation does not ask every pack in turn."""
+    an evaluation does not ask every pack in turn; and, by `silent_key`, whether a quiet group gave no
+    candidate (`silent`, SILENT_KEPT entries)."""
 
-    __slots__ = ("indexes", "concepts", "stages", "_kept")
+    __slots__ = ("indexes", "concepts", "stages", "_kept", "silent")
 
     def __init__(self, indexes: Sequence[PackIndex]):
         self.indexes = tuple(indexes)
@@ -260,6 +308,13 @@ class Selection:
             (stage, merged_stage([g[stage] for g in groups if stage in g], stage > 0))
             for stage in sorted({s for g in groups for s in g}))
         self._kept: dict[frozenset[str], SelectionActive] = {}
+        self.silent: dict[tuple[Any, ...], bool] = {}
+
+    def remember_silent(self, key: tuple[Any, ...], silent: bool) -> None:
+        with _lock:
+            if len(self.silent) >= SILENT_KEPT:
+                self.silent.pop(next(iter(self.silent)), None)
+            self.silent[key] = silent
 
     def active(self, seen: Set[str]) -> SelectionActive:
         hits = self.concepts.intersection(seen)  # (each pack's Active depends only on its share of these)
@@ -269,7 +324,7 @@ class Selection:
             groups = frozenset().union(*(a.groups for a in actives))
             diagnosis = tuple((i, r, g, ix.rows[r]) for i, ix in enumerate(self.indexes) for r in ix.diagnosis
                               if (g := ix.groups[r]) in groups)
-            found = SelectionActive(actives, groups, diagnosis)
+            found = SelectionActive(actives, groups, diagnosis, quiet_groups(self.indexes, diagnosis, hits))
             with _lock:
                 if len(self._kept) >= ACTIVE_KEPT:
                     self._kept.pop(next(iter(self._kept)), None)

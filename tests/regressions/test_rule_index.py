@@ -80,6 +80,17 @@ def test_copied_packs_give_the_same_evaluation_with_and_without_the_index():
     assert any("-x2/" in r for r in rules) and any("-x2/" not in r for r in rules)
 
 
+def test_copies_on_concepts_of_their_own_give_the_same_evaluation_with_and_without_the_index():
+    """Copies that test concepts no record mentions (`--own-concepts`): their diagnosis groups are quiet
+    (`plan.QuietGroup`) for most patients, and patients of other ages and sexes in turn must each get the
+    full walk's answer."""
+    registry = scaled_registry(default_registry(), 2, own_concepts=True)
+    for n, seed in ((0, 0), (50, 1), (50, 2), (0, 3), (50, 1)):
+        facts = read_bundle(synthetic_bundle(n, concepts=registry.concepts, now=NOW, seed=seed), registry.concepts)
+        indexed, full = both(facts, registry, registry.select())
+        assert indexed == full
+
+
 def test_rules_skipped_for_absent_data_keep_their_data_gaps():
     """A patient with demographics only: most rules are not worked out, and every one of them that needs data
     and applies to the patient still reports the data it misses."""
